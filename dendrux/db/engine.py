@@ -1,0 +1,136 @@
+"""The engine and connection interface both dialects implement.
+
+An `Engine` knows its dialect, hands out connections (`connect()` for reads,
+`transaction()` for atomic writes) and is disposed with `dispose()`. A
+`Connection` runs *named* queries only: SQL text never comes from callers.
+Driver exceptions are wrapped into `dendrux.errors` exactly here, so the
+layers above never see a driver type.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from dendrux.db.queries import DialectName, load_queries
+
+Row = Mapping[str, Any]
+
+
+class Dialect(ABC):
+    """What differs between SQLite and PostgreSQL beyond SQL text."""
+
+    name: DialectName
+
+    def __init__(self) -> None:
+        self.queries = load_queries(self.name)
+
+    def sql(self, name: str) -> str:
+        """The statement of a named query."""
+        try:
+            return self.queries[name]
+        except KeyError:
+            raise KeyError(f"no query named {name!r} for {self.name}") from None
+
+    @abstractmethod
+    def text_list(self, values: Sequence[str] | None) -> Any:
+        """A list-of-text parameter (``text[]`` on PostgreSQL, a JSON array on SQLite)."""
+
+    @abstractmethod
+    def read_ts(self, value: Any) -> datetime | None:
+        """A stored timestamp as an aware UTC datetime."""
+
+    def read_json(self, value: Any) -> Any:
+        """A stored JSON column as Python values."""
+        if value is None:
+            return None
+        if isinstance(value, str | bytes):
+            return json.loads(value)
+        return value
+
+    def read_bool(self, value: Any) -> bool:
+        """A stored boolean."""
+        return bool(value)
+
+    @abstractmethod
+    def is_transient(self, exc: BaseException) -> bool:
+        """Whether retrying the operation that raised ``exc`` may succeed."""
+
+
+def utc_from_naive_or_aware(value: datetime) -> datetime:
+    """Naive values (older schemas) are UTC by convention."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Connection(Protocol):
+    """A connection (possibly inside a transaction) that runs named queries."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect whose SQL this connection runs."""
+        ...
+
+    async def execute(self, query: str, *args: Any) -> None:
+        """Run a named statement, ignoring any result."""
+        ...
+
+    async def fetch_one(self, query: str, *args: Any) -> Row | None:
+        """First row of a named query, or None."""
+        ...
+
+    async def fetch_all(self, query: str, *args: Any) -> list[Row]:
+        """All rows of a named query."""
+        ...
+
+    async def fetch_value(self, query: str, *args: Any) -> Any:
+        """First column of the first row, or None."""
+        ...
+
+    async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
+        """Run a named statement once per argument tuple."""
+        ...
+
+    async def execute_script(self, script: str) -> None:
+        """Run a trusted multi-statement script (migrations only)."""
+        ...
+
+
+class Engine(ABC):
+    """A database the library can read and write; created by `create_engine`."""
+
+    dialect: Dialect
+    url: str
+    """The URL with the password masked; safe to log."""
+
+    @abstractmethod
+    def connect(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for reads (autocommit, no transaction held)."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection inside a transaction: committed on exit, rolled back on error."""
+
+    @abstractmethod
+    def migration_transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A transaction that skips the schema check; only `dendrux.db.upgrade` uses it."""
+
+    @abstractmethod
+    async def dispose(self) -> None:
+        """Close what this engine owns; using it afterwards raises StoreClosedError."""
+
+    @property
+    @abstractmethod
+    def closed(self) -> bool:
+        """True once `dispose` ran."""
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.dispose()

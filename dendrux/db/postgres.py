@@ -1,0 +1,348 @@
+"""PostgreSQL through an asyncpg pool.
+
+JSON travels as text into ``$n::jsonb`` parameters; our own pool decodes
+json/jsonb in the driver (codecs set on every new connection), a caller's
+pool is decoded in `Dialect.read_json`. Optional: a schema (namespace) for
+the tables, pinned per connection with ``search_path``; a pooler-friendly
+mode without prepared statements. This module must never be imported unless
+a PostgreSQL URL (or pool) is used: it imports asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+
+from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
+from dendrux.db.options import bool_option, int_option, seconds_option
+from dendrux.db.urls import DatabaseURL
+from dendrux.errors import (
+    AuthenticationFailedError,
+    ConnectionFailedError,
+    DatabaseError,
+    DatabaseMissingError,
+    DendruxError,
+    IntegrityError,
+    InvalidArgumentError,
+    ReadOnlyDatabaseError,
+    StoreClosedError,
+    TransientDatabaseError,
+)
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+_TRANSIENT_CLASSES = ("08", "53", "57P")
+_OWN_OPTIONS = frozenset(
+    {"schema", "prepared_statements", "pool_min_size", "pool_max_size", "connect_timeout"}
+)
+
+
+def _sqlstate(exc: BaseException) -> str:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else ""
+
+
+def is_transient_pg_error(exc: BaseException) -> bool:
+    """Lost connections, timeouts, shutdowns, serialization failures and deadlocks."""
+    state = _sqlstate(exc)
+    if state:
+        return state in _TRANSIENT_SQLSTATES or state.startswith(_TRANSIENT_CLASSES)
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError
+    return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | lost)
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL: native timestamptz, ``text[]`` lists, JSONB."""
+
+    name = "postgres"
+
+    def __init__(self, *, json_decoded_by_driver: bool) -> None:
+        super().__init__()
+        self._json_decoded = json_decoded_by_driver
+
+    def text_list(self, values: Sequence[str] | None) -> Any:
+        return None if values is None else list(values)
+
+    def read_ts(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return utc_from_naive_or_aware(value)
+
+    def read_json(self, value: Any) -> Any:
+        if self._json_decoded:
+            return value
+        return super().read_json(value)
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return is_transient_pg_error(exc)
+
+
+def wrap_pg_error(exc: BaseException, url: str, raw: Any = None) -> DendruxError:
+    """The dendrux error for an asyncpg/socket failure (the original is kept as cause)."""
+    if isinstance(exc, DendruxError):
+        return exc
+    state = _sqlstate(exc)
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError) or state.startswith("28"):
+        return AuthenticationFailedError(
+            f"{url}: the server refused the credentials ({exc}); check the user and password"
+        )
+    if state == "3D000":
+        return DatabaseMissingError(f"{url}: {exc}; create the database first (createdb)")
+    if state.startswith("23"):
+        return IntegrityError(f"{url}: constraint violated: {exc}")
+    if state == "25006":
+        return ReadOnlyDatabaseError(f"{url} is read-only ({exc}); connect to a writable primary")
+    if is_transient_pg_error(exc) or (
+        isinstance(exc, asyncpg.InterfaceError) and raw is not None and raw.is_closed()
+    ):
+        return TransientDatabaseError(f"{url}: {type(exc).__name__}: {exc}")
+    return DatabaseError(f"{url}: {type(exc).__name__}: {exc}")
+
+
+class PostgresConnection:
+    """Runs named queries on one asyncpg connection."""
+
+    __slots__ = ("_dialect", "_raw", "_url")
+
+    def __init__(self, raw: Any, dialect: PostgresDialect, url: str) -> None:
+        self._raw = raw
+        self._dialect = dialect
+        self._url = url
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    async def execute(self, query: str, *args: Any) -> None:
+        try:
+            await self._raw.execute(self._dialect.sql(query), *args)
+        except Exception as exc:
+            raise wrap_pg_error(exc, self._url, self._raw) from exc
+
+    async def fetch_all(self, query: str, *args: Any) -> list[Row]:
+        try:
+            return list(await self._raw.fetch(self._dialect.sql(query), *args))
+        except Exception as exc:
+            raise wrap_pg_error(exc, self._url, self._raw) from exc
+
+    async def fetch_one(self, query: str, *args: Any) -> Row | None:
+        try:
+            row: Row | None = await self._raw.fetchrow(self._dialect.sql(query), *args)
+        except Exception as exc:
+            raise wrap_pg_error(exc, self._url, self._raw) from exc
+        return row
+
+    async def fetch_value(self, query: str, *args: Any) -> Any:
+        try:
+            return await self._raw.fetchval(self._dialect.sql(query), *args)
+        except Exception as exc:
+            raise wrap_pg_error(exc, self._url, self._raw) from exc
+
+    async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._raw.executemany(self._dialect.sql(query), args)
+        except Exception as exc:
+            raise wrap_pg_error(exc, self._url, self._raw) from exc
+
+    async def execute_script(self, script: str) -> None:
+        try:
+            await self._raw.execute(script)
+        except Exception as exc:
+            raise wrap_pg_error(exc, self._url, self._raw) from exc
+
+
+def _passthrough(value: str) -> str:
+    return value
+
+
+class PostgresEngine(Engine):
+    """An engine over an asyncpg pool (its own, or one the caller owns).
+
+    Options (keyword arguments or URL query parameters): ``schema`` (a
+    namespace for the tables), ``prepared_statements`` (False for
+    PgBouncer-style transaction poolers), ``pool_min_size`` (1),
+    ``pool_max_size`` (10), ``connect_timeout`` (seconds, 10). Other URL
+    query parameters (``sslmode``...) go to asyncpg unchanged.
+    """
+
+    dialect: PostgresDialect
+
+    def __init__(
+        self, url: DatabaseURL | None, *, pool: asyncpg.Pool | None = None, **options: Any
+    ) -> None:
+        url_options = dict(url.options) if url else {}
+        passthrough = {k: v for k, v in url_options.items() if k not in _OWN_OPTIONS}
+        merged = {k: v for k, v in url_options.items() if k in _OWN_OPTIONS}
+        merged.update(options)
+        unknown = set(merged) - _OWN_OPTIONS
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown PostgreSQL option(s) {sorted(unknown)}; accepted: "
+                f"{', '.join(sorted(_OWN_OPTIONS))}"
+            )
+        schema = merged.get("schema")
+        if schema is not None and (not isinstance(schema, str) or not _SCHEMA_NAME.match(schema)):
+            raise InvalidArgumentError(
+                f"option schema must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*), got {schema!r}"
+            )
+        if pool is not None and schema is not None:
+            raise InvalidArgumentError(
+                "option schema cannot be applied to a pool you own; set search_path in its "
+                "server_settings instead"
+            )
+        self.schema: str | None = schema
+        self._prepared = bool_option("prepared_statements", merged.get("prepared_statements", True))
+        self._min_size = int_option("pool_min_size", merged.get("pool_min_size", 1), minimum=0)
+        self._max_size = int_option("pool_max_size", merged.get("pool_max_size", 10), minimum=1)
+        self._connect_timeout = seconds_option(
+            "connect_timeout", merged.get("connect_timeout", 10.0)
+        )
+        if self._min_size > self._max_size:
+            raise InvalidArgumentError("option pool_min_size must be <= pool_max_size")
+        if url is not None:
+            self.url = url.masked
+            assert url.postgres_dsn is not None
+            self._dsn = url.postgres_dsn + (f"?{urlencode(passthrough)}" if passthrough else "")
+        else:
+            self.url = "postgresql://(caller-owned pool)"
+            self._dsn = ""
+        self.dialect = PostgresDialect(json_decoded_by_driver=pool is None)
+        self._pool: asyncpg.Pool | None = pool
+        self._owns_pool = pool is None
+        self._pool_lock = asyncio.Lock()
+        self._schema_checked = False
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"the engine for {self.url} was disposed")
+
+    async def _init_connection(self, raw: Any) -> None:
+        for type_name in ("json", "jsonb"):
+            await raw.set_type_codec(
+                type_name,
+                schema="pg_catalog",
+                encoder=_passthrough,
+                decoder=json.loads,
+                format="text",
+            )
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        self._check_open()
+        if self._pool is not None:
+            return self._pool
+        async with self._pool_lock:
+            self._check_open()
+            if self._pool is None:
+                settings = {"application_name": "dendrux"}
+                if self.schema is not None:
+                    settings["search_path"] = f'"{self.schema}"'
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn,
+                        min_size=self._min_size,
+                        max_size=self._max_size,
+                        statement_cache_size=100 if self._prepared else 0,
+                        server_settings=settings,
+                        init=self._init_connection,
+                        timeout=self._connect_timeout,
+                    )
+                except Exception as exc:
+                    raise _connect_error(exc, self.url) from exc
+            return self._pool
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Any]:
+        pool = await self._get_pool()
+        try:
+            raw_cm = pool.acquire(timeout=self._connect_timeout)
+            raw = await raw_cm.__aenter__()
+        except Exception as exc:
+            raise _connect_error(exc, self.url) from exc
+        try:
+            yield raw
+        finally:
+            await raw_cm.__aexit__(None, None, None)
+
+    async def _ensure_schema(self) -> None:
+        if self._schema_checked:
+            return
+        from dendrux.db.migrate import check_schema
+
+        async with self._acquire() as raw:
+            await check_schema(PostgresConnection(raw, self.dialect, self.url), self.url)
+        self._schema_checked = True
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        async with self._acquire() as raw:
+            try:
+                tx = raw.transaction()
+                await tx.start()
+            except Exception as exc:
+                raise wrap_pg_error(exc, self.url, raw) from exc
+            try:
+                yield PostgresConnection(raw, self.dialect, self.url)
+            except BaseException:
+                if not raw.is_closed():
+                    # If the connection dies now, the server rolls back on its own.
+                    with suppress(Exception):
+                        await tx.rollback()
+                raise
+            try:
+                await tx.commit()
+            except Exception as exc:
+                raise wrap_pg_error(exc, self.url, raw) from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        await self._ensure_schema()
+        async with self._transaction() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def migration_transaction(self) -> AsyncIterator[Connection]:
+        async with self._transaction() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[Connection]:
+        await self._ensure_schema()
+        async with self._acquire() as raw:
+            yield PostgresConnection(raw, self.dialect, self.url)
+
+    def forget_schema_check(self) -> None:
+        """Check the schema version again on next use (after `upgrade`)."""
+        self._schema_checked = False
+
+    async def dispose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._pool is not None and self._owns_pool:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+def _connect_error(exc: BaseException, url: str) -> DendruxError:
+    wrapped = wrap_pg_error(exc, url)
+    if type(wrapped) in (TransientDatabaseError, DatabaseError) and not _sqlstate(exc):
+        return ConnectionFailedError(
+            f"cannot connect to {url} ({type(exc).__name__}: {exc}); check that the server is "
+            "running and reachable and that host and port are right"
+        )
+    return wrapped

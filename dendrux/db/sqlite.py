@@ -1,0 +1,350 @@
+"""SQLite through aiosqlite: one writer, a few readers, WAL.
+
+Writes are serialised in-process on the single writer connection and run
+inside ``BEGIN IMMEDIATE`` (so another process's writer waits on the busy
+timeout instead of failing half-way). Readers use their own connections and
+never block on the writer. ``synchronous=FULL`` is the default: an audit
+trail must survive power loss. This module must never be imported unless a
+SQLite URL is used (it imports aiosqlite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import aiosqlite
+
+from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
+from dendrux.db.options import bool_option, int_option, seconds_option
+from dendrux.db.urls import DatabaseURL
+from dendrux.errors import (
+    ConnectionFailedError,
+    DatabaseError,
+    DendruxError,
+    IntegrityError,
+    InvalidArgumentError,
+    ReadOnlyDatabaseError,
+    StoreClosedError,
+    TransientDatabaseError,
+)
+
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+_SQLITE_CONSTRAINT = 19
+_SYNCHRONOUS = {
+    "FULL": "synchronous_full",
+    "NORMAL": "synchronous_normal",
+    "OFF": "synchronous_off",
+}
+
+
+class SqliteDialect(Dialect):
+    """SQLite: timestamps as ISO-8601 text, lists as JSON arrays."""
+
+    name = "sqlite"
+
+    def text_list(self, values: Sequence[str] | None) -> Any:
+        return None if values is None else json.dumps(list(values))
+
+    def read_ts(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return utc_from_naive_or_aware(value)
+        return utc_from_naive_or_aware(datetime.fromisoformat(value))
+
+    def is_transient(self, exc: BaseException) -> bool:
+        code = getattr(exc, "sqlite_errorcode", None)
+        return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """Fixed-width UTC text, so text order is time order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _bind(args: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
+
+
+def wrap_sqlite_error(exc: Exception, url: str) -> DendruxError:
+    """The dendrux error for a sqlite3/aiosqlite failure (the original is kept as cause)."""
+    if isinstance(exc, DendruxError):
+        return exc
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if isinstance(exc, sqlite3.IntegrityError) or primary == _SQLITE_CONSTRAINT:
+        return IntegrityError(f"{url}: constraint violated: {exc}")
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return TransientDatabaseError(
+            f"{url}: database is locked by another writer beyond the busy timeout ({exc}); "
+            "retry, or raise busy_timeout"
+        )
+    if primary == _SQLITE_READONLY:
+        return ReadOnlyDatabaseError(
+            f"{url} is read-only ({exc}); make the file and its directory writable, "
+            "or open it for reading only"
+        )
+    if primary == _SQLITE_CANTOPEN:
+        return ConnectionFailedError(
+            f"cannot open SQLite database {url} ({exc}); check that the directory exists "
+            "and is writable"
+        )
+    return DatabaseError(f"{url}: {type(exc).__name__}: {exc}")
+
+
+class SqliteConnection:
+    """Runs named queries on one aiosqlite connection."""
+
+    __slots__ = ("_dialect", "_raw", "_url")
+
+    def __init__(self, raw: aiosqlite.Connection, dialect: SqliteDialect, url: str) -> None:
+        self._raw = raw
+        self._dialect = dialect
+        self._url = url
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    async def execute(self, query: str, *args: Any) -> None:
+        try:
+            cursor = await self._raw.execute(self._dialect.sql(query), _bind(args))
+            await cursor.close()
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+
+    async def fetch_all(self, query: str, *args: Any) -> list[Row]:
+        try:
+            rows = await self._raw.execute_fetchall(self._dialect.sql(query), _bind(args))
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+        return list(rows)  # type: ignore[arg-type]
+
+    async def fetch_one(self, query: str, *args: Any) -> Row | None:
+        rows = await self.fetch_all(query, *args)
+        return rows[0] if rows else None
+
+    async def fetch_value(self, query: str, *args: Any) -> Any:
+        row = await self.fetch_one(query, *args)
+        return None if row is None else row[0]  # type: ignore[index]
+
+    async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
+        try:
+            await self._raw.executemany(self._dialect.sql(query), [_bind(a) for a in args])
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+
+    async def execute_script(self, script: str) -> None:
+        # executescript() would COMMIT first; split and run inside our transaction instead.
+        for statement in split_sqlite_script(script):
+            try:
+                cursor = await self._raw.execute(statement)
+                await cursor.close()
+            except Exception as exc:
+                raise wrap_sqlite_error(exc, self._url) from exc
+
+
+def split_sqlite_script(script: str) -> list[str]:
+    """Complete statements of a script, using SQLite's own notion of completeness."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if any(
+                part.strip() and not part.strip().startswith("--") for part in buffer.splitlines()
+            ):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and any(
+        part.strip() and not part.strip().startswith("--") for part in buffer.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement at the end of a script: {buffer.strip()[:80]}")
+    return statements
+
+
+class SqliteEngine(Engine):
+    """An engine over one SQLite file (or a private in-memory database).
+
+    Options (keyword arguments or URL query parameters): ``synchronous``
+    (FULL, NORMAL or OFF; FULL by default), ``busy_timeout`` (seconds, 5),
+    ``readers`` (reader connections, 4), ``mode`` (``ro`` opens read-only),
+    ``auto_migrate`` (True: the schema is created/updated on first use).
+    """
+
+    dialect: SqliteDialect
+
+    def __init__(
+        self,
+        url: DatabaseURL,
+        *,
+        connection: aiosqlite.Connection | None = None,
+        **options: Any,
+    ) -> None:
+        merged: dict[str, Any] = {**url.options, **options}
+        unknown = set(merged) - {"synchronous", "busy_timeout", "readers", "mode", "auto_migrate"}
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown SQLite option(s) {sorted(unknown)}; accepted: synchronous, "
+                "busy_timeout, readers, mode, auto_migrate"
+            )
+        synchronous = str(merged.get("synchronous", "FULL")).upper()
+        if synchronous not in _SYNCHRONOUS:
+            raise InvalidArgumentError(
+                f"option synchronous must be one of FULL, NORMAL, OFF, got {synchronous!r}"
+            )
+        mode = str(merged.get("mode", "rwc"))
+        if mode not in ("ro", "rw", "rwc"):
+            raise InvalidArgumentError(f"option mode must be ro, rw or rwc, got {mode!r}")
+        self.dialect = SqliteDialect()
+        self.url = url.masked
+        self._path = url.sqlite_path or ":memory:"
+        self._synchronous = _SYNCHRONOUS[synchronous]
+        self._busy_timeout = seconds_option("busy_timeout", merged.get("busy_timeout", 5.0))
+        self._reader_count = int_option("readers", merged.get("readers", 4), minimum=1)
+        self._mode = mode
+        self._auto_migrate = bool_option("auto_migrate", merged.get("auto_migrate", True))
+        self._owns_connection = connection is None
+        self._writer: aiosqlite.Connection | None = connection
+        # A private in-memory database or a caller's connection: one connection for everything.
+        self._single_connection = connection is not None or self._path == ":memory:"
+        self._write_lock = asyncio.Lock()
+        self._ready_lock = asyncio.Lock()
+        self._ready = False
+        self._idle_readers: list[aiosqlite.Connection] = []
+        self._reader_slots = asyncio.Semaphore(self._reader_count)
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"the engine for {self.url} was disposed")
+
+    async def _open(self, *, reader: bool) -> aiosqlite.Connection:
+        if self._path == ":memory:":
+            target, uri = ":memory:", False
+        else:
+            path = Path(self._path)
+            if self._mode == "rwc" and not reader:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            mode = ("ro" if self._mode == "ro" else "rw") if reader else self._mode
+            target, uri = f"file:{quote(str(path))}?mode={mode}", True
+        try:
+            raw = await aiosqlite.connect(
+                target, uri=uri, isolation_level=None, timeout=self._busy_timeout
+            )
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self.url) from exc
+        raw.row_factory = sqlite3.Row
+        if reader:
+            await SqliteConnection(raw, self.dialect, self.url).execute("query_only")
+        return raw
+
+    async def _ensure_ready(self) -> None:
+        self._check_open()
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if self._ready:
+                return
+            if self._writer is None:
+                self._writer = await self._open(reader=False)
+            conn = SqliteConnection(self._writer, self.dialect, self.url)
+            if self._owns_connection and self._path != ":memory:" and self._mode != "ro":
+                await conn.execute("enable_wal")
+            await conn.execute("enable_foreign_keys")
+            if self._owns_connection:
+                await conn.execute(self._synchronous)
+            from dendrux.db.migrate import apply_migrations, check_schema
+
+            if self._auto_migrate and self._mode != "ro":
+                async with self._locked_transaction() as tx:
+                    await apply_migrations(tx)
+            else:
+                await check_schema(conn, self.url)
+            self._ready = True
+
+    @asynccontextmanager
+    async def _locked_transaction(self) -> AsyncIterator[Connection]:
+        assert self._writer is not None
+        async with self._write_lock:
+            self._check_open()
+            if self._writer.in_transaction:
+                raise DatabaseError(
+                    f"{self.url}: the connection already has an open transaction; commit it "
+                    "before handing the connection to dendrux"
+                )
+            conn = SqliteConnection(self._writer, self.dialect, self.url)
+            await conn.execute("begin_immediate")
+            try:
+                yield conn
+            except BaseException:
+                if self._writer.in_transaction:
+                    with suppress(DendruxError):
+                        await conn.execute("rollback")
+                raise
+            await conn.execute("commit")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        await self._ensure_ready()
+        async with self._locked_transaction() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def migration_transaction(self) -> AsyncIterator[Connection]:
+        self._check_open()
+        if self._writer is None:
+            async with self._ready_lock:
+                if self._writer is None:
+                    self._writer = await self._open(reader=False)
+        async with self._locked_transaction() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[Connection]:
+        await self._ensure_ready()
+        if self._single_connection:
+            assert self._writer is not None
+            async with self._write_lock:
+                self._check_open()
+                yield SqliteConnection(self._writer, self.dialect, self.url)
+            return
+        async with self._reader_slots:
+            self._check_open()
+            raw = self._idle_readers.pop() if self._idle_readers else None
+            if raw is None:
+                raw = await self._open(reader=True)
+            try:
+                yield SqliteConnection(raw, self.dialect, self.url)
+            finally:
+                if self._closed:
+                    await raw.close()
+                else:
+                    self._idle_readers.append(raw)
+
+    async def dispose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        async with self._write_lock:
+            readers, self._idle_readers = self._idle_readers, []
+            for raw in readers:
+                await raw.close()
+            if self._writer is not None and self._owns_connection:
+                await self._writer.close()
+            self._writer = None

@@ -1,0 +1,78 @@
+"""The two durability wrappers: `retry_critical` and `best_effort`.
+
+`retry_critical` gives a fail-closed write three more chances when the
+failure is transient (as classified by the dialect adapter: lost connection,
+timeout, busy/locked, serialization failure, deadlock, shutdown) and lets
+every other failure through at once. `best_effort` logs and swallows. Both
+log one line per retry / swallowed failure with the label and run id.
+Neither is ever used around setup or migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from dendrux.errors import DendruxError, SchemaError, StoreClosedError
+
+T = TypeVar("T")
+
+logger = logging.getLogger("dendrux.durability")
+
+RETRY_DELAYS_S: tuple[float, ...] = (0.1, 0.2, 0.4)
+"""Backoff before retries 1, 2 and 3 (three retries after the first try)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when retrying may succeed; decided by the adapter's classification."""
+    if isinstance(exc, DendruxError):
+        return bool(getattr(exc, "transient", False))
+    return isinstance(exc, TimeoutError)
+
+
+async def retry_critical(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    label: str,
+    run_id: str | None,
+    delays: tuple[float, ...] = RETRY_DELAYS_S,
+) -> T:
+    """Run ``fn``; retry transient failures after 100/200/400 ms; raise the rest."""
+    for attempt, delay in enumerate((*delays, None)):
+        try:
+            return await fn()
+        except Exception as exc:
+            if delay is None or not is_transient(exc):
+                raise
+            logger.warning(
+                "retrying %s for run %s after transient failure (attempt %d of %d, "
+                "next in %.0f ms): %s",
+                label,
+                run_id,
+                attempt + 1,
+                len(delays) + 1,
+                delay * 1000,
+                exc,
+            )
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def best_effort(
+    fn: Callable[[], Awaitable[object]], *, label: str, run_id: str | None
+) -> bool:
+    """Run ``fn``; log and swallow any failure. Returns whether it succeeded.
+
+    A closed store or a schema problem is not swallowed: those are setup
+    errors, not telemetry hiccups.
+    """
+    try:
+        await fn()
+    except (StoreClosedError, SchemaError):
+        raise
+    except Exception as exc:
+        logger.warning("best-effort %s for run %s failed and was skipped: %s", label, run_id, exc)
+        return False
+    return True

@@ -1,0 +1,383 @@
+"""Store functions for the per-run tables: traces, tool calls, token usage,
+LLM interactions and run events, and their reads.
+
+Inserts are exactly-once under retries: row ids are minted by the client
+(pass ``row_id`` to keep the same id across your own retries), an insert
+that finds its own id already stored is a success, and a *different* row
+already holding the same ``(run, order_index)`` / ``(run, sequence_index)``
+/ ``(run, tool_call_id)`` is a `SlotTakenError`, never a silent drop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from dendrux.db.engine import Connection
+from dendrux.errors import InvalidArgumentError, SlotTakenError
+from dendrux.state._executor import Executor, reading, writing
+from dendrux.state.rowmap import (
+    llm_interaction_record,
+    run_event_record,
+    tool_call_record,
+    trace_record,
+)
+from dendrux.state.runs import usage_values
+from dendrux.types import LLMInteractionRecord, RunEventRecord, ToolCallReadRecord, TraceRecord
+from dendrux.ulid import new_ulid
+from dendrux.validation import (
+    check_bool,
+    check_event_type,
+    check_id,
+    check_int,
+    check_required_id,
+    check_required_int,
+    check_required_text,
+    check_text,
+    encode_json,
+    encode_json_object,
+)
+
+logger = logging.getLogger("dendrux.state")
+
+TOOL_TARGETS = frozenset({"server", "client", "human", "agent"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _row_id(row_id: object) -> str:
+    return check_id("row_id", row_id, optional=True) or new_ulid()
+
+
+def _page(limit: object, offset: object) -> tuple[int | None, int]:
+    page = check_int("limit", limit, optional=True, minimum=1)
+    skip = check_int("offset", offset, minimum=0)
+    assert skip is not None
+    return page, skip
+
+
+async def _insert_once(
+    conn: Connection, insert: str, exists: str, args: tuple[Any, ...], conflict: SlotTakenError
+) -> None:
+    """Insert a row; its own id already stored means a retried write that did land."""
+    if await conn.fetch_value(insert, *args) is not None:
+        return
+    if await conn.fetch_value(exists, args[0]):
+        return
+    raise conflict
+
+
+# ---------------------------------------------------------------------------
+# writes
+# ---------------------------------------------------------------------------
+
+
+async def save_trace(
+    db: Executor,
+    run_id: str,
+    role: str,
+    content: str,
+    *,
+    order_index: int,
+    meta: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Store one message of the conversation at ``order_index``."""
+    run_id = check_required_id("run_id", run_id)
+    order = check_required_int("order_index", order_index)
+    args = (
+        _row_id(row_id),
+        run_id,
+        check_required_text("role", role),
+        check_required_text("content", content),
+        order,
+        encode_json_object("meta", meta),
+        _now(),
+    )
+    async with writing(db) as conn:
+        await _insert_once(
+            conn,
+            "insert_trace",
+            "trace_exists",
+            args,
+            SlotTakenError("react_traces", run_id, "order_index", order),
+        )
+
+
+def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
+    """A tool's JSON result; text that is not strict JSON is kept as ``{"raw": text}``."""
+    if payload is None:
+        return None
+    text = check_required_text("result_payload", payload)
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except ValueError:
+        logger.warning(
+            "tool result is not JSON; stored as raw text (run=%s tool=%s length=%d)",
+            run_id,
+            tool_name,
+            len(text),
+        )
+        return {"raw": text}
+
+
+async def save_tool_call(
+    db: Executor,
+    run_id: str,
+    *,
+    tool_call_id: str,
+    provider_tool_call_id: str | None,
+    tool_name: str,
+    target: str,
+    params: dict[str, Any] | None,
+    result_payload: str | None,
+    success: bool,
+    duration_ms: int | None,
+    iteration_index: int,
+    error_message: str | None = None,
+    meta: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Store proof of one tool execution."""
+    run_id = check_required_id("run_id", run_id)
+    tool_call_id = check_required_id("tool_call_id", tool_call_id)
+    tool_name = check_required_text("tool_name", tool_name)
+    target = check_required_text("target", target)
+    if target not in TOOL_TARGETS:
+        raise InvalidArgumentError(f"target must be one of {sorted(TOOL_TARGETS)}, got {target!r}")
+    args = (
+        _row_id(row_id),
+        run_id,
+        tool_call_id,
+        check_text("provider_tool_call_id", provider_tool_call_id, optional=True),
+        tool_name,
+        target,
+        encode_json_object("params", params),
+        encode_json("result_payload", parse_tool_result(run_id, tool_name, result_payload)),
+        check_bool("success", success),
+        check_int("duration_ms", duration_ms, optional=True),
+        check_required_int("iteration_index", iteration_index),
+        check_text("error_message", error_message, optional=True),
+        encode_json_object("meta", meta),
+        _now(),
+    )
+    async with writing(db) as conn:
+        conflict = SlotTakenError("tool_calls", run_id, "tool_call_id", tool_call_id)
+        await _insert_once(conn, "insert_tool_call", "tool_call_exists", args, conflict)
+
+
+async def save_usage(
+    db: Executor,
+    run_id: str,
+    *,
+    iteration_index: int,
+    usage: object,
+    model: str | None = None,
+    provider: str | None = None,
+    duration_ms: int | None = None,
+    meta: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Store the token and cost figures of one LLM call."""
+    run_id = check_required_id("run_id", run_id)
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage_values(
+        "usage", usage
+    )
+    args = (
+        _row_id(row_id),
+        run_id,
+        check_required_int("iteration_index", iteration_index),
+        check_text("model", model, optional=True),
+        check_text("provider", provider, optional=True),
+        tokens_in,
+        tokens_out,
+        cost,
+        check_int("duration_ms", duration_ms, optional=True),
+        _optional_tokens(usage, "cache_read_input_tokens", cache_read),
+        _optional_tokens(usage, "cache_creation_input_tokens", cache_creation),
+        _optional_tokens(usage, "reasoning_tokens", reasoning),
+        encode_json_object("meta", meta),
+        _now(),
+    )
+    async with writing(db) as conn:
+        await conn.execute("insert_usage", *args)
+
+
+def _optional_tokens(usage: object, attr: str, value: int) -> int | None:
+    """Keep "unknown" (None) apart from zero in the per-call tables."""
+    return None if getattr(usage, attr, None) is None else value
+
+
+async def save_llm_interaction(
+    db: Executor,
+    run_id: str,
+    *,
+    iteration_index: int,
+    usage: object,
+    model: str | None = None,
+    provider: str | None = None,
+    duration_ms: int | None = None,
+    semantic_request: dict[str, Any] | None = None,
+    semantic_response: dict[str, Any] | None = None,
+    provider_request: dict[str, Any] | None = None,
+    provider_response: dict[str, Any] | None = None,
+    guardrail_findings: Any = None,
+    interaction_id: str | None = None,
+) -> None:
+    """Store the full forensics of one LLM call (``interaction_id`` is its row id)."""
+    run_id = check_required_id("run_id", run_id)
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage_values(
+        "usage", usage
+    )
+    args = (
+        _row_id(interaction_id),
+        run_id,
+        check_required_int("iteration_index", iteration_index),
+        check_text("model", model, optional=True),
+        check_text("provider", provider, optional=True),
+        encode_json("semantic_request", semantic_request),
+        encode_json("semantic_response", semantic_response),
+        encode_json("provider_request", provider_request),
+        encode_json("provider_response", provider_response),
+        tokens_in,
+        tokens_out,
+        cost,
+        check_int("duration_ms", duration_ms, optional=True),
+        _optional_tokens(usage, "cache_read_input_tokens", cache_read),
+        _optional_tokens(usage, "cache_creation_input_tokens", cache_creation),
+        _optional_tokens(usage, "reasoning_tokens", reasoning),
+        encode_json("guardrail_findings", guardrail_findings),
+        _now(),
+    )
+    async with writing(db) as conn:
+        await conn.execute("insert_llm_interaction", *args)
+
+
+async def save_run_event(
+    db: Executor,
+    run_id: str,
+    *,
+    event_type: str,
+    sequence_index: int = 0,
+    iteration_index: int = 0,
+    correlation_id: str | None = None,
+    data: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Append one timeline event at ``sequence_index``."""
+    run_id = check_required_id("run_id", run_id)
+    sequence = check_required_int("sequence_index", sequence_index)
+    args = (
+        _row_id(row_id),
+        run_id,
+        check_event_type("event_type", event_type),
+        sequence,
+        check_required_int("iteration_index", iteration_index),
+        check_text("correlation_id", correlation_id, optional=True),
+        encode_json_object("data", data),
+        _now(),
+    )
+    async with writing(db) as conn:
+        await _insert_once(
+            conn,
+            "insert_run_event",
+            "run_event_exists",
+            args,
+            SlotTakenError("run_events", run_id, "sequence_index", sequence),
+        )
+
+
+async def get_next_event_sequence(db: Executor, run_id: str) -> int:
+    """``max(sequence_index) + 1`` of a run's events (0 when it has none)."""
+    run_id = check_required_id("run_id", run_id)
+    async with reading(db) as conn:
+        return int(await conn.fetch_value("next_event_sequence", run_id))
+
+
+# ---------------------------------------------------------------------------
+# reads
+# ---------------------------------------------------------------------------
+
+
+async def get_traces(
+    db: Executor, run_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[TraceRecord]:
+    """A run's conversation in ``order_index`` order."""
+    run_id = check_required_id("run_id", run_id)
+    page, skip = _page(limit, offset)
+    async with reading(db) as conn:
+        rows = await conn.fetch_all("get_traces", run_id, page, skip)
+        return [trace_record(row, conn.dialect) for row in rows]
+
+
+async def get_tool_calls(
+    db: Executor,
+    run_id: str,
+    *,
+    iteration_index: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ToolCallReadRecord]:
+    """A run's tool executions by iteration, then time."""
+    run_id = check_required_id("run_id", run_id)
+    iteration = check_int("iteration_index", iteration_index, optional=True)
+    page, skip = _page(limit, offset)
+    async with reading(db) as conn:
+        rows = await conn.fetch_all("get_tool_calls", run_id, iteration, page, skip)
+        return [tool_call_record(row, conn.dialect) for row in rows]
+
+
+async def get_llm_interactions(
+    db: Executor,
+    run_id: str,
+    *,
+    iteration_index: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[LLMInteractionRecord]:
+    """A run's LLM calls by iteration, then time."""
+    run_id = check_required_id("run_id", run_id)
+    iteration = check_int("iteration_index", iteration_index, optional=True)
+    page, skip = _page(limit, offset)
+    async with reading(db) as conn:
+        rows = await conn.fetch_all("get_llm_interactions", run_id, iteration, page, skip)
+        return [llm_interaction_record(row, conn.dialect) for row in rows]
+
+
+async def get_run_events(
+    db: Executor,
+    run_id: str,
+    *,
+    after_sequence_index: int | None = None,
+    limit: int | None = None,
+    event_types: list[str] | None = None,
+) -> list[RunEventRecord]:
+    """A run's events in sequence order after a strict ``>`` cursor.
+
+    ``limit`` is clamped to 1..1000; ``event_types=[]`` matches nothing.
+    """
+    run_id = check_required_id("run_id", run_id)
+    after = check_int("after_sequence_index", after_sequence_index, optional=True, minimum=None)
+    page = (
+        None
+        if limit is None
+        else max(1, min(check_required_int("limit", limit, minimum=None), 1000))
+    )
+    types = None
+    if event_types is not None:
+        if isinstance(event_types, str):
+            raise InvalidArgumentError("event_types must be a list of str, not a str")
+        types = [check_event_type(f"event_types[{i}]", t) for i, t in enumerate(event_types)]
+    async with reading(db) as conn:
+        rows = await conn.fetch_all(
+            "get_run_events", run_id, after, conn.dialect.text_list(types), page
+        )
+        return [run_event_record(row, conn.dialect) for row in rows]

@@ -1,0 +1,674 @@
+"""Store functions for ``agent_runs``: create, finalize, pause/claim, cancel,
+progress, listing, sweeps and delegation.
+
+Each takes an `Engine` or a `Connection` first, validates every argument
+before any SQL, and runs named queries. Every compare-and-set is a single
+statement; lifecycle writes retry transient failures when given an engine.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dendrux.db.engine import Connection, Dialect
+from dendrux.errors import (
+    IdempotencyConflictError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    RunAlreadyExistsError,
+)
+from dendrux.state._executor import Executor, lifecycle_write, reading, writing
+from dendrux.state.rowmap import run_record
+from dendrux.types import (
+    TERMINAL_STATUSES,
+    WAITING_STATUSES,
+    CreateRunResult,
+    DelegationInfo,
+    ParentRef,
+    RunBrief,
+    RunRecord,
+    RunStatus,
+    SubtreeSummary,
+    SweptRun,
+)
+from dendrux.ulid import new_ulid
+from dendrux.validation import (
+    check_aware,
+    check_cost,
+    check_duration,
+    check_id,
+    check_int,
+    check_limit,
+    check_metadata_filter,
+    check_offset,
+    check_required_id,
+    check_required_int,
+    check_required_text,
+    check_status,
+    check_status_filter,
+    check_statuses,
+    check_text,
+    encode_json,
+    encode_json_object,
+)
+
+MAX_DELEGATION_DEPTH = 1000
+"""Recursive walks stop here, so a cycle in parent links cannot loop forever."""
+
+_TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
+_WAITING = frozenset(s.value for s in WAITING_STATUSES)
+
+
+def usage_values(name: str, usage: object) -> tuple[int, int, float | None, int, int, int]:
+    """Validated (input, output, cost, cache read, cache creation, reasoning) of a usage object."""
+    if not hasattr(usage, "input_tokens") or not hasattr(usage, "output_tokens"):
+        raise InvalidArgumentTypeError(
+            f"{name} must have input_tokens and output_tokens attributes, "
+            f"got {type(usage).__name__}"
+        )
+
+    def tokens(attr: str) -> int:
+        value = getattr(usage, attr, None)
+        return check_int(f"{name}.{attr}", value, optional=True) or 0
+
+    return (
+        tokens("input_tokens"),
+        tokens("output_tokens"),
+        check_cost(f"{name}.cost_usd", getattr(usage, "cost_usd", None)),
+        tokens("cache_read_input_tokens"),
+        tokens("cache_creation_input_tokens"),
+        tokens("reasoning_tokens"),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_pii(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidArgumentTypeError(f"{name} must be a dict[str, str]")
+    return encode_json(name, value)
+
+
+# ---------------------------------------------------------------------------
+# create
+# ---------------------------------------------------------------------------
+
+
+async def create_run(
+    db: Executor,
+    run_id: str,
+    agent_name: str,
+    *,
+    input_data: dict[str, Any] | None = None,
+    model: str | None = None,
+    strategy: str | None = None,
+    parent_run_id: str | None = None,
+    delegation_level: int = 0,
+    tenant_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    idempotency_fingerprint: str | None = None,
+    retry_of_run_id: str | None = None,
+    status: str = "running",
+) -> CreateRunResult:
+    """Create a run, or return the run an idempotency key already names.
+
+    Same key and fingerprint: ``existing_active`` / ``existing_terminal``;
+    same key, other fingerprint: `IdempotencyConflictError`. A retry after a
+    lost commit answer recognises its own row (same id and creation time).
+    """
+    run_id = check_required_id("run_id", run_id)
+    agent_name = check_required_text("agent_name", agent_name)
+    if not agent_name:
+        raise InvalidArgumentError("agent_name must not be empty")
+    status = check_status("status", status)
+    if status not in ("pending", "running"):
+        raise InvalidArgumentError(
+            f"status of a new run must be pending or running, not {status!r}"
+        )
+    args = (
+        run_id,
+        check_text("tenant_id", tenant_id, optional=True),
+        agent_name,
+        status,
+        encode_json("input_data", input_data),
+        check_text("model", model, optional=True),
+        check_text("strategy", strategy, optional=True),
+        check_id("parent_run_id", parent_run_id, optional=True),
+        check_required_int("delegation_level", delegation_level),
+        check_id("retry_of_run_id", retry_of_run_id, optional=True),
+        encode_json_object("meta", meta),
+        check_text("idempotency_key", idempotency_key, optional=True),
+        check_text("idempotency_fingerprint", idempotency_fingerprint, optional=True),
+        _now(),
+    )
+    created_at = args[-1]
+
+    async def work(conn: Connection) -> CreateRunResult:
+        if await conn.fetch_value("insert_run", *args) is not None:
+            return CreateRunResult(run_id, "created", status)
+        if idempotency_key is not None:
+            held = await conn.fetch_one("run_by_idempotency_key", idempotency_key)
+            if held is not None:
+                if held["idempotency_fingerprint"] != idempotency_fingerprint:
+                    raise IdempotencyConflictError(held["id"], idempotency_key)
+                if held["status"] in _TERMINAL:
+                    return CreateRunResult(held["id"], "existing_terminal", held["status"])
+                return CreateRunResult(held["id"], "existing_active", held["status"])
+        same_id = await conn.fetch_one("run_identity", run_id)
+        if same_id is not None and conn.dialect.read_ts(same_id["created_at"]) == created_at:
+            return CreateRunResult(run_id, "created", same_id["status"])
+        raise RunAlreadyExistsError(run_id)
+
+    return await lifecycle_write(db, "create_run", run_id, work)
+
+
+# ---------------------------------------------------------------------------
+# finalize, pause, claim, cancel, progress
+# ---------------------------------------------------------------------------
+
+
+def _finalize_args(
+    run_id: object,
+    status: object,
+    answer: object,
+    error: object,
+    iteration_count: object,
+    total_usage: object,
+    pii_mapping: object,
+) -> list[Any]:
+    run_id = check_required_id("run_id", run_id)
+    status = check_status("status", status)
+    if status not in _TERMINAL:
+        raise InvalidArgumentError(
+            f"status {status!r} is not terminal; finalize_run takes one of {sorted(_TERMINAL)}"
+        )
+    answer_json = None
+    if answer is not None:
+        answer_json = encode_json("answer", {"answer": check_text("answer", answer)})
+    usage = usage_values("total_usage", total_usage) if total_usage is not None else None
+    return [
+        run_id,
+        status,
+        answer_json,
+        check_text("error", error, optional=True),
+        check_int("iteration_count", iteration_count, optional=True),
+        *(usage if usage is not None else (None,) * 6),
+        _check_pii("pii_mapping", pii_mapping),
+        _now(),
+        None,  # ?14: the compare-and-set guard
+        usage is not None,
+    ]
+
+
+async def finalize_run(
+    db: Executor,
+    run_id: str,
+    *,
+    status: str,
+    answer: str | None = None,
+    error: str | None = None,
+    iteration_count: int | None = None,
+    total_usage: object | None = None,
+    expected_current_status: str | None = None,
+    pii_mapping: dict[str, str] | None = None,
+) -> bool:
+    """Move a run to a terminal status; False when ``expected_current_status`` did not match
+    (or the run does not exist). Clears ``pause_data`` and ``cancel_requested``."""
+    args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
+    if expected_current_status is not None:
+        args[13] = check_status("expected_current_status", expected_current_status)
+
+    async def work(conn: Connection) -> bool:
+        return await conn.fetch_value("finalize_run", *args) is not None
+
+    return await lifecycle_write(db, "finalize_run", args[0], work)
+
+
+async def finalize_run_if_status_in(
+    db: Executor,
+    run_id: str,
+    *,
+    status: str,
+    allowed_current_statuses: list[str],
+    answer: str | None = None,
+    error: str | None = None,
+    iteration_count: int | None = None,
+    total_usage: object | None = None,
+    pii_mapping: dict[str, str] | None = None,
+) -> bool:
+    """`finalize_run` guarded by a set of allowed current statuses, in one statement."""
+    args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
+    allowed = check_statuses("allowed_current_statuses", allowed_current_statuses)
+
+    async def work(conn: Connection) -> bool:
+        args[13] = conn.dialect.text_list(allowed)
+        return await conn.fetch_value("finalize_run_if_status_in", *args) is not None
+
+    return await lifecycle_write(db, "finalize_run_if_status_in", args[0], work)
+
+
+async def pause_run(
+    db: Executor,
+    run_id: str,
+    *,
+    status: str,
+    pause_data: dict[str, Any],
+    iteration_count: int | None = None,
+    pii_mapping: dict[str, str] | None = None,
+) -> bool:
+    """Park a run in a waiting status with its resume state; False if it is terminal or missing."""
+    run_id = check_required_id("run_id", run_id)
+    status = check_status("status", status)
+    if status not in _WAITING:
+        raise InvalidArgumentError(
+            f"status {status!r} is not a waiting status; pause_run takes one of {sorted(_WAITING)}"
+        )
+    if pause_data is None:
+        raise InvalidArgumentTypeError("pause_data must be a dict, got None")
+    args = (
+        run_id,
+        status,
+        encode_json_object("pause_data", pause_data),
+        check_int("iteration_count", iteration_count, optional=True),
+        _check_pii("pii_mapping", pii_mapping),
+        _now(),
+    )
+
+    async def work(conn: Connection) -> bool:
+        return await conn.fetch_value("pause_run", *args) is not None
+
+    return await lifecycle_write(db, "pause_run", run_id, work)
+
+
+async def get_pause_state(db: Executor, run_id: str) -> dict[str, Any] | None:
+    """The resume state saved by `pause_run` (None when absent)."""
+    run_id = check_required_id("run_id", run_id)
+    async with reading(db) as conn:
+        value = await conn.fetch_value("get_pause_state", run_id)
+        result: dict[str, Any] | None = conn.dialect.read_json(value)
+        return result
+
+
+async def get_pii_mapping(db: Executor, run_id: str) -> dict[str, str] | None:
+    """A run's placeholder -> real value mapping (None when absent)."""
+    run_id = check_required_id("run_id", run_id)
+    async with reading(db) as conn:
+        value = await conn.fetch_value("get_pii_mapping", run_id)
+        result: dict[str, str] | None = conn.dialect.read_json(value)
+        return result
+
+
+async def claim_paused_run(db: Executor, run_id: str, *, expected_status: str) -> bool:
+    """Atomically move a paused run back to ``running``; only the first caller wins."""
+    run_id = check_required_id("run_id", run_id)
+    expected = check_status("expected_status", expected_status)
+    now = _now()
+
+    async def work(conn: Connection) -> bool:
+        return await conn.fetch_value("claim_paused_run", run_id, expected, now) is not None
+
+    return await lifecycle_write(db, "claim_paused_run", run_id, work)
+
+
+async def submit_and_claim(
+    db: Executor, run_id: str, *, expected_status: str, submitted_data: dict[str, Any]
+) -> bool:
+    """Merge ``submitted_data`` into pause_data (top-level keys) and claim the run, atomically."""
+    run_id = check_required_id("run_id", run_id)
+    expected = check_status("expected_status", expected_status)
+    if submitted_data is None:
+        raise InvalidArgumentTypeError("submitted_data must be a dict, got None")
+    submitted = encode_json_object("submitted_data", submitted_data)
+    now = _now()
+
+    async def work(conn: Connection) -> bool:
+        return (
+            await conn.fetch_value("submit_and_claim", run_id, expected, submitted, now) is not None
+        )
+
+    return await lifecycle_write(db, "submit_and_claim", run_id, work)
+
+
+async def request_cancel(db: Executor, run_id: str) -> bool:
+    """Raise the cooperative cancel flag; False for terminal or missing runs."""
+    run_id = check_required_id("run_id", run_id)
+    now = _now()
+
+    async def work(conn: Connection) -> bool:
+        return await conn.fetch_value("request_cancel", run_id, now) is not None
+
+    return await lifecycle_write(db, "request_cancel", run_id, work)
+
+
+async def is_cancel_requested(db: Executor, run_id: str) -> bool:
+    """The cooperative cancel flag (False for missing runs)."""
+    run_id = check_required_id("run_id", run_id)
+    async with reading(db) as conn:
+        return conn.dialect.read_bool(await conn.fetch_value("is_cancel_requested", run_id))
+
+
+async def touch_progress(db: Executor, run_id: str) -> None:
+    """Record forward progress now (a liveness hint for sweepers)."""
+    run_id = check_required_id("run_id", run_id)
+    async with writing(db) as conn:
+        await conn.execute("touch_progress", run_id, _now())
+
+
+# ---------------------------------------------------------------------------
+# reads
+# ---------------------------------------------------------------------------
+
+
+async def get_run(db: Executor, run_id: str) -> RunRecord | None:
+    """One run, or None."""
+    run_id = check_required_id("run_id", run_id)
+    async with reading(db) as conn:
+        row = await conn.fetch_one("get_run", run_id)
+        return None if row is None else run_record(row, conn.dialect)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilters:
+    """Validated ``list_runs`` / ``count_runs`` filters, ready to bind."""
+
+    statuses: list[str] | None
+    agent_name: str | None
+    parent_run_id: str | None
+    tenant_id: str | None
+    started_after: datetime | None
+    started_before: datetime | None
+    metadata_json: str | None
+
+    @classmethod
+    def check(
+        cls,
+        *,
+        status: object = None,
+        agent_name: object = None,
+        parent_run_id: object = None,
+        tenant_id: object = None,
+        started_after: object = None,
+        started_before: object = None,
+        metadata_filter: object = None,
+    ) -> RunFilters:
+        """Validate every filter (before any SQL), naming the bad argument."""
+        meta = check_metadata_filter("metadata_filter", metadata_filter)
+        return cls(
+            statuses=check_status_filter("status", status),
+            agent_name=check_text("agent_name", agent_name, optional=True),
+            parent_run_id=check_text("parent_run_id", parent_run_id, optional=True),
+            tenant_id=check_text("tenant_id", tenant_id, optional=True),
+            started_after=check_aware("started_after", started_after),
+            started_before=check_aware("started_before", started_before),
+            metadata_json=encode_json("metadata_filter", meta) if meta else None,
+        )
+
+    def bind(self, dialect: Dialect) -> list[Any]:
+        """Parameters ?1..?7 of the ``list_runs`` / ``count_runs`` queries."""
+        return [
+            dialect.text_list(self.statuses),
+            self.agent_name,
+            self.parent_run_id,
+            self.tenant_id,
+            self.started_after,
+            self.started_before,
+            self.metadata_json,
+        ]
+
+
+async def list_runs(
+    db: Executor,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    tenant_id: str | None = None,
+    status: str | list[str] | None = None,
+    agent_name: str | None = None,
+    parent_run_id: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    metadata_filter: dict[str, Any] | None = None,
+) -> list[RunRecord]:
+    """Runs newest first (ties by id); filters AND together; limit clamped to 1..1000."""
+    filters = RunFilters.check(
+        status=status,
+        agent_name=agent_name,
+        parent_run_id=parent_run_id,
+        tenant_id=tenant_id,
+        started_after=started_after,
+        started_before=started_before,
+        metadata_filter=metadata_filter,
+    )
+    page = check_limit("limit", limit)
+    skip = check_offset("offset", offset)
+    async with reading(db) as conn:
+        rows = await conn.fetch_all("list_runs", *filters.bind(conn.dialect), page, skip)
+        return [run_record(row, conn.dialect) for row in rows]
+
+
+async def count_runs(
+    db: Executor,
+    *,
+    tenant_id: str | None = None,
+    status: str | list[str] | None = None,
+    agent_name: str | None = None,
+    parent_run_id: str | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    metadata_filter: dict[str, Any] | None = None,
+) -> int:
+    """How many runs match the same filters as `list_runs`."""
+    filters = RunFilters.check(
+        status=status,
+        agent_name=agent_name,
+        parent_run_id=parent_run_id,
+        tenant_id=tenant_id,
+        started_after=started_after,
+        started_before=started_before,
+        metadata_filter=metadata_filter,
+    )
+    async with reading(db) as conn:
+        return int(await conn.fetch_value("count_runs", *filters.bind(conn.dialect)))
+
+
+# ---------------------------------------------------------------------------
+# sweeps
+# ---------------------------------------------------------------------------
+
+
+async def _sweep(
+    db: Executor,
+    *,
+    candidates_query: str,
+    sweep_query: str,
+    older_than: timedelta,
+    classify: Any,
+    event_type: str,
+) -> list[SweptRun]:
+    now = _now()
+    cutoff = now - check_duration("older_than", older_than)
+    async with reading(db) as conn:
+        candidates = await conn.fetch_all(candidates_query, cutoff)
+        dialect = conn.dialect
+    swept: list[SweptRun] = []
+    for row in candidates:
+        reason = classify(row)
+        previous = row["status"]
+        args = (row["id"], previous, reason, f"run swept as {reason}", now, cutoff)
+        event = (
+            new_ulid(),
+            row["id"],
+            event_type,
+            row["iteration_count"] or 0,
+            encode_json("data", {"failure_reason": reason}),
+            now,
+        )
+
+        async def work(conn: Connection, args: Any = args, event: Any = event) -> bool:
+            if await conn.fetch_value(sweep_query, *args) is None:
+                return False  # finished, resumed or progressed meanwhile: leave it alone
+            await conn.fetch_value("append_run_event", *event)
+            return True
+
+        if await lifecycle_write(db, "sweep", row["id"], work):
+            swept.append(
+                SweptRun(
+                    run_id=row["id"],
+                    agent_name=row["agent_name"],
+                    previous_status=previous,
+                    failure_reason=reason,
+                    last_progress_at=dialect.read_ts(row["last_progress_at"]),
+                    swept_at=now,
+                )
+            )
+    return swept
+
+
+async def sweep_stale_runs(db: Executor, older_than: timedelta) -> list[SweptRun]:
+    """Mark running/pending runs without progress for ``older_than`` as error.
+
+    ``failure_reason`` is ``stale_running`` when ``run.started`` was recorded,
+    ``never_started`` otherwise; a ``run.interrupted`` event is appended at the
+    run's next sequence index. A run that finishes or progresses meanwhile is
+    left alone (compare-and-set), so concurrent sweepers sweep each run once.
+    """
+
+    def classify(row: Any) -> str:
+        return "stale_running" if row["started"] and row["status"] == "running" else "never_started"
+
+    return await _sweep(
+        db,
+        candidates_query="stale_run_candidates",
+        sweep_query="sweep_stale_run",
+        older_than=older_than,
+        classify=classify,
+        event_type="run.interrupted",
+    )
+
+
+async def sweep_abandoned_runs(db: Executor, older_than: timedelta) -> list[SweptRun]:
+    """Mark runs waiting (for a client tool, a human, an approval) longer than
+    ``older_than`` as error with ``abandoned_waiting`` and a ``run.abandoned`` event."""
+    return await _sweep(
+        db,
+        candidates_query="abandoned_run_candidates",
+        sweep_query="sweep_abandoned_run",
+        older_than=older_than,
+        classify=lambda row: "abandoned_waiting",
+        event_type="run.abandoned",
+    )
+
+
+# ---------------------------------------------------------------------------
+# delegation
+# ---------------------------------------------------------------------------
+
+
+async def get_delegation_info(db: Executor, run_id: str) -> DelegationInfo | None:
+    """Parent, children, ancestry (root first) and subtree totals of a run; None if missing.
+
+    Walks are recursive CTEs bounded by `MAX_DELEGATION_DEPTH`; a repeated id
+    (a cycle in parent links) ends the ancestry and marks it incomplete.
+    """
+    run_id = check_required_id("run_id", run_id)
+    async with reading(db) as conn:
+        node = await conn.fetch_one("delegation_node", run_id)
+        if node is None:
+            return None
+        up = await conn.fetch_all("delegation_ancestry", run_id, MAX_DELEGATION_DEPTH)
+        children_rows = await conn.fetch_all("delegation_children", run_id)
+        totals = await conn.fetch_all("delegation_subtree_totals", run_id, MAX_DELEGATION_DEPTH)
+
+    parent: ParentRef | None = None
+    if node["parent_run_id"] is not None:
+        first = up[0] if up else None
+        if first is not None and first["id"] == node["parent_run_id"]:
+            parent = ParentRef(
+                run_id=first["id"],
+                resolved=True,
+                agent_name=first["agent_name"],
+                status=first["status"],
+                delegation_level=first["delegation_level"],
+            )
+        else:
+            parent = ParentRef(run_id=node["parent_run_id"], resolved=False)
+
+    ancestry: list[RunBrief] = []
+    seen = {run_id}
+    complete = node["parent_run_id"] is None
+    for row in up:
+        if row["id"] in seen:
+            complete = False
+            break
+        seen.add(row["id"])
+        ancestry.append(
+            RunBrief(row["id"], row["agent_name"], row["status"], row["delegation_level"])
+        )
+        complete = row["parent_run_id"] is None
+    ancestry.reverse()
+
+    status_counts: Counter[str] = Counter()
+    runs = direct = depth = input_tokens = output_tokens = unknown = 0
+    cost: float | None = None
+    for row in totals:
+        status_counts[row["status"]] += int(row["runs"])
+        runs += int(row["runs"])
+        direct += int(row["direct_children"] or 0)
+        depth = max(depth, int(row["max_depth"] or 0))
+        input_tokens += int(row["input_tokens"] or 0)
+        output_tokens += int(row["output_tokens"] or 0)
+        unknown += int(row["unknown_costs"] or 0)
+        if row["cost_usd"] is not None:
+            cost = (cost or 0.0) + float(row["cost_usd"])
+
+    return DelegationInfo(
+        parent=parent,
+        children=[
+            RunBrief(r["id"], r["agent_name"], r["status"], r["delegation_level"])
+            for r in children_rows
+        ],
+        ancestry=ancestry,
+        subtree_summary=SubtreeSummary(
+            direct_child_count=direct,
+            descendant_count=max(runs - 1, 0),
+            max_depth=depth,
+            subtree_input_tokens=input_tokens,
+            subtree_output_tokens=output_tokens,
+            subtree_cost_usd=cost,
+            unknown_cost_count=unknown,
+            status_counts=dict(status_counts),
+        ),
+        ancestry_complete=complete,
+    )
+
+
+__all__ = [
+    "RunStatus",
+    "claim_paused_run",
+    "count_runs",
+    "create_run",
+    "finalize_run",
+    "finalize_run_if_status_in",
+    "get_delegation_info",
+    "get_pause_state",
+    "get_pii_mapping",
+    "get_run",
+    "is_cancel_requested",
+    "list_runs",
+    "pause_run",
+    "request_cancel",
+    "submit_and_claim",
+    "sweep_abandoned_runs",
+    "sweep_stale_runs",
+    "touch_progress",
+]

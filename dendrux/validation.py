@@ -1,0 +1,231 @@
+"""Argument checks every public entry point runs before any SQL.
+
+Each check names the argument it rejects. JSON payloads are encoded here,
+once, so that both dialects store the same text and refuse the same values
+(NaN/Infinity, NUL characters, non-serialisable objects).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
+from dendrux.types import RunStatus
+
+MAX_ID_LENGTH = 26
+INT64_MAX = 2**63 - 1
+_EVENT_TYPE = re.compile(r"^[a-z0-9_.]+$")
+_META_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# A JSON escape for NUL preceded by an even number of backslashes (so it is not a literal "\u0000").
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_STATUS_VALUES = frozenset(status.value for status in RunStatus)
+
+
+def check_text(name: str, value: object, *, optional: bool = False) -> str | None:
+    """A str without NUL characters (PostgreSQL cannot store them; SQLite would)."""
+    if value is None:
+        if optional:
+            return None
+        raise InvalidArgumentTypeError(f"{name} must be a str, got None")
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(f"{name} must be a str, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidArgumentError(f"{name} contains a NUL character, which is not storable")
+    return value
+
+
+def check_required_text(name: str, value: object) -> str:
+    """A non-optional str (see `check_text`)."""
+    checked = check_text(name, value)
+    assert checked is not None
+    return checked
+
+
+def check_id(name: str, value: object, *, optional: bool = False) -> str | None:
+    """A caller-supplied id: a non-empty str of at most 26 characters."""
+    if value is None and optional:
+        return None
+    text = check_text(name, value)
+    assert text is not None
+    if not text or len(text) > MAX_ID_LENGTH:
+        raise InvalidArgumentError(
+            f"{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters, got {text!r}"
+        )
+    return text
+
+
+def check_required_id(name: str, value: object) -> str:
+    """A non-optional id (see `check_id`)."""
+    checked = check_id(name, value)
+    assert checked is not None
+    return checked
+
+
+def check_int(
+    name: str, value: object, *, optional: bool = False, minimum: int | None = 0
+) -> int | None:
+    """An int (not a bool) within the 64-bit range and at least ``minimum``."""
+    if value is None:
+        if optional:
+            return None
+        raise InvalidArgumentTypeError(f"{name} must be an int, got None")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentTypeError(f"{name} must be an int, got {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
+    if not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise InvalidArgumentError(f"{name} is outside the 64-bit integer range: {value}")
+    return value
+
+
+def check_required_int(name: str, value: object, *, minimum: int | None = 0) -> int:
+    """A non-optional int (see `check_int`)."""
+    checked = check_int(name, value, minimum=minimum)
+    assert checked is not None
+    return checked
+
+
+def check_cost(name: str, value: object) -> float | None:
+    """A finite, non-negative cost in USD, or None for unknown."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentTypeError(f"{name} must be a float, got {type(value).__name__}")
+    cost = float(value)
+    if not math.isfinite(cost) or cost < 0:
+        raise InvalidArgumentError(f"{name} must be a finite number >= 0, got {value!r}")
+    return cost
+
+
+def check_bool(name: str, value: object) -> bool:
+    """A real bool."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentTypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_aware(name: str, value: object, *, optional: bool = True) -> datetime | None:
+    """A timezone-aware datetime, converted to UTC; naive ones are refused."""
+    if value is None:
+        if optional:
+            return None
+        raise InvalidArgumentTypeError(f"{name} must be a datetime, got None")
+    if not isinstance(value, datetime):
+        raise InvalidArgumentTypeError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(
+            f"{name} must be timezone-aware (e.g. datetime.now(UTC)), got naive {value!r}"
+        )
+    return value.astimezone(UTC)
+
+
+def check_duration(name: str, value: object) -> timedelta:
+    """A positive timedelta."""
+    if not isinstance(value, timedelta):
+        raise InvalidArgumentTypeError(f"{name} must be a timedelta, got {type(value).__name__}")
+    if value <= timedelta(0):
+        raise InvalidArgumentError(f"{name} must be positive, got {value!r}")
+    return value
+
+
+def check_status(name: str, value: object) -> str:
+    """One of the run statuses."""
+    if isinstance(value, RunStatus):
+        return value.value
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(f"{name} must be a str, got {type(value).__name__}")
+    if value not in _STATUS_VALUES:
+        raise InvalidArgumentError(
+            f"{name} {value!r} is not a run status; expected one of {sorted(_STATUS_VALUES)}"
+        )
+    return value
+
+
+def check_statuses(name: str, value: object) -> list[str]:
+    """A list of run statuses (may be empty)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidArgumentTypeError(f"{name} must be a list of str")
+    return [check_status(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+
+def check_status_filter(name: str, value: object) -> list[str] | None:
+    """A reader's status filter: None, one status or a list (empty matches nothing)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [check_status(name, value)]
+    return check_statuses(name, value)
+
+
+def check_event_type(name: str, value: object) -> str:
+    """An event type made of ``[a-z0-9_.]``."""
+    text = check_required_text(name, value)
+    if not _EVENT_TYPE.match(text):
+        raise InvalidArgumentError(f"{name} {text!r} must match [a-z0-9_.]+")
+    return text
+
+
+def check_limit(name: str, value: object, *, maximum: int = 1000) -> int | None:
+    """An optional page size, clamped to 1..maximum."""
+    if value is None:
+        return None
+    limit = check_required_int(name, value, minimum=None)
+    return max(1, min(limit, maximum))
+
+
+def check_offset(name: str, value: object) -> int:
+    """A page offset, clamped to >= 0."""
+    offset = check_required_int(name, value, minimum=None)
+    return max(0, offset)
+
+
+def check_metadata_filter(name: str, value: object) -> dict[str, Any] | None:
+    """Top-level equality filter on ``meta``: safe keys, scalar values."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidArgumentTypeError(f"{name} must be a dict, got {type(value).__name__}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not _META_KEY.match(key):
+            raise InvalidArgumentError(
+                f"{name} key {key!r} must match ^[A-Za-z0-9_-]+$ (nested paths are not supported)"
+            )
+        if item is not None and not isinstance(item, str | int | float | bool):
+            raise InvalidArgumentTypeError(
+                f"{name}[{key!r}] must be str, int, float, bool or None, got {type(item).__name__}"
+            )
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InvalidArgumentError(f"{name}[{key!r}] must be finite, got {item!r}")
+        if isinstance(item, int) and not isinstance(item, bool):
+            check_int(f"{name}[{key!r}]", item, minimum=None)
+        if isinstance(item, str):
+            check_text(f"{name}[{key!r}]", item)
+    return dict(value)
+
+
+def encode_json(name: str, value: object) -> str | None:
+    """JSON text for a column, or None for SQL NULL; refuses what either dialect would."""
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except TypeError as exc:
+        raise InvalidArgumentTypeError(f"{name} is not JSON-serialisable: {exc}") from None
+    except ValueError as exc:
+        # allow_nan=False and circular references both land here.
+        raise InvalidArgumentError(f"{name} cannot be stored as JSON: {exc}") from None
+    if _ESCAPED_NUL.search(text):
+        raise InvalidArgumentError(f"{name} contains a NUL character, which is not storable")
+    return text
+
+
+def encode_json_object(name: str, value: object) -> str | None:
+    """Like `encode_json`, but the value must be a dict (or None)."""
+    if value is not None and not isinstance(value, dict):
+        raise InvalidArgumentTypeError(f"{name} must be a dict, got {type(value).__name__}")
+    return encode_json(name, value)

@@ -1,0 +1,108 @@
+-- Per-run rows: traces, tool calls, token usage, LLM interactions, events.
+-- Inserts never overwrite: a taken id or slot returns no row, and the caller
+-- decides whether that is its own earlier write (a retry) or a real conflict.
+
+-- name: insert_trace
+-- One message of the conversation.
+INSERT INTO react_traces (id, agent_run_id, role, content, order_index, meta, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $7)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: trace_exists
+-- 1 when a trace row with this id exists.
+SELECT count(*) FROM react_traces WHERE id = $1;
+
+-- name: insert_tool_call
+-- Proof of one tool execution.
+INSERT INTO tool_calls (
+    id, agent_run_id, tool_call_id, provider_tool_call_id, tool_name, target, params, result,
+    success, duration_ms, iteration_index, error_message, meta, created_at, updated_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11, $12, $13::jsonb, $14, $14)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: tool_call_exists
+-- 1 when a tool call row with this id exists.
+SELECT count(*) FROM tool_calls WHERE id = $1;
+
+-- name: insert_usage
+-- Token and cost figures of one LLM call.
+INSERT INTO token_usage (
+    id, agent_run_id, iteration_index, model, provider, input_tokens, output_tokens, cost_usd,
+    duration_ms, cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, meta,
+    created_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: insert_llm_interaction
+-- Full forensics of one LLM call.
+INSERT INTO llm_interactions (
+    id, agent_run_id, iteration_index, model, provider, semantic_request, semantic_response,
+    provider_request, provider_response, input_tokens, output_tokens, cost_usd, duration_ms,
+    cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, guardrail_findings,
+    created_at
+) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9::jsonb, $10, $11, $12, $13,
+          $14, $15, $16, $17::jsonb, $18)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: insert_run_event
+-- One timeline event at a sequence index chosen by the caller.
+INSERT INTO run_events (
+    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+ON CONFLICT DO NOTHING
+RETURNING id;
+
+-- name: run_event_exists
+-- 1 when an event row with this id exists.
+SELECT count(*) FROM run_events WHERE id = $1;
+
+-- name: append_run_event
+-- One timeline event at the run's next sequence index (used by sweeps); returns that index.
+INSERT INTO run_events (
+    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
+)
+SELECT $1, $2::varchar, $3, COALESCE(max(sequence_index) + 1, 0), $4, NULL, $5::jsonb, $6
+FROM run_events WHERE agent_run_id = $2::varchar
+RETURNING sequence_index;
+
+-- name: next_event_sequence
+-- max(sequence_index) + 1 of a run, 0 when it has no events.
+SELECT COALESCE(max(sequence_index) + 1, 0) FROM run_events WHERE agent_run_id = $1;
+
+-- name: get_traces
+-- A run's conversation in order.
+SELECT id, role, content, order_index, meta, created_at
+FROM react_traces WHERE agent_run_id = $1
+ORDER BY order_index
+LIMIT $2 OFFSET $3;
+
+-- name: get_tool_calls
+-- A run's tool executions, by iteration then time; $2 optionally picks one iteration.
+SELECT id, tool_call_id, provider_tool_call_id, tool_name, target, params, result, success,
+       duration_ms, iteration_index, error_message, created_at
+FROM tool_calls
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+ORDER BY iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
+-- name: get_llm_interactions
+-- A run's LLM calls, by iteration then time; $2 optionally picks one iteration.
+SELECT id, iteration_index, model, provider, semantic_request, semantic_response,
+       provider_request, provider_response, input_tokens, output_tokens, cost_usd, duration_ms,
+       cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, created_at
+FROM llm_interactions
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+ORDER BY iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
+-- name: get_run_events
+-- A run's events after a strict cursor, optionally only the types in the array $3.
+SELECT id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
+FROM run_events
+WHERE agent_run_id = $1
+  AND ($2::integer IS NULL OR sequence_index > $2::integer)
+  AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))
+ORDER BY sequence_index
+LIMIT $4;

@@ -1,0 +1,37 @@
+-- Connection setup and transaction control for SQLite.
+
+-- name: begin_immediate
+-- Start a write transaction holding the database write lock from the start.
+BEGIN IMMEDIATE;
+
+-- name: commit
+-- Commit the current transaction.
+COMMIT;
+
+-- name: rollback
+-- Roll the current transaction back.
+ROLLBACK;
+
+-- name: enable_wal
+-- Readers never block on the writer.
+PRAGMA journal_mode = WAL;
+
+-- name: enable_foreign_keys
+-- Cascades and SET NULL need foreign keys enforced.
+PRAGMA foreign_keys = ON;
+
+-- name: synchronous_full
+-- fsync on every commit: an audit trail survives power loss (the default).
+PRAGMA synchronous = FULL;
+
+-- name: synchronous_normal
+-- fsync at checkpoints only: faster, may lose the last commits on power loss.
+PRAGMA synchronous = NORMAL;
+
+-- name: synchronous_off
+-- No fsync at all: for throwaway databases.
+PRAGMA synchronous = OFF;
+
+-- name: query_only
+-- Reader connections refuse writes.
+PRAGMA query_only = ON;
