@@ -215,6 +215,10 @@ def database_url(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -
         yield url
         return
 
+    yield from _migrated_postgres_database(request)
+
+
+def _migrated_postgres_database(request: pytest.FixtureRequest) -> Iterator[str]:
     cluster = _postgres_cluster(request)
     template: str = request.getfixturevalue("_pg_template")
     strategy: bool = request.getfixturevalue("_pg_supports_strategy")
@@ -225,6 +229,12 @@ def database_url(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -
         yield cluster.dsn(name)
     finally:
         _drop_database(cluster, name)
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A clean, migrated PostgreSQL database, for tests of PostgreSQL-only features."""
+    yield from _migrated_postgres_database(request)
 
 
 @pytest.fixture

@@ -177,6 +177,10 @@ def split_sqlite_script(script: str) -> list[str]:
 class SqliteEngine(Engine):
     """An engine over one SQLite file (or a private in-memory database).
 
+    Given a caller's open connection instead, the engine uses it for reads and
+    writes alike, sets ``row_factory = sqlite3.Row`` and ``foreign_keys=ON`` on
+    it, and never closes it.
+
     Options (keyword arguments or URL query parameters): ``synchronous``
     (FULL, NORMAL or OFF; FULL by default), ``busy_timeout`` (seconds, 5),
     ``readers`` (reader connections, 4), ``mode`` (``ro`` opens read-only),
@@ -263,6 +267,9 @@ class SqliteEngine(Engine):
                 return
             if self._writer is None:
                 self._writer = await self._open(reader=False)
+            else:
+                # A caller's connection: rows must be addressable by column name.
+                self._writer.row_factory = sqlite3.Row
             conn = SqliteConnection(self._writer, self.dialect, self.url)
             if self._owns_connection and self._path != ":memory:" and self._mode != "ro":
                 await conn.execute("enable_wal")
@@ -308,10 +315,10 @@ class SqliteEngine(Engine):
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
         self._check_open()
-        if self._writer is None:
-            async with self._ready_lock:
-                if self._writer is None:
-                    self._writer = await self._open(reader=False)
+        async with self._ready_lock:
+            if self._writer is None:
+                self._writer = await self._open(reader=False)
+            self._writer.row_factory = sqlite3.Row
         async with self._locked_transaction() as conn:
             yield conn
 
