@@ -55,7 +55,9 @@ def is_transient_pg_error(exc: BaseException) -> bool:
     state = _sqlstate(exc)
     if state:
         return state in _TRANSIENT_SQLSTATES or state.startswith(_TRANSIENT_CLASSES)
-    lost = asyncpg.exceptions.ConnectionDoesNotExistError
+    # InternalClientError: asyncpg's state after the server ended an idle connection
+    # (MagicStack/asyncpg#1069); the connection is discarded and the retry gets a new one.
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InternalClientError
     return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | lost)
 
 
@@ -275,6 +277,10 @@ class PostgresEngine(Engine):
             raise _connect_error(exc, self.url) from exc
         try:
             yield raw
+        except TransientDatabaseError:
+            # Never hand a connection that failed at the protocol level back to the pool.
+            raw.terminate()
+            raise
         finally:
             await raw_cm.__aexit__(None, None, None)
 
