@@ -61,13 +61,13 @@ def _verify(applied: Sequence[Row], known: Sequence[Migration], url: str) -> int
     return current
 
 
-async def apply_migrations(conn: Connection) -> list[int]:
+async def apply_migrations(conn: Connection, url: str) -> list[int]:
     """Apply every pending migration on a connection inside a (locked) transaction."""
     dialect = conn.dialect
     await conn.execute("create_version_table")
     known = load_migrations(dialect.name)
     applied = await conn.fetch_all("applied_migrations")
-    current = _verify(applied, known, "database")
+    current = _verify(applied, known, url)
     done = []
     for migration in known[current:]:
         await conn.execute_script(migration.sql)
@@ -113,7 +113,7 @@ async def migrate_engine(engine: Engine) -> list[int]:
             if schema is not None:
                 await conn.execute("set_target_schema", schema)
                 await conn.execute("create_target_schema")
-        return await apply_migrations(conn)
+        return await apply_migrations(conn, engine.url)
 
 
 async def engine_status(engine: Engine) -> SchemaStatus:

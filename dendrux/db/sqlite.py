@@ -244,7 +244,13 @@ class SqliteEngine(Engine):
         else:
             path = Path(self._path)
             if self._mode == "rwc" and not reader:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ConnectionFailedError(
+                        f"cannot create the directory {path.parent} for SQLite database "
+                        f"{self.url} ({exc}); check the path and its permissions"
+                    ) from exc
             mode = ("ro" if self._mode == "ro" else "rw") if reader else self._mode
             target, uri = f"file:{quote(str(path))}?mode={mode}", True
         try:
@@ -280,7 +286,7 @@ class SqliteEngine(Engine):
 
             if self._auto_migrate and self._mode != "ro":
                 async with self._locked_transaction() as tx:
-                    await apply_migrations(tx)
+                    await apply_migrations(tx, self.url)
             else:
                 await check_schema(conn, self.url)
             self._ready = True

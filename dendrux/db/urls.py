@@ -25,6 +25,7 @@ ACCEPTED_SCHEMES = (
 _SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+asyncpg", "postgres"}
 _PASSWORD_IN_NETLOC = re.compile(r"(://[^/:@]*:)[^@/]*@")
+_PASSWORD_IN_QUERY = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class DatabaseURL:
 
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``."""
-    return _PASSWORD_IN_NETLOC.sub(r"\1***@", url)
+    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1***@", url))
 
 
 def default_database_url() -> str:
