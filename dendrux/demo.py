@@ -177,7 +177,9 @@ async def describe_run(store: StateStore, run_id: str) -> str:
     ]
     start = run.created_at
     for event in await store.get_run_events(run_id):
-        offset = (event.created_at - start).total_seconds() * 1000 if start and event.created_at else 0
+        offset = (
+            (event.created_at - start).total_seconds() * 1000 if start and event.created_at else 0
+        )
         lines.append(
             f"    #{event.sequence_index:<2} +{offset:7.1f} ms  iter {event.iteration_index}  "
             f"{event.event_type:<20} {json.dumps(event.data) if event.data else ''}"

@@ -23,6 +23,8 @@ _EVENT_TYPE = re.compile(r"^[a-z0-9_.]+$")
 _META_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 # A JSON escape for NUL preceded by an even number of backslashes (so it is not a literal "\u0000").
 _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# A float json.dumps wrote with a positive exponent (it only does so from 1e16 up).
+_BIG_FLOAT = re.compile(r"[0-9]e\+[0-9]")
 _STATUS_VALUES = frozenset(status.value for status in RunStatus)
 
 
@@ -36,6 +38,7 @@ def check_text(name: str, value: object, *, optional: bool = False) -> str | Non
         raise InvalidArgumentTypeError(f"{name} must be a str, got {type(value).__name__}")
     if "\x00" in value:
         raise InvalidArgumentError(f"{name} contains a NUL character, which is not storable")
+    _check_encodable(name, value)
     return value
 
 
@@ -148,9 +151,14 @@ def check_status(name: str, value: object) -> str:
 
 def check_statuses(name: str, value: object) -> list[str]:
     """A list of run statuses (may be empty)."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise InvalidArgumentTypeError(f"{name} must be a list of str")
-    return [check_status(f"{name}[{i}]", item) for i, item in enumerate(value)]
+    return [check_status(f"{name}[{i}]", item) for i, item in enumerate(check_list(name, value))]
+
+
+def check_list(name: str, value: object) -> list[object]:
+    """A list (or other non-string iterable) of values."""
+    if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+        raise InvalidArgumentTypeError(f"{name} must be a list, got {type(value).__name__}")
+    return list(value)
 
 
 def check_status_filter(name: str, value: object) -> list[str] | None:
@@ -165,7 +173,7 @@ def check_status_filter(name: str, value: object) -> list[str] | None:
 def check_event_type(name: str, value: object) -> str:
     """An event type made of ``[a-z0-9_.]``."""
     text = check_required_text(name, value)
-    if not _EVENT_TYPE.match(text):
+    if not _EVENT_TYPE.fullmatch(text):
         raise InvalidArgumentError(f"{name} {text!r} must match [a-z0-9_.]+")
     return text
 
@@ -174,6 +182,11 @@ def check_limit(name: str, value: object, *, maximum: int = 1000) -> int | None:
     """An optional page size, clamped to 1..maximum."""
     if value is None:
         return None
+    return clamp_limit(name, value, maximum=maximum)
+
+
+def clamp_limit(name: str, value: object, *, maximum: int = 1000) -> int:
+    """A required page size, clamped to 1..maximum."""
     limit = check_required_int(name, value, minimum=None)
     return max(1, min(limit, maximum))
 
@@ -191,7 +204,7 @@ def check_metadata_filter(name: str, value: object) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidArgumentTypeError(f"{name} must be a dict, got {type(value).__name__}")
     for key, item in value.items():
-        if not isinstance(key, str) or not _META_KEY.match(key):
+        if not isinstance(key, str) or not _META_KEY.fullmatch(key):
             raise InvalidArgumentError(
                 f"{name} key {key!r} must match ^[A-Za-z0-9_-]+$ (nested paths are not supported)"
             )
@@ -221,7 +234,36 @@ def encode_json(name: str, value: object) -> str | None:
         raise InvalidArgumentError(f"{name} cannot be stored as JSON: {exc}") from None
     if _ESCAPED_NUL.search(text):
         raise InvalidArgumentError(f"{name} contains a NUL character, which is not storable")
+    if _BIG_FLOAT.search(text):
+        text = _dump_exact(json.loads(text))  # keys are now strings, floats unchanged
+    _check_encodable(name, text)
     return text
+
+
+def _check_encodable(name: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgumentError(
+            f"{name} contains a lone surrogate, which is not valid UTF-8"
+        ) from None
+
+
+def _dump_exact(value: object) -> str:
+    """JSON text where whole floats of 1e16 and more keep a fraction part.
+
+    ``json.dumps`` writes them as ``1e+16``; PostgreSQL's JSONB stores numbers
+    as decimals and would hand back ``10000000000000000``, an int. Writing the
+    float's exact digits plus ``.0`` makes both dialects return the same float.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value)}.0"
+    if isinstance(value, dict):
+        items = (f"{_dump_exact(k)}:{_dump_exact(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_dump_exact(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def encode_json_object(name: str, value: object) -> str | None:

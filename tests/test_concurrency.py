@@ -36,11 +36,16 @@ async def _race(
         await prepare(first, run_id)
         start = asyncio.Event()
 
-        async def contender(store: StateStore, who: int, run_id: str = run_id) -> bool:
+        async def contender(
+            store: StateStore, who: int, run_id: str = run_id, start: asyncio.Event = start
+        ) -> bool:
             await start.wait()
             return await contend(store, run_id, who)
 
-        tasks = [asyncio.create_task(contender(first, 0)), asyncio.create_task(contender(second, 1))]
+        tasks = [
+            asyncio.create_task(contender(first, 0)),
+            asyncio.create_task(contender(second, 1)),
+        ]
         await asyncio.sleep(0)
         start.set()
         results = await asyncio.gather(*tasks)

@@ -4,6 +4,7 @@ a real killed connection on PostgreSQL); logical failures are not retried."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 import threading
@@ -115,7 +116,7 @@ async def test_retry_budget_is_three_retries_with_backoff() -> None:
 
     with pytest.raises(TransientDatabaseError):
         await retry_critical(flaky, label="x", run_id="r")
-    gaps = [round(b - a, 1) for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(stamps)]
     assert gaps == [0.1, 0.2, 0.4]
 
 

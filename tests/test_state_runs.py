@@ -165,7 +165,10 @@ async def test_pause_claim_and_submit(state_store: StateStore) -> None:
     assert await state_store.submit_and_claim(
         "r1",
         expected_status="waiting_client_tool",
-        submitted_data={"submitted_tool_results": [{"id": "tc1", "ok": True}], "nested": {"n": None}},
+        submitted_data={
+            "submitted_tool_results": [{"id": "tc1", "ok": True}],
+            "nested": {"n": None},
+        },
     )
     # Top-level merge: submitted keys replace whole values, others stay.
     assert await state_store.get_pause_state("r1") == {

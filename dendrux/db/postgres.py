@@ -193,7 +193,9 @@ class PostgresEngine(Engine):
                 f"{', '.join(sorted(_OWN_OPTIONS))}"
             )
         schema = merged.get("schema")
-        if schema is not None and (not isinstance(schema, str) or not _SCHEMA_NAME.match(schema)):
+        if schema is not None and (
+            not isinstance(schema, str) or not _SCHEMA_NAME.fullmatch(schema)
+        ):
             raise InvalidArgumentError(
                 f"option schema must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*), got {schema!r}"
             )

@@ -94,7 +94,7 @@ def load_migrations(dialect: DialectName) -> tuple[Migration, ...]:
     """The dialect's migrations in version order; numbers must run 1, 2, 3..."""
     migrations = []
     for path in sorted((sql_root() / dialect / "migrations").glob("*.sql")):
-        match = _MIGRATION_FILE.match(path.name)
+        match = _MIGRATION_FILE.fullmatch(path.name)
         if not match:
             raise ValueError(f"{path}: migration files are named NNNN_name.sql")
         text = path.read_text("utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ from dendrux.validation import (
     check_event_type,
     check_id,
     check_int,
+    check_limit,
+    check_list,
     check_required_id,
     check_required_int,
     check_required_text,
@@ -49,8 +52,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _row_id(row_id: object) -> str:
-    return check_id("row_id", row_id, optional=True) or new_ulid()
+def _row_id(row_id: object, name: str = "row_id") -> str:
+    return check_id(name, row_id, optional=True) or new_ulid()
 
 
 def _page(limit: object, offset: object) -> tuple[int | None, int]:
@@ -117,8 +120,14 @@ def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
     def refuse(constant: str) -> Any:
         raise ValueError(constant)
 
+    def finite(literal: str) -> float:
+        number = float(literal)
+        if not math.isfinite(number):  # e.g. 1e400: valid JSON text, not a storable number
+            raise ValueError(literal)
+        return number
+
     try:
-        return json.loads(text, parse_constant=refuse)
+        return json.loads(text, parse_constant=refuse, parse_float=finite)
     except ValueError:
         logger.warning(
             "tool result is not JSON; stored as raw text (run=%s tool=%s length=%d)",
@@ -238,7 +247,7 @@ async def save_llm_interaction(
         "usage", usage
     )
     args = (
-        _row_id(interaction_id),
+        _row_id(interaction_id, "interaction_id"),
         run_id,
         check_required_int("iteration_index", iteration_index),
         check_text("model", model, optional=True),
@@ -366,16 +375,11 @@ async def get_run_events(
     """
     run_id = check_required_id("run_id", run_id)
     after = check_int("after_sequence_index", after_sequence_index, optional=True, minimum=None)
-    page = (
-        None
-        if limit is None
-        else max(1, min(check_required_int("limit", limit, minimum=None), 1000))
-    )
+    page = check_limit("limit", limit)
     types = None
     if event_types is not None:
-        if isinstance(event_types, str):
-            raise InvalidArgumentError("event_types must be a list of str, not a str")
-        types = [check_event_type(f"event_types[{i}]", t) for i, t in enumerate(event_types)]
+        items = check_list("event_types", event_types)
+        types = [check_event_type(f"event_types[{i}]", t) for i, t in enumerate(items)]
     async with reading(db) as conn:
         rows = await conn.fetch_all(
             "get_run_events", run_id, after, conn.dialect.text_list(types), page

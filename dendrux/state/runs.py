@@ -41,7 +41,6 @@ from dendrux.validation import (
     check_duration,
     check_id,
     check_int,
-    check_limit,
     check_metadata_filter,
     check_offset,
     check_required_id,
@@ -51,6 +50,7 @@ from dendrux.validation import (
     check_status_filter,
     check_statuses,
     check_text,
+    clamp_limit,
     encode_json,
     encode_json_object,
 )
@@ -449,7 +449,7 @@ async def list_runs(
         started_before=started_before,
         metadata_filter=metadata_filter,
     )
-    page = check_limit("limit", limit)
+    page = clamp_limit("limit", limit)
     skip = check_offset("offset", offset)
     async with reading(db) as conn:
         rows = await conn.fetch_all("list_runs", *filters.bind(conn.dialect), page, skip)

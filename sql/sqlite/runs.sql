@@ -102,22 +102,14 @@ UPDATE agent_runs SET
     updated_at = ?4,
     last_progress_at = ?4,
     pause_data = (
-        SELECT json_group_object(
-            merged.key,
-            CASE merged.type
-                WHEN 'object' THEN json(merged.value)
-                WHEN 'array' THEN json(merged.value)
-                WHEN 'true' THEN json('true')
-                WHEN 'false' THEN json('false')
-                WHEN 'null' THEN json('null')
-                ELSE merged.value
-            END)
+        -- "->" returns each value's JSON text as written, so numbers keep every digit.
+        SELECT json_group_object(merged.key, json(merged.value))
         FROM (
-            SELECT old.key, old.value, old.type
+            SELECT old.key AS key, COALESCE(agent_runs.pause_data, '{}') -> old.fullkey AS value
             FROM json_each(COALESCE(agent_runs.pause_data, '{}')) AS old
             WHERE old.key NOT IN (SELECT new.key FROM json_each(?3) AS new)
             UNION ALL
-            SELECT new.key, new.value, new.type FROM json_each(?3) AS new
+            SELECT new.key, ?3 -> new.fullkey FROM json_each(?3) AS new
         ) AS merged
     )
 WHERE id = ?1 AND status = ?2
