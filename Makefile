@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m dendrux demo
+	$(BIN)/python examples/record_a_run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

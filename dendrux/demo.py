@@ -1,8 +1,11 @@
-"""A realistic sample run, recorded through `StateStore` and read back.
+"""A realistic sample run: a tiny scripted agent loop driving the recorder.
 
-What a refund-approval agent would leave behind: a user question, two LLM
-calls with token usage, a tool call that needed human approval (pause and
-resume), a delegated child run, and the final answer.
+A refund agent gets a question, calls the LLM (scripted here, no network),
+asks a human to approve the refund tool (the run pauses and resumes),
+runs the tool, delegates the customer note to a child run, and answers.
+The loop writes lifecycle events (started, paused, resumed, completed)
+through the store with the same `EventSequencer` the recorder uses; every
+other row comes from the recorder's four hooks.
 """
 
 from __future__ import annotations
@@ -10,147 +13,152 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dendrux.recorder import EventSequencer, PersistenceRecorder
 from dendrux.state import StateStore
-from dendrux.types import UsageStats
+from dendrux.types import LLMResponse, Message, Role, ToolCall, ToolResult, UsageStats
 from dendrux.ulid import new_ulid
+
+MODEL = "claude-haiku-4-5"
+PROVIDER = "AnthropicProvider"
+
+
+class _Tool:
+    """A tool definition as a loop would describe it to the LLM."""
+
+    def __init__(self, name: str, description: str, target: str = "server") -> None:
+        self.name = name
+        self.description = description
+        self.parameters = {"type": "object", "properties": {"order": {"type": "integer"}}}
+        self.target = target
+        self.meta = {"requires_approval": name == "refund"}
+
+
+async def _lifecycle(
+    store: StateStore,
+    run_id: str,
+    sequencer: EventSequencer,
+    event_type: str,
+    data: dict[str, Any] | None = None,
+    iteration: int = 0,
+) -> None:
+    await store.save_run_event(
+        run_id,
+        event_type=event_type,
+        sequence_index=sequencer.next(),
+        iteration_index=iteration,
+        data=data,
+    )
+
+
+async def _child_run(store: StateStore, parent_id: str) -> str:
+    """A delegated run that writes the customer note."""
+    child_id = new_ulid()
+    await store.create_run(
+        child_id, "note-writer", parent_run_id=parent_id, delegation_level=1, tenant_id="demo"
+    )
+    sequencer = EventSequencer(0)
+    recorder = PersistenceRecorder(
+        store, child_id, model=MODEL, provider_name=PROVIDER, event_sequencer=sequencer
+    )
+    await _lifecycle(store, child_id, sequencer, "run.started", {"agent_name": "note-writer"})
+    await recorder.on_message_appended(Message(Role.USER, "Write the refund note."), 0)
+    note = "Refund of $49.99 issued for order #8812."
+    usage = UsageStats(210, 18, 0.00025)
+    await recorder.on_llm_call_completed(LLMResponse(text=note, usage=usage), 1, duration_ms=420)
+    await recorder.on_message_appended(Message(Role.ASSISTANT, note), 1)
+    await store.finalize_run(
+        child_id, status="success", answer=note, iteration_count=1, total_usage=usage
+    )
+    await _lifecycle(store, child_id, sequencer, "run.completed", {"status": "success"}, 1)
+    return child_id
 
 
 async def record_sample_run(store: StateStore) -> str:
-    """Record the sample run; returns its id."""
+    """Record the sample run through the recorder; returns its id."""
     run_id = new_ulid()
-    seq = 0
-
-    async def event(event_type: str, iteration: int, data: Any = None, corr: Any = None) -> None:
-        nonlocal seq
-        await store.save_run_event(
-            run_id,
-            event_type=event_type,
-            sequence_index=seq,
-            iteration_index=iteration,
-            correlation_id=corr,
-            data=data,
-        )
-        seq += 1
-
     question = "Please refund order #8812, the blender arrived broken."
+    tools = [_Tool("refund", "Refund an order"), _Tool("lookup_order", "Find an order")]
     await store.create_run(
         run_id,
         "refund-agent",
         input_data={"input": question},
-        model="claude-haiku-4-5",
+        model=MODEL,
         strategy="react",
         tenant_id="demo",
         meta={"thread_id": "thread_demo", "user_id": "u_123"},
     )
-    await event("run.started", 0, {"agent_name": "refund-agent"})
-    await store.save_trace(run_id, "user", question, order_index=0, meta={"iteration": 0})
-
-    # Iteration 1: the model asks for the refund tool.
-    tool_call_id = new_ulid()
-    first = UsageStats(594, 55, 0.00081, cache_read_input_tokens=0, reasoning_tokens=0)
-    interaction = new_ulid()
-    await store.save_llm_interaction(
+    sequencer = EventSequencer(0)
+    recorder = PersistenceRecorder(
+        store,
         run_id,
-        iteration_index=1,
-        usage=first,
-        model="claude-haiku-4-5",
-        provider="AnthropicProvider",
-        duration_ms=812,
-        semantic_request={"messages": [{"role": "user", "content": question}]},
-        semantic_response={
-            "text": "I'll refund that order.",
-            "tool_calls": [{"id": tool_call_id, "name": "refund", "params": {"order": 8812}}],
-        },
-        provider_request={"model": "claude-haiku-4-5", "max_tokens": 1024},
+        model=MODEL,
+        provider_name=PROVIDER,
+        target_lookup={"refund": "server"},
+        event_sequencer=sequencer,
+    )
+    await _lifecycle(store, run_id, sequencer, "run.started", {"agent_name": "refund-agent"})
+    conversation = [Message(Role.USER, question)]
+    await recorder.on_message_appended(conversation[0], 0)
+
+    # Iteration 1: the model wants to refund.
+    refund = ToolCall("refund", {"order": 8812}, provider_tool_call_id="toolu_demo_01")
+    first = LLMResponse(
+        text="I'll refund that order.",
+        tool_calls=[refund],
+        usage=UsageStats(594, 55, 0.00081, cache_read_input_tokens=0, reasoning_tokens=0),
+        provider_request={"model": MODEL, "max_tokens": 1024},
         provider_response={"id": "msg_demo_1", "stop_reason": "tool_use"},
-        interaction_id=interaction,
     )
-    await store.save_usage(
-        run_id, iteration_index=1, usage=first, model="claude-haiku-4-5", duration_ms=812
+    await recorder.on_llm_call_completed(
+        first, 1, semantic_messages=conversation, semantic_tools=tools, duration_ms=812
     )
-    await event("llm.completed", 1, {"input_tokens": 594, "output_tokens": 55}, interaction)
-    await store.save_trace(
-        run_id,
-        "assistant",
-        "I'll refund that order.",
-        order_index=1,
-        meta={"iteration": 1, "tool_calls": [{"id": tool_call_id, "name": "refund"}]},
-    )
-    await event("approval.requested", 1, {"tool_name": "refund"}, tool_call_id)
+    assistant = Message(Role.ASSISTANT, first.text or "", tool_calls=[refund])
+    conversation.append(assistant)
+    await recorder.on_message_appended(assistant, 1)
+    await recorder.on_governance_event("approval.requested", 1, {"tool_name": "refund"}, refund.id)
 
-    # The refund needs a human: pause, then a supervisor approves.
-    pending = [{"id": tool_call_id, "name": "refund", "params": {"order": 8812}}]
+    # The refund needs a human: the runner pauses; a supervisor approves.
+    pending = [{"id": refund.id, "name": "refund", "params": refund.params}]
     await store.pause_run(
         run_id,
         status="waiting_approval",
         pause_data={"pending_tool_calls": pending},
         iteration_count=1,
     )
-    await event("run.paused", 0, {"status": "waiting_approval", "pending_tool_calls": pending})
+    await _lifecycle(
+        store,
+        run_id,
+        sequencer,
+        "run.paused",
+        {"status": "waiting_approval", "pending_tool_calls": pending},
+    )
     await store.submit_and_claim(
-        run_id, expected_status="waiting_approval", submitted_data={"approved": [tool_call_id]}
+        run_id, expected_status="waiting_approval", submitted_data={"approved": [refund.id]}
     )
-    await event("run.resumed", 0, {"user_input": "approved by supervisor"})
+    await _lifecycle(
+        store, run_id, sequencer, "run.resumed", {"user_input": "approved by supervisor"}
+    )
+    await recorder.on_governance_event(
+        "approval.decided", 1, {"decision": "approved", "by": "supervisor"}, refund.id
+    )
 
-    await store.save_tool_call(
-        run_id,
-        tool_call_id=tool_call_id,
-        provider_tool_call_id="toolu_demo_01",
-        tool_name="refund",
-        target="server",
-        params={"order": 8812},
-        result_payload=json.dumps({"refunded": True, "amount_usd": 49.99}),
-        success=True,
-        duration_ms=143,
-        iteration_index=1,
+    result = ToolResult(
+        "refund", refund.id, json.dumps({"refunded": True, "amount_usd": 49.99}), duration_ms=143
     )
-    await event(
-        "tool.completed",
-        1,
-        {"tool_name": "refund", "target": "server", "success": True, "duration_ms": 143},
-        tool_call_id,
-    )
-    await store.save_trace(
-        run_id,
-        "tool",
-        '{"refunded": true, "amount_usd": 49.99}',
-        order_index=2,
-        meta={"iteration": 1, "call_id": tool_call_id, "tool_name": "refund"},
-    )
-    await event("approval.decided", 1, {"decision": "approved"}, tool_call_id)
+    await recorder.on_tool_completed(refund, result, 1)
+    tool_message = Message(Role.TOOL, result.payload, call_id=refund.id, name="refund")
+    conversation.append(tool_message)
+    await recorder.on_message_appended(tool_message, 1)
 
-    # A delegated child run writes the customer note.
-    child_id = new_ulid()
-    await store.create_run(
-        child_id, "note-writer", parent_run_id=run_id, delegation_level=1, tenant_id="demo"
-    )
-    await store.finalize_run(
-        child_id,
-        status="success",
-        answer="Refund of $49.99 issued for order #8812.",
-        iteration_count=1,
-        total_usage=UsageStats(210, 18, 0.00025),
-    )
+    await _child_run(store, run_id)
 
     # Iteration 2: the final answer.
-    second = UsageStats(668, 27, 0.00078)
-    interaction = new_ulid()
-    await store.save_llm_interaction(
-        run_id,
-        iteration_index=2,
-        usage=second,
-        model="claude-haiku-4-5",
-        provider="AnthropicProvider",
-        duration_ms=640,
-        semantic_response={"text": "Done: $49.99 refunded for order #8812."},
-        interaction_id=interaction,
-    )
-    await store.save_usage(
-        run_id, iteration_index=2, usage=second, model="claude-haiku-4-5", duration_ms=640
-    )
-    await event("llm.completed", 2, {"input_tokens": 668, "output_tokens": 27}, interaction)
     answer = "Done: $49.99 refunded for order #8812."
-    await store.save_trace(run_id, "assistant", answer, order_index=3, meta={"iteration": 2})
+    second = LLMResponse(text=answer, usage=UsageStats(668, 27, 0.00078))
+    await recorder.on_llm_call_completed(
+        second, 2, semantic_messages=conversation, semantic_tools=tools, duration_ms=640
+    )
+    await recorder.on_message_appended(Message(Role.ASSISTANT, answer), 2)
     await store.finalize_run(
         run_id,
         status="success",
@@ -159,7 +167,7 @@ async def record_sample_run(store: StateStore) -> str:
         total_usage=UsageStats(1262, 82, 0.00159),
         expected_current_status="running",
     )
-    await event("run.completed", 2, {"status": "success"})
+    await _lifecycle(store, run_id, sequencer, "run.completed", {"status": "success"}, 2)
     return run_id
 
 
@@ -177,9 +185,9 @@ async def describe_run(store: StateStore, run_id: str) -> str:
     ]
     start = run.created_at
     for event in await store.get_run_events(run_id):
-        offset = (
-            (event.created_at - start).total_seconds() * 1000 if start and event.created_at else 0
-        )
+        offset = 0.0
+        if start is not None and event.created_at is not None:
+            offset = (event.created_at - start).total_seconds() * 1000
         lines.append(
             f"    #{event.sequence_index:<2} +{offset:7.1f} ms  iter {event.iteration_index}  "
             f"{event.event_type:<20} {json.dumps(event.data) if event.data else ''}"

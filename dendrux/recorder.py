@@ -1,0 +1,423 @@
+"""The recorder: what an agent loop hands over, written with one durability policy.
+
+The loop calls four hooks (`LoopRecorder`); `PersistenceRecorder` turns each
+into rows. The policy, in one place, decided by one question: can a reader
+tell what happened without this row?
+
+=======================  ==============  ====================================
+write                    policy          why
+=======================  ==============  ====================================
+react_traces             fail-closed     what the agent saw and said
+tool_calls               fail-closed     proof of a side effect
+run_events               fail-closed     the timeline; a gap cannot be rebuilt
+llm_interactions         best-effort     forensics; traces hold the semantics
+token_usage              best-effort     cost telemetry; providers can recount
+touch_progress           best-effort     a liveness hint for sweepers
+=======================  ==============  ====================================
+
+Fail-closed writes go through `retry_critical` (3 retries after 100/200/400
+ms, transient failures only) and then raise: the run stops rather than go on
+with a hole in its record. Best-effort writes go through `best_effort`: a
+failure is logged and swallowed. Row ids are minted before the first try,
+so a retry whose earlier commit did land finds its own row instead of
+writing a second one; a *different* row in the same ``(run, order_index)`` or
+``(run, sequence_index)`` raises `SlotTakenError`. The recorder writes raw
+values: it is the authoritative transcript (redaction happens upstream).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from dendrux.db.engine import Engine
+from dendrux.durability import best_effort, retry_critical
+from dendrux.state import rows, runs
+from dendrux.state.store import StateStore
+from dendrux.ulid import new_ulid
+from dendrux.validation import check_required_id, check_required_int
+
+__all__ = [
+    "EventSequencer",
+    "LoopRecorder",
+    "PersistenceRecorder",
+    "best_effort",
+    "resume_event_sequencer",
+    "retry_critical",
+]
+
+
+@runtime_checkable
+class LoopRecorder(Protocol):
+    """The four hooks an agent loop calls. Exceptions propagate: if a
+    fail-closed write cannot be made, the run stops."""
+
+    async def on_message_appended(self, message: Any, iteration: int) -> None:
+        """A message was added to the conversation."""
+
+    async def on_llm_call_completed(
+        self,
+        response: Any,
+        iteration: int,
+        *,
+        semantic_messages: Any = None,
+        semantic_tools: Any = None,
+        duration_ms: int | None = None,
+        guardrail_findings: Any = None,
+    ) -> None:
+        """An LLM call returned."""
+
+    async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
+        """A tool ran (or failed)."""
+
+    async def on_governance_event(
+        self,
+        event_type: str,
+        iteration: int,
+        data: dict[str, Any] | None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """An approval, a policy decision, a guardrail finding..."""
+
+
+class EventSequencer:
+    """Hands out a run's ``sequence_index`` values: strictly increasing, no gaps.
+
+    One instance is shared by the runner (lifecycle events) and the recorder.
+    """
+
+    __slots__ = ("_counter", "_last")
+
+    def __init__(self, initial: int = 0) -> None:
+        start = check_required_int("initial", initial)
+        self._counter = itertools.count(start)
+        self._last = start - 1
+
+    def next(self) -> int:
+        """The next sequence index."""
+        self._last = next(self._counter)
+        return self._last
+
+    @property
+    def last(self) -> int:
+        """The last index handed out (``initial - 1`` before the first)."""
+        return self._last
+
+
+async def resume_event_sequencer(store: StateStore | Engine, run_id: str) -> EventSequencer:
+    """A sequencer continuing a run's events at ``max(sequence_index) + 1``."""
+    db = store.engine if isinstance(store, StateStore) else store
+    return EventSequencer(await rows.get_next_event_sequence(db, run_id))
+
+
+def _value(role: Any) -> Any:
+    return getattr(role, "value", role)
+
+
+def _tool_call_brief(call: Any) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "provider_tool_call_id": getattr(call, "provider_tool_call_id", None),
+        "name": call.name,
+        "params": getattr(call, "params", None),
+    }
+
+
+def _usage_dict(usage: Any) -> dict[str, Any]:
+    input_tokens = getattr(usage, "input_tokens", 0) or 0
+    output_tokens = getattr(usage, "output_tokens", 0) or 0
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+        "cost_usd": getattr(usage, "cost_usd", None),
+        "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", None),
+        "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", None),
+        "reasoning_tokens": getattr(usage, "reasoning_tokens", None),
+    }
+
+
+def semantic_message(message: Any) -> dict[str, Any]:
+    """A message as it appears in ``semantic_request.messages`` (optional keys only when set)."""
+    entry: dict[str, Any] = {"role": _value(message.role), "content": message.content}
+    tool_calls = getattr(message, "tool_calls", None)
+    if tool_calls:
+        entry["tool_calls"] = [_tool_call_brief(call) for call in tool_calls]
+    if getattr(message, "call_id", None):
+        entry["call_id"] = message.call_id
+    if getattr(message, "name", None):
+        entry["name"] = message.name
+    if getattr(message, "meta", None):
+        entry["meta"] = dict(message.meta)
+    return entry
+
+
+def semantic_tool(tool: Any) -> dict[str, Any]:
+    """A tool definition as it appears in ``semantic_request.tools``."""
+    return {
+        "name": tool.name,
+        "description": getattr(tool, "description", None),
+        "parameters": getattr(tool, "parameters", None),
+        "target": _value(getattr(tool, "target", None)) or "server",
+        "meta": getattr(tool, "meta", None),
+    }
+
+
+def semantic_request(messages: Iterable[Any] | None, tools: Iterable[Any] | None) -> Any:
+    """The normalised request of an LLM call, or None without messages."""
+    if messages is None:
+        return None
+    request: dict[str, Any] = {"messages": [semantic_message(m) for m in messages]}
+    if tools is not None:
+        request["tools"] = [semantic_tool(t) for t in tools]
+    return request
+
+
+def semantic_response(response: Any) -> Any:
+    """The normalised response of an LLM call, or None when it said nothing."""
+    text = getattr(response, "text", None)
+    tool_calls = getattr(response, "tool_calls", None)
+    reasoning = getattr(response, "reasoning", None)
+    if not (text or tool_calls or reasoning):
+        return None
+    result: dict[str, Any] = {}
+    if reasoning:
+        result["reasoning"] = reasoning
+    if text:
+        result["text"] = text
+    if tool_calls:
+        result["tool_calls"] = [_tool_call_brief(call) for call in tool_calls]
+    result["usage"] = _usage_dict(getattr(response, "usage", None))
+    return result
+
+
+class PersistenceRecorder:
+    """The `LoopRecorder` that writes a run's authoritative record.
+
+    ``target_lookup`` maps tool names to where they run (server, client,
+    human, agent; ``server`` when absent). ``initial_order_index`` continues a
+    resumed run's traces; ``event_sequencer`` is shared with the runner.
+    """
+
+    def __init__(
+        self,
+        state_store: StateStore | Engine,
+        run_id: str,
+        *,
+        model: str | None = None,
+        provider_name: str | None = None,
+        target_lookup: Mapping[str, str] | None = None,
+        initial_order_index: int = 0,
+        event_sequencer: EventSequencer | None = None,
+    ) -> None:
+        if isinstance(state_store, StateStore):
+            self._engine = state_store.engine
+        elif isinstance(state_store, Engine):
+            self._engine = state_store
+        else:
+            from dendrux.errors import InvalidArgumentTypeError
+
+            raise InvalidArgumentTypeError(
+                f"state_store must be a StateStore or an Engine, got {type(state_store).__name__}"
+            )
+        self._run_id = check_required_id("run_id", run_id)
+        self._model = model
+        self._provider = provider_name
+        self._targets = dict(target_lookup or {})
+        self._order = check_required_int("initial_order_index", initial_order_index)
+        self.event_sequencer = event_sequencer or EventSequencer(0)
+
+    @property
+    def run_id(self) -> str:
+        """The run this recorder writes."""
+        return self._run_id
+
+    @property
+    def next_order_index(self) -> int:
+        """The ``order_index`` the next trace will get."""
+        return self._order
+
+    # -- the four hooks ---------------------------------------------------------
+
+    async def on_message_appended(self, message: Any, iteration: int) -> None:
+        """FAIL-CLOSED: one ``react_traces`` row."""
+        meta: dict[str, Any] = dict(getattr(message, "meta", None) or {})
+        meta["iteration"] = iteration
+        role = _value(message.role)
+        tool_calls = getattr(message, "tool_calls", None)
+        if role == "assistant" and tool_calls:
+            meta["tool_calls"] = [_tool_call_brief(call) for call in tool_calls]
+        if role == "tool":
+            meta["call_id"] = getattr(message, "call_id", None)
+            meta["tool_name"] = getattr(message, "name", None)
+        order_index, row_id = self._order, new_ulid()
+
+        async def write() -> None:
+            await rows.save_trace(
+                self._engine,
+                self._run_id,
+                role,
+                message.content if message.content is not None else "",
+                order_index=order_index,
+                meta=meta,
+                row_id=row_id,
+            )
+
+        await retry_critical(write, label="save_trace", run_id=self._run_id)
+        self._order = order_index + 1
+
+    async def on_llm_call_completed(
+        self,
+        response: Any,
+        iteration: int,
+        *,
+        semantic_messages: Any = None,
+        semantic_tools: Any = None,
+        duration_ms: int | None = None,
+        guardrail_findings: Any = None,
+    ) -> None:
+        """BEST-EFFORT interaction and usage rows, FAIL-CLOSED ``llm.completed``,
+        BEST-EFFORT progress. The interaction id is minted first, so the event's
+        correlation id joins even when the interaction row was not written."""
+        interaction_id = new_ulid()
+        usage = getattr(response, "usage", None)
+        model = getattr(response, "model", None) or self._model
+        run_id = self._run_id
+
+        async def write_interaction() -> None:
+            await rows.save_llm_interaction(
+                self._engine,
+                run_id,
+                iteration_index=iteration,
+                usage=usage,
+                model=model,
+                provider=self._provider,
+                duration_ms=duration_ms,
+                semantic_request=semantic_request(semantic_messages, semantic_tools),
+                semantic_response=semantic_response(response),
+                provider_request=getattr(response, "provider_request", None),
+                provider_response=getattr(response, "provider_response", None),
+                guardrail_findings=guardrail_findings,
+                interaction_id=interaction_id,
+            )
+
+        async def write_usage() -> None:
+            await rows.save_usage(
+                self._engine,
+                run_id,
+                iteration_index=iteration,
+                usage=usage,
+                model=model,
+                provider=self._provider,
+                duration_ms=duration_ms,
+            )
+
+        await best_effort(write_interaction, label="save_llm_interaction", run_id=run_id)
+        await best_effort(write_usage, label="save_usage", run_id=run_id)
+        figures = _usage_dict(usage)
+        await self._emit_event(
+            "llm.completed",
+            iteration,
+            {
+                "input_tokens": figures["input_tokens"],
+                "output_tokens": figures["output_tokens"],
+                "cache_read_input_tokens": figures["cache_read_input_tokens"],
+                "cache_creation_input_tokens": figures["cache_creation_input_tokens"],
+                "reasoning_tokens": figures["reasoning_tokens"],
+                "cost_usd": figures["cost_usd"],
+                "model": model,
+                "has_tool_calls": bool(getattr(response, "tool_calls", None)),
+            },
+            correlation_id=interaction_id,
+        )
+        await self._touch_progress()
+
+    async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
+        """FAIL-CLOSED ``tool_calls`` row and ``tool.completed`` event in one
+        transaction, then BEST-EFFORT progress."""
+        params = tool_call.params if getattr(tool_call, "params", None) else None
+        target = self._targets.get(tool_call.name, "server")
+        duration_ms = getattr(tool_result, "duration_ms", None)
+        success = bool(getattr(tool_result, "success", True))
+        sequence_index = self.event_sequencer.next()
+        call_row, event_row = new_ulid(), new_ulid()
+        run_id = self._run_id
+
+        async def write() -> None:
+            async with self._engine.transaction() as conn:
+                await rows.save_tool_call(
+                    conn,
+                    run_id,
+                    tool_call_id=tool_call.id,
+                    provider_tool_call_id=getattr(tool_call, "provider_tool_call_id", None),
+                    tool_name=tool_call.name,
+                    target=target,
+                    params=params,
+                    result_payload=getattr(tool_result, "payload", None),
+                    success=success,
+                    duration_ms=duration_ms,
+                    iteration_index=iteration,
+                    error_message=getattr(tool_result, "error", None),
+                    row_id=call_row,
+                )
+                await rows.save_run_event(
+                    conn,
+                    run_id,
+                    event_type="tool.completed",
+                    sequence_index=sequence_index,
+                    iteration_index=iteration,
+                    correlation_id=tool_call.id,
+                    data={
+                        "tool_name": tool_call.name,
+                        "target": target,
+                        "success": success,
+                        "duration_ms": duration_ms,
+                    },
+                    row_id=event_row,
+                )
+
+        await retry_critical(write, label="save_tool_call", run_id=run_id)
+        await self._touch_progress()
+
+    async def on_governance_event(
+        self,
+        event_type: str,
+        iteration: int,
+        data: dict[str, Any] | None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """FAIL-CLOSED: one governance event (approval, policy, guardrail...)."""
+        await self._emit_event(event_type, iteration, data, correlation_id=correlation_id)
+
+    # -- helpers ------------------------------------------------------------------
+
+    async def _emit_event(
+        self,
+        event_type: str,
+        iteration: int,
+        data: dict[str, Any] | None,
+        *,
+        correlation_id: str | None,
+    ) -> None:
+        sequence_index, row_id = self.event_sequencer.next(), new_ulid()
+
+        async def write() -> None:
+            await rows.save_run_event(
+                self._engine,
+                self._run_id,
+                event_type=event_type,
+                sequence_index=sequence_index,
+                iteration_index=iteration,
+                correlation_id=correlation_id,
+                data=data,
+                row_id=row_id,
+            )
+
+        await retry_critical(write, label=f"save_run_event {event_type}", run_id=self._run_id)
+
+    async def _touch_progress(self) -> None:
+        async def touch() -> None:
+            await runs.touch_progress(self._engine, self._run_id)
+
+        await best_effort(touch, label="touch_progress", run_id=self._run_id)
