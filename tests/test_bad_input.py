@@ -645,7 +645,7 @@ async def snapshot(store: StateStore, database_url: str) -> dict[str, Any]:
 def connections_opened(engine: Any) -> Iterator[list[str]]:
     """Record every connection / transaction the engine is asked for."""
     opened: list[str] = []
-    originals = {name: getattr(engine, name) for name in ("connect", "transaction")}
+    originals = {name: getattr(engine, name) for name in ("connect", "transaction", "autocommit")}
 
     def spy(name: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -731,7 +731,7 @@ async def test_base_calls_are_valid(state_store: StateStore, database_url: str) 
     assert await outcome(state_store, "store", "get_run", {"run_id": "r1"}) == (None, ["connect"])
     assert await outcome(state_store, "fn", "touch_progress", {"run_id": "r1"}) == (
         None,
-        ["transaction"],
+        ["autocommit"],
     )
     # the store functions accept the same keywords (fresh ids so nothing collides)
     await runs.create_run(state_store.engine, "new2", "agent", status="pending")

@@ -5,8 +5,10 @@ delegation."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from dendrux.errors import (
@@ -343,27 +345,40 @@ async def test_sweep_abandoned_runs(state_store: StateStore) -> None:
     assert (await state_store.get_run("running")).status == "running"  # type: ignore[union-attr]
 
 
-async def test_sweep_leaves_a_run_that_progressed(state_store: StateStore) -> None:
-    from dendrux.state import runs
-
+async def test_sweep_leaves_a_run_that_progressed(
+    state_store: StateStore, database_url: str, dialect: str
+) -> None:
+    """The race, for real: the sweeper has read its candidates when the run's own
+    writer (holding the row / the write lock) records progress and commits; the
+    sweeper's compare-and-set then sees fresh data and leaves the run alone."""
     await state_store.create_run("r1", "a")
     await asyncio.sleep(0.05)
-    # The sweeper has read its candidates; the run then makes progress before the CAS.
-    engine = state_store.engine
-    cutoff_age = timedelta(milliseconds=40)
-    original = runs.lifecycle_write
-
-    async def progress_first(db, label, run_id, work):  # type: ignore[no-untyped-def]
-        await state_store.touch_progress(run_id)
-        return await original(db, label, run_id, work)
-
-    runs.lifecycle_write = progress_first  # type: ignore[assignment]
-    try:
-        swept = await runs.sweep_stale_runs(engine, cutoff_age)
-    finally:
-        runs.lifecycle_write = original  # type: ignore[assignment]
-    assert swept == []
-    assert (await state_store.get_run("r1")).status == "running"  # type: ignore[union-attr]
+    now = datetime.now(UTC)
+    if dialect == "sqlite":
+        raw = sqlite3.connect(database_url.split(":///", 1)[1], isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute(
+            "UPDATE agent_runs SET last_progress_at = ? WHERE id = 'r1'",
+            (now.isoformat(timespec="microseconds"),),
+        )
+        commit = raw.execute
+    else:
+        raw = await asyncpg.connect(database_url)
+        tx = raw.transaction()
+        await tx.start()
+        await raw.execute("UPDATE agent_runs SET last_progress_at = $1 WHERE id = 'r1'", now)
+    sweep = asyncio.create_task(state_store.sweep_stale_runs(timedelta(milliseconds=40)))
+    await asyncio.sleep(0.3)  # the sweeper has its candidates and waits on the lock
+    assert not sweep.done()
+    if dialect == "sqlite":
+        commit("COMMIT")
+        raw.close()
+    else:
+        await tx.commit()
+        await raw.close()
+    assert await sweep == []
+    run = await state_store.get_run("r1")
+    assert run is not None and run.status == "running" and run.last_progress_at == now
     assert await state_store.get_run_events("r1") == []
 
 

@@ -117,6 +117,14 @@ class Engine(ABC):
         """A connection inside a transaction: committed on exit, rolled back on error."""
 
     @abstractmethod
+    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for writes where each statement commits on its own.
+
+        Saves the BEGIN/COMMIT round trips of a one-statement write; anything
+        that must be atomic across statements uses `transaction` instead.
+        """
+
+    @abstractmethod
     def migration_transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A transaction that skips the schema check; only `dendrux.db.upgrade` uses it."""
 

@@ -323,6 +323,11 @@ class PostgresEngine(Engine):
             yield conn
 
     @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        async with self.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
         async with self._transaction() as conn:
             yield conn

@@ -119,8 +119,8 @@ class SqliteConnection:
 
     async def execute(self, query: str, *args: Any) -> None:
         try:
-            cursor = await self._raw.execute(self._dialect.sql(query), _bind(args))
-            await cursor.close()
+            # One hop to the connection's thread; the statement runs to completion there.
+            await self._raw.execute_fetchall(self._dialect.sql(query), _bind(args))
         except Exception as exc:
             raise wrap_sqlite_error(exc, self._url) from exc
 
@@ -149,8 +149,7 @@ class SqliteConnection:
         # executescript() would COMMIT first; split and run inside our transaction instead.
         for statement in split_sqlite_script(script):
             try:
-                cursor = await self._raw.execute(statement)
-                await cursor.close()
+                await self._raw.execute_fetchall(statement)
             except Exception as exc:
                 raise wrap_sqlite_error(exc, self._url) from exc
 
@@ -317,6 +316,14 @@ class SqliteEngine(Engine):
         await self._ensure_ready()
         async with self._locked_transaction() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        await self._ensure_ready()
+        assert self._writer is not None
+        async with self._write_lock:
+            self._check_open()
+            yield SqliteConnection(self._writer, self.dialect, self.url)
 
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:

@@ -30,11 +30,13 @@ def _check(db: object) -> None:
 
 
 @asynccontextmanager
-async def writing(db: Executor) -> AsyncIterator[Connection]:
-    """A connection inside a transaction."""
+async def writing(db: Executor, *, atomic: bool = False) -> AsyncIterator[Connection]:
+    """A connection for writes: a transaction when ``atomic``, else each statement
+    commits on its own (one-statement writes need no BEGIN/COMMIT). A caller's
+    connection is used as it is, inside whatever transaction it holds."""
     _check(db)
     if isinstance(db, Engine):
-        async with db.transaction() as conn:
+        async with db.transaction() if atomic else db.autocommit() as conn:
             yield conn
     else:
         yield db
@@ -52,12 +54,18 @@ async def reading(db: Executor) -> AsyncIterator[Connection]:
 
 
 async def lifecycle_write(
-    db: Executor, label: str, run_id: str, work: Callable[[Connection], Awaitable[T]]
+    db: Executor,
+    label: str,
+    run_id: str,
+    work: Callable[[Connection], Awaitable[T]],
+    *,
+    atomic: bool = False,
 ) -> T:
-    """Run ``work`` in a transaction; retried like the recorder when we own it."""
+    """Run ``work`` (in a transaction when ``atomic``); retried like the recorder
+    when the engine is ours to retry on."""
 
     async def attempt() -> T:
-        async with writing(db) as conn:
+        async with writing(db, atomic=atomic) as conn:
             return await work(conn)
 
     if isinstance(db, Engine):

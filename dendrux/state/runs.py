@@ -520,7 +520,7 @@ async def _sweep(
             await conn.fetch_value("append_run_event", *event)
             return True
 
-        if await lifecycle_write(db, "sweep", row["id"], work):
+        if await lifecycle_write(db, "sweep", row["id"], work, atomic=True):
             swept.append(
                 SweptRun(
                     run_id=row["id"],
