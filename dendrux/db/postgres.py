@@ -324,8 +324,10 @@ class PostgresEngine(Engine):
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[Connection]:
-        async with self.connect() as conn:
-            yield conn
+        # PostgreSQL runs a statement outside a transaction block atomically on its own.
+        await self._ensure_schema()
+        async with self._acquire() as raw:
+            yield PostgresConnection(raw, self.dialect, self.url)
 
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:

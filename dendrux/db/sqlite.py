@@ -251,6 +251,11 @@ class SqliteEngine(Engine):
                         f"{self.url} ({exc}); check the path and its permissions"
                     ) from exc
             mode = ("ro" if self._mode == "ro" else "rw") if reader else self._mode
+            if mode != "rwc" and not path.exists():
+                raise ConnectionFailedError(
+                    f"SQLite database {self.url} does not exist (mode={self._mode} never "
+                    "creates it); check the path, or drop the mode option to create it"
+                )
             target, uri = f"file:{quote(str(path))}?mode={mode}", True
         try:
             raw = await aiosqlite.connect(
