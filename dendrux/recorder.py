@@ -251,21 +251,21 @@ class PersistenceRecorder:
         if role == "tool":
             meta["call_id"] = getattr(message, "call_id", None)
             meta["tool_name"] = getattr(message, "name", None)
-        order_index, row_id = self._order, new_ulid()
+        trace = rows.prepare_trace(
+            self._run_id,
+            role,
+            message.content if message.content is not None else "",
+            order_index=self._order,
+            meta=meta,
+            row_id=new_ulid(),
+        )
 
         async def write() -> None:
-            await rows.save_trace(
-                self._engine,
-                self._run_id,
-                role,
-                message.content if message.content is not None else "",
-                order_index=order_index,
-                meta=meta,
-                row_id=row_id,
-            )
+            async with self._engine.autocommit() as conn:
+                await trace.write(conn)
 
         await retry_critical(write, label="save_trace", run_id=self._run_id)
-        self._order = order_index + 1
+        self._order += 1
 
     async def on_llm_call_completed(
         self,
@@ -340,42 +340,41 @@ class PersistenceRecorder:
         target = self._targets.get(tool_call.name, "server")
         duration_ms = getattr(tool_result, "duration_ms", None)
         success = bool(getattr(tool_result, "success", True))
-        sequence_index = self.event_sequencer.next()
-        call_row, event_row = new_ulid(), new_ulid()
         run_id = self._run_id
+        call = rows.prepare_tool_call(
+            run_id,
+            tool_call_id=tool_call.id,
+            provider_tool_call_id=getattr(tool_call, "provider_tool_call_id", None),
+            tool_name=tool_call.name,
+            target=target,
+            params=params,
+            result_payload=getattr(tool_result, "payload", None),
+            success=success,
+            duration_ms=duration_ms,
+            iteration_index=iteration,
+            error_message=getattr(tool_result, "error", None),
+            row_id=new_ulid(),
+        )
+        event = rows.prepare_run_event(
+            run_id,
+            event_type="tool.completed",
+            sequence_index=self.event_sequencer.next(),
+            iteration_index=iteration,
+            correlation_id=tool_call.id,
+            data={
+                "tool_name": tool_call.name,
+                "target": target,
+                "success": success,
+                "duration_ms": duration_ms,
+            },
+            row_id=new_ulid(),
+        )
 
         async def write() -> None:
+            # Both rows were validated and encoded above: the transaction holds no Python work.
             async with self._engine.transaction() as conn:
-                await rows.save_tool_call(
-                    conn,
-                    run_id,
-                    tool_call_id=tool_call.id,
-                    provider_tool_call_id=getattr(tool_call, "provider_tool_call_id", None),
-                    tool_name=tool_call.name,
-                    target=target,
-                    params=params,
-                    result_payload=getattr(tool_result, "payload", None),
-                    success=success,
-                    duration_ms=duration_ms,
-                    iteration_index=iteration,
-                    error_message=getattr(tool_result, "error", None),
-                    row_id=call_row,
-                )
-                await rows.save_run_event(
-                    conn,
-                    run_id,
-                    event_type="tool.completed",
-                    sequence_index=sequence_index,
-                    iteration_index=iteration,
-                    correlation_id=tool_call.id,
-                    data={
-                        "tool_name": tool_call.name,
-                        "target": target,
-                        "success": success,
-                        "duration_ms": duration_ms,
-                    },
-                    row_id=event_row,
-                )
+                await call.write(conn)
+                await event.write(conn)
 
         await retry_critical(write, label="save_tool_call", run_id=run_id)
         await self._touch_progress()
@@ -400,19 +399,19 @@ class PersistenceRecorder:
         *,
         correlation_id: str | None,
     ) -> None:
-        sequence_index, row_id = self.event_sequencer.next(), new_ulid()
+        event = rows.prepare_run_event(
+            self._run_id,
+            event_type=event_type,
+            sequence_index=self.event_sequencer.next(),
+            iteration_index=iteration,
+            correlation_id=correlation_id,
+            data=data,
+            row_id=new_ulid(),
+        )
 
         async def write() -> None:
-            await rows.save_run_event(
-                self._engine,
-                self._run_id,
-                event_type=event_type,
-                sequence_index=sequence_index,
-                iteration_index=iteration,
-                correlation_id=correlation_id,
-                data=data,
-                row_id=row_id,
-            )
+            async with self._engine.autocommit() as conn:
+                await event.write(conn)
 
         await retry_critical(write, label=f"save_run_event {event_type}", run_id=self._run_id)
 

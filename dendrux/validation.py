@@ -232,15 +232,18 @@ def encode_json(name: str, value: object) -> str | None:
     except ValueError as exc:
         # allow_nan=False and circular references both land here.
         raise InvalidArgumentError(f"{name} cannot be stored as JSON: {exc}") from None
-    if _ESCAPED_NUL.search(text):
+    # The substring tests are cheap and almost always false; the regexes are not.
+    if "\\u0000" in text and _ESCAPED_NUL.search(text):
         raise InvalidArgumentError(f"{name} contains a NUL character, which is not storable")
-    if _BIG_FLOAT.search(text):
+    if "e+" in text and _BIG_FLOAT.search(text):
         text = _dump_exact(json.loads(text))  # keys are now strings, floats unchanged
     _check_encodable(name, text)
     return text
 
 
 def _check_encodable(name: str, text: str) -> None:
+    if text.isascii():
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -61,6 +61,14 @@ def is_transient_pg_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | lost)
 
 
+def connection_is_gone(raw: Any) -> bool:
+    """True for a closed connection, or a pool proxy asyncpg already detached
+    after seeing its connection die (whose methods then raise InterfaceError)."""
+    if getattr(raw, "_con", raw) is None:
+        return True
+    return bool(raw.is_closed())
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL: native timestamptz, ``text[]`` lists, JSONB."""
 
@@ -105,7 +113,7 @@ def wrap_pg_error(exc: BaseException, url: str, raw: Any = None) -> DendruxError
     if state == "25006":
         return ReadOnlyDatabaseError(f"{url} is read-only ({exc}); connect to a writable primary")
     if is_transient_pg_error(exc) or (
-        isinstance(exc, asyncpg.InterfaceError) and raw is not None and raw.is_closed()
+        isinstance(exc, asyncpg.InterfaceError) and raw is not None and connection_is_gone(raw)
     ):
         return TransientDatabaseError(f"{url}: {type(exc).__name__}: {exc}")
     return DatabaseError(f"{url}: {type(exc).__name__}: {exc}")
@@ -273,7 +281,9 @@ class PostgresEngine(Engine):
     async def _acquire(self) -> AsyncIterator[Any]:
         pool = await self._get_pool()
         try:
-            raw_cm = pool.acquire(timeout=self._connect_timeout)
+            # New connections are bounded by the pool's connect timeout; waiting for a
+            # busy pool is not (asyncpg would pay a wait_for task on every acquire).
+            raw_cm = pool.acquire()
             raw = await raw_cm.__aenter__()
         except Exception as exc:
             raise _connect_error(exc, self.url) from exc
@@ -281,10 +291,14 @@ class PostgresEngine(Engine):
             yield raw
         except TransientDatabaseError:
             # Never hand a connection that failed at the protocol level back to the pool.
-            raw.terminate()
+            if not connection_is_gone(raw):
+                raw.terminate()
             raise
         finally:
-            await raw_cm.__aexit__(None, None, None)
+            # Releasing runs a reset query; if the connection dies right then, asyncpg
+            # has already discarded it, and the work above has finished (or raised).
+            with suppress(Exception):
+                await raw_cm.__aexit__(None, None, None)
 
     async def _ensure_schema(self) -> None:
         if self._schema_checked:
@@ -306,7 +320,7 @@ class PostgresEngine(Engine):
             try:
                 yield PostgresConnection(raw, self.dialect, self.url)
             except BaseException:
-                if not raw.is_closed():
+                if not connection_is_gone(raw):
                     # If the connection dies now, the server rolls back on its own.
                     with suppress(Exception):
                         await tx.rollback()

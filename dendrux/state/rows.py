@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,20 +64,56 @@ def _page(limit: object, offset: object) -> tuple[int | None, int]:
     return page, skip
 
 
-async def _insert_once(
-    conn: Connection, insert: str, exists: str, args: tuple[Any, ...], conflict: SlotTakenError
-) -> None:
-    """Insert a row; its own id already stored means a retried write that did land."""
-    if await conn.fetch_value(insert, *args) is not None:
-        return
-    if await conn.fetch_value(exists, args[0]):
-        return
-    raise conflict
+@dataclass(frozen=True, slots=True)
+class PreparedRow:
+    """A validated, encoded row with a slot of its own (trace, tool call, event).
+
+    Preparing does every check and all encoding before a connection is taken,
+    so a transaction holding several of them does no Python work worth naming.
+    """
+
+    table: str
+    insert_query: str
+    exists_query: str
+    args: tuple[Any, ...]
+    slot_column: str
+    slot_value: object
+
+    async def write(self, conn: Connection) -> None:
+        """Insert the row; finding its own id already stored is a retried write that landed."""
+        if await conn.fetch_value(self.insert_query, *self.args) is not None:
+            return
+        if await conn.fetch_value(self.exists_query, self.args[0]):
+            return
+        raise SlotTakenError(self.table, self.args[1], self.slot_column, self.slot_value)
 
 
 # ---------------------------------------------------------------------------
 # writes
 # ---------------------------------------------------------------------------
+
+
+def prepare_trace(
+    run_id: str,
+    role: str,
+    content: str,
+    *,
+    order_index: int,
+    meta: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> PreparedRow:
+    """Validate and encode one ``react_traces`` row."""
+    order = check_required_int("order_index", order_index)
+    args = (
+        _row_id(row_id),
+        check_required_id("run_id", run_id),
+        check_required_text("role", role),
+        check_required_text("content", content),
+        order,
+        encode_json_object("meta", meta),
+        _now(),
+    )
+    return PreparedRow("react_traces", "insert_trace", "trace_exists", args, "order_index", order)
 
 
 async def save_trace(
@@ -90,25 +127,9 @@ async def save_trace(
     row_id: str | None = None,
 ) -> None:
     """Store one message of the conversation at ``order_index``."""
-    run_id = check_required_id("run_id", run_id)
-    order = check_required_int("order_index", order_index)
-    args = (
-        _row_id(row_id),
-        run_id,
-        check_required_text("role", role),
-        check_required_text("content", content),
-        order,
-        encode_json_object("meta", meta),
-        _now(),
-    )
+    row = prepare_trace(run_id, role, content, order_index=order_index, meta=meta, row_id=row_id)
     async with writing(db) as conn:
-        await _insert_once(
-            conn,
-            "insert_trace",
-            "trace_exists",
-            args,
-            SlotTakenError("react_traces", run_id, "order_index", order),
-        )
+        await row.write(conn)
 
 
 def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
@@ -138,8 +159,7 @@ def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
         return {"raw": text}
 
 
-async def save_tool_call(
-    db: Executor,
+def prepare_tool_call(
     run_id: str,
     *,
     tool_call_id: str,
@@ -154,8 +174,8 @@ async def save_tool_call(
     error_message: str | None = None,
     meta: dict[str, Any] | None = None,
     row_id: str | None = None,
-) -> None:
-    """Store proof of one tool execution."""
+) -> PreparedRow:
+    """Validate and encode one ``tool_calls`` row."""
     run_id = check_required_id("run_id", run_id)
     tool_call_id = check_required_id("tool_call_id", tool_call_id)
     tool_name = check_required_text("tool_name", tool_name)
@@ -178,9 +198,46 @@ async def save_tool_call(
         encode_json_object("meta", meta),
         _now(),
     )
+    return PreparedRow(
+        "tool_calls", "insert_tool_call", "tool_call_exists", args, "tool_call_id", tool_call_id
+    )
+
+
+async def save_tool_call(
+    db: Executor,
+    run_id: str,
+    *,
+    tool_call_id: str,
+    provider_tool_call_id: str | None,
+    tool_name: str,
+    target: str,
+    params: dict[str, Any] | None,
+    result_payload: str | None,
+    success: bool,
+    duration_ms: int | None,
+    iteration_index: int,
+    error_message: str | None = None,
+    meta: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Store proof of one tool execution."""
+    row = prepare_tool_call(
+        run_id,
+        tool_call_id=tool_call_id,
+        provider_tool_call_id=provider_tool_call_id,
+        tool_name=tool_name,
+        target=target,
+        params=params,
+        result_payload=result_payload,
+        success=success,
+        duration_ms=duration_ms,
+        iteration_index=iteration_index,
+        error_message=error_message,
+        meta=meta,
+        row_id=row_id,
+    )
     async with writing(db) as conn:
-        conflict = SlotTakenError("tool_calls", run_id, "tool_call_id", tool_call_id)
-        await _insert_once(conn, "insert_tool_call", "tool_call_exists", args, conflict)
+        await row.write(conn)
 
 
 async def save_usage(
@@ -270,8 +327,7 @@ async def save_llm_interaction(
         await conn.execute("insert_llm_interaction", *args)
 
 
-async def save_run_event(
-    db: Executor,
+def prepare_run_event(
     run_id: str,
     *,
     event_type: str,
@@ -280,8 +336,8 @@ async def save_run_event(
     correlation_id: str | None = None,
     data: dict[str, Any] | None = None,
     row_id: str | None = None,
-) -> None:
-    """Append one timeline event at ``sequence_index``."""
+) -> PreparedRow:
+    """Validate and encode one ``run_events`` row."""
     run_id = check_required_id("run_id", run_id)
     sequence = check_required_int("sequence_index", sequence_index)
     args = (
@@ -294,14 +350,34 @@ async def save_run_event(
         encode_json_object("data", data),
         _now(),
     )
+    return PreparedRow(
+        "run_events", "insert_run_event", "run_event_exists", args, "sequence_index", sequence
+    )
+
+
+async def save_run_event(
+    db: Executor,
+    run_id: str,
+    *,
+    event_type: str,
+    sequence_index: int = 0,
+    iteration_index: int = 0,
+    correlation_id: str | None = None,
+    data: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Append one timeline event at ``sequence_index``."""
+    row = prepare_run_event(
+        run_id,
+        event_type=event_type,
+        sequence_index=sequence_index,
+        iteration_index=iteration_index,
+        correlation_id=correlation_id,
+        data=data,
+        row_id=row_id,
+    )
     async with writing(db) as conn:
-        await _insert_once(
-            conn,
-            "insert_run_event",
-            "run_event_exists",
-            args,
-            SlotTakenError("run_events", run_id, "sequence_index", sequence),
-        )
+        await row.write(conn)
 
 
 async def get_next_event_sequence(db: Executor, run_id: str) -> int:

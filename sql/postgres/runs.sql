@@ -133,7 +133,7 @@ WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($4::text IS NULL OR tenant_id = $4::text)
   AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
   AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
-  AND ($7::jsonb IS NULL OR meta @> $7::jsonb)
+  AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
 ORDER BY created_at DESC, id DESC
 LIMIT $8 OFFSET $9;
 
@@ -147,7 +147,7 @@ WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($4::text IS NULL OR tenant_id = $4::text)
   AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
   AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
-  AND ($7::jsonb IS NULL OR meta @> $7::jsonb);
+  AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb);
 
 -- name: stale_run_candidates
 -- Running or pending runs with no progress since $1, and whether run.started was recorded.
