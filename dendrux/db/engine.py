@@ -9,6 +9,7 @@ layers above never see a driver type.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -101,6 +102,18 @@ class Connection(Protocol):
         ...
 
 
+class RunEventWakeups(Protocol):
+    """Wakes streaming readers when a run gets a new event (PostgreSQL LISTEN/NOTIFY)."""
+
+    def subscribe(self, run_id: str) -> asyncio.Event:
+        """An event set whenever ``run_id`` may have new rows (and on reconnects)."""
+        ...
+
+    def unsubscribe(self, run_id: str, wakeup: asyncio.Event) -> None:
+        """Stop waking ``wakeup``."""
+        ...
+
+
 class Engine(ABC):
     """A database the library can read and write; created by `create_engine`."""
 
@@ -127,6 +140,10 @@ class Engine(ABC):
     @abstractmethod
     def migration_transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A transaction that skips the schema check; only `dendrux.db.upgrade` uses it."""
+
+    async def run_event_wakeups(self) -> RunEventWakeups | None:
+        """Push notifications of new run events, or None where readers must poll."""
+        return None
 
     @abstractmethod
     async def dispose(self) -> None:

@@ -17,6 +17,7 @@ from dendrux.db.engine import Connection, Engine, Row
 from dendrux.db.queries import Migration, load_migrations
 from dendrux.errors import (
     MigrationChecksumError,
+    SchemaError,
     SchemaNotMigratedError,
     SchemaOutdatedError,
     SchemaTooNewError,
@@ -61,8 +62,22 @@ def _verify(applied: Sequence[Row], known: Sequence[Migration], url: str) -> int
     return current
 
 
+async def is_upstream_schema(conn: Connection) -> bool:
+    """True for tables made by the upstream (SQLAlchemy/Alembic) dendrux schema:
+    ``agent_runs`` exists but our version table does not. Readers use such a
+    database as it is; it is never migrated."""
+    if await conn.fetch_value("version_table_exists"):
+        return False
+    return bool(await conn.fetch_value("agent_runs_exists"))
+
+
 async def apply_migrations(conn: Connection, url: str) -> list[int]:
     """Apply every pending migration on a connection inside a (locked) transaction."""
+    if await is_upstream_schema(conn):
+        raise SchemaError(
+            f"{url} holds tables of the upstream dendrux schema (SQLAlchemy/Alembic); "
+            "dendrux reads them as they are and does not migrate them"
+        )
     dialect = conn.dialect
     await conn.execute("create_version_table")
     known = load_migrations(dialect.name)
@@ -91,8 +106,11 @@ async def read_status(conn: Connection, url: str) -> SchemaStatus:
     return SchemaStatus(conn.dialect.name, current, len(known))
 
 
-async def check_schema(conn: Connection, url: str) -> None:
-    """Refuse a database that is unmigrated, outdated, newer or edited."""
+async def check_schema(conn: Connection, url: str) -> bool:
+    """Refuse a database that is unmigrated, outdated, newer or edited; returns True
+    when it holds the upstream schema (usable as it is, see `is_upstream_schema`)."""
+    if await is_upstream_schema(conn):
+        return True
     status = await read_status(conn, url)
     fix = f"run `dendrux db upgrade --database-url '{url}'` or `await dendrux.db.upgrade(url)`"
     if status.current_version == 0:
@@ -102,6 +120,7 @@ async def check_schema(conn: Connection, url: str) -> None:
             f"{url} is at schema version {status.current_version}, this dendrux needs "
             f"{status.newest_version}; {fix}"
         )
+    return False
 
 
 async def migrate_engine(engine: Engine) -> list[int]:

@@ -21,7 +21,14 @@ from urllib.parse import urlencode
 
 import asyncpg
 
-from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
+from dendrux.db.engine import (
+    Connection,
+    Dialect,
+    Engine,
+    Row,
+    RunEventWakeups,
+    utc_from_naive_or_aware,
+)
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
 from dendrux.errors import (
@@ -233,6 +240,8 @@ class PostgresEngine(Engine):
         self._owns_pool = pool is None
         self._pool_lock = asyncio.Lock()
         self._schema_checked = False
+        self.upstream_schema = False
+        self._wakeups: EventNotifications | None = None
         self._closed = False
 
     @property
@@ -306,7 +315,9 @@ class PostgresEngine(Engine):
         from dendrux.db.migrate import check_schema
 
         async with self._acquire() as raw:
-            await check_schema(PostgresConnection(raw, self.dialect, self.url), self.url)
+            self.upstream_schema = await check_schema(
+                PostgresConnection(raw, self.dialect, self.url), self.url
+            )
         self._schema_checked = True
 
     @asynccontextmanager
@@ -354,6 +365,18 @@ class PostgresEngine(Engine):
         async with self._acquire() as raw:
             yield PostgresConnection(raw, self.dialect, self.url)
 
+    async def run_event_wakeups(self) -> RunEventWakeups | None:
+        """One LISTEN connection per engine, shared by every streaming reader."""
+        self._check_open()
+        if self._wakeups is None or not self._wakeups.alive:
+            async with self._pool_lock:
+                if self._wakeups is None or not self._wakeups.alive:
+                    await self._ensure_schema()
+                    listener = EventNotifications(self)
+                    await listener.start()
+                    self._wakeups = listener
+        return self._wakeups
+
     def forget_schema_check(self) -> None:
         """Check the schema version again on next use (after `upgrade`)."""
         self._schema_checked = False
@@ -362,6 +385,9 @@ class PostgresEngine(Engine):
         if self._closed:
             return
         self._closed = True
+        if self._wakeups is not None:
+            await self._wakeups.stop()
+            self._wakeups = None
         if self._pool is not None and self._owns_pool:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -375,3 +401,61 @@ def _connect_error(exc: BaseException, url: str) -> DendruxError:
             "running and reachable and that host and port are right"
         )
     return wrapped
+
+
+class EventNotifications:
+    """Holds one pooled connection in ``LISTEN dendrux_run_events`` and sets the
+    waiting readers' events when a run's notification (payload: the run id)
+    arrives. If the connection dies every reader is woken (they re-read) and the
+    next subscriber starts a new listener; readers fall back to polling meanwhile."""
+
+    def __init__(self, engine: PostgresEngine) -> None:
+        self._engine = engine
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._holder: Any = None
+        self._raw: Any = None
+        self.alive = False
+
+    async def start(self) -> None:
+        pool = await self._engine._get_pool()
+        self._holder = pool.acquire()
+        try:
+            self._raw = await self._holder.__aenter__()
+            await self._raw.add_listener("dendrux_run_events", self._notified)
+            self._raw.add_termination_listener(self._terminated)
+        except Exception as exc:
+            await self.stop()
+            raise wrap_pg_error(exc, self._engine.url, self._raw) from exc
+        self.alive = True
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, run_id: str) -> None:
+        for wakeup in self._waiters.get(run_id, ()):
+            wakeup.set()
+
+    def _terminated(self, _conn: Any) -> None:
+        self.alive = False
+        for waiters in self._waiters.values():
+            for wakeup in waiters:
+                wakeup.set()
+
+    def subscribe(self, run_id: str) -> asyncio.Event:
+        wakeup = asyncio.Event()
+        self._waiters.setdefault(run_id, set()).add(wakeup)
+        return wakeup
+
+    def unsubscribe(self, run_id: str, wakeup: asyncio.Event) -> None:
+        waiters = self._waiters.get(run_id)
+        if waiters is not None:
+            waiters.discard(wakeup)
+            if not waiters:
+                del self._waiters[run_id]
+
+    async def stop(self) -> None:
+        self.alive = False
+        raw, holder, self._raw, self._holder = self._raw, self._holder, None, None
+        if raw is not None and not connection_is_gone(raw):
+            with suppress(Exception):
+                await raw.remove_listener("dendrux_run_events", self._notified)
+        if holder is not None:
+            with suppress(Exception):
+                await holder.__aexit__(None, None, None)

@@ -49,9 +49,24 @@ _SYNCHRONOUS = {
 
 
 class SqliteDialect(Dialect):
-    """SQLite: timestamps as ISO-8601 text, lists as JSON arrays."""
+    """SQLite: timestamps as ISO-8601 text, lists as JSON arrays.
+
+    ``naive_timestamps``: the database stores naive UTC ``YYYY-MM-DD
+    HH:MM:SS.ffffff`` text (the upstream schema), so bound datetimes are
+    written that way too and text comparisons stay correct.
+    """
 
     name = "sqlite"
+    naive_timestamps = False
+
+    def bind(self, args: Sequence[Any]) -> tuple[Any, ...]:
+        """Parameters as sqlite3 takes them: datetimes become the database's text form."""
+        if self.naive_timestamps:
+            return tuple(
+                a.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(a, datetime) else a
+                for a in args
+            )
+        return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
 
     def text_list(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
@@ -71,10 +86,6 @@ class SqliteDialect(Dialect):
 def sqlite_timestamp(value: datetime) -> str:
     """Fixed-width UTC text, so text order is time order."""
     return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _bind(args: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
 
 
 def wrap_sqlite_error(exc: Exception, url: str) -> DendruxError:
@@ -120,13 +131,15 @@ class SqliteConnection:
     async def execute(self, query: str, *args: Any) -> None:
         try:
             # One hop to the connection's thread; the statement runs to completion there.
-            await self._raw.execute_fetchall(self._dialect.sql(query), _bind(args))
+            await self._raw.execute_fetchall(self._dialect.sql(query), self._dialect.bind(args))
         except Exception as exc:
             raise wrap_sqlite_error(exc, self._url) from exc
 
     async def fetch_all(self, query: str, *args: Any) -> list[Row]:
         try:
-            rows = await self._raw.execute_fetchall(self._dialect.sql(query), _bind(args))
+            rows = await self._raw.execute_fetchall(
+                self._dialect.sql(query), self._dialect.bind(args)
+            )
         except Exception as exc:
             raise wrap_sqlite_error(exc, self._url) from exc
         return list(rows)  # type: ignore[arg-type]
@@ -141,7 +154,9 @@ class SqliteConnection:
 
     async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
         try:
-            await self._raw.executemany(self._dialect.sql(query), [_bind(a) for a in args])
+            await self._raw.executemany(
+                self._dialect.sql(query), [self._dialect.bind(a) for a in args]
+            )
         except Exception as exc:
             raise wrap_sqlite_error(exc, self._url) from exc
 
@@ -286,9 +301,11 @@ class SqliteEngine(Engine):
             await conn.execute("enable_foreign_keys")
             if self._owns_connection:
                 await conn.execute(self._synchronous)
-            from dendrux.db.migrate import apply_migrations, check_schema
+            from dendrux.db.migrate import apply_migrations, check_schema, is_upstream_schema
 
-            if self._auto_migrate and self._mode != "ro":
+            if await is_upstream_schema(conn):
+                self.dialect.naive_timestamps = True
+            elif self._auto_migrate and self._mode != "ro":
                 async with self._locked_transaction() as tx:
                     await apply_migrations(tx, self.url)
             else:

@@ -47,12 +47,17 @@ INSERT INTO llm_interactions (
 ON CONFLICT (id) DO NOTHING;
 
 -- name: insert_run_event
--- One timeline event at a sequence index chosen by the caller.
-INSERT INTO run_events (
-    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
-) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
-ON CONFLICT DO NOTHING
-RETURNING id;
+-- One timeline event at a sequence index chosen by the caller; streaming readers are
+-- woken by a notification that is sent when (and only if) the insert commits.
+WITH inserted AS (
+    INSERT INTO run_events (
+        id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
+        created_at
+    ) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+    ON CONFLICT DO NOTHING
+    RETURNING id, agent_run_id
+)
+SELECT id, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
 
 -- name: run_event_exists
 -- 1 when an event row with this id exists.
@@ -60,12 +65,16 @@ SELECT count(*) FROM run_events WHERE id = $1;
 
 -- name: append_run_event
 -- One timeline event at the run's next sequence index (used by sweeps); returns that index.
-INSERT INTO run_events (
-    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
+WITH inserted AS (
+    INSERT INTO run_events (
+        id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
+        created_at
+    )
+    SELECT $1, $2::varchar, $3, COALESCE(max(sequence_index) + 1, 0), $4, NULL, $5::jsonb, $6
+    FROM run_events WHERE agent_run_id = $2::varchar
+    RETURNING sequence_index, agent_run_id
 )
-SELECT $1, $2::varchar, $3, COALESCE(max(sequence_index) + 1, 0), $4, NULL, $5::jsonb, $6
-FROM run_events WHERE agent_run_id = $2::varchar
-RETURNING sequence_index;
+SELECT sequence_index, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
 
 -- name: next_event_sequence
 -- max(sequence_index) + 1 of a run, 0 when it has no events.
@@ -106,3 +115,13 @@ WHERE agent_run_id = $1
   AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))
 ORDER BY sequence_index
 LIMIT $4;
+
+-- name: get_llm_calls
+-- A run's LLM calls for readers (no semantic payloads), by iteration then time.
+SELECT id, iteration_index, model, provider, input_tokens, output_tokens, cost_usd, duration_ms,
+       cache_read_input_tokens, cache_creation_input_tokens, provider_request, provider_response,
+       created_at
+FROM llm_interactions
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+ORDER BY iteration_index, created_at, id
+LIMIT $3 OFFSET $4;

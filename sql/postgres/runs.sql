@@ -223,3 +223,24 @@ SELECT r.status,
 FROM nodes n JOIN agent_runs r ON r.id = n.id
 GROUP BY r.status
 ORDER BY r.status;
+
+-- name: list_run_summaries
+-- list_runs for readers: the summary columns only, newest first, ties by id.
+SELECT id, tenant_id, agent_name, status, iteration_count, model, parent_run_id,
+       delegation_level, total_input_tokens, total_output_tokens, total_cost_usd,
+       total_cache_read_tokens, total_cache_creation_tokens, total_reasoning_tokens, meta,
+       created_at, updated_at
+FROM agent_runs
+WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+  AND ($2::text IS NULL OR agent_name = $2::text)
+  AND ($3::text IS NULL OR parent_run_id = $3::text)
+  AND ($4::text IS NULL OR tenant_id = $4::text)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+  AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+ORDER BY created_at DESC, id DESC
+LIMIT $8 OFFSET $9;
+
+-- name: run_exists
+-- 1 when the run exists (and, when $2 is given, belongs to that tenant).
+SELECT count(*) FROM agent_runs WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text);

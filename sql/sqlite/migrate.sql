@@ -21,3 +21,7 @@ SELECT version, name, checksum FROM dendrux_schema_version ORDER BY version;
 -- name: record_migration
 -- Mark one migration as applied.
 INSERT INTO dendrux_schema_version (version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4);
+
+-- name: agent_runs_exists
+-- 1 when an agent_runs table exists (with no version table: the upstream schema).
+SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'agent_runs';

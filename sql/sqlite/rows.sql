@@ -105,3 +105,13 @@ WHERE agent_run_id = ?1
   AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
 ORDER BY sequence_index
 LIMIT COALESCE(?4, -1);
+
+-- name: get_llm_calls
+-- A run's LLM calls for readers (no semantic payloads), by iteration then time.
+SELECT id, iteration_index, model, provider, input_tokens, output_tokens, cost_usd, duration_ms,
+       cache_read_input_tokens, cache_creation_input_tokens, provider_request, provider_response,
+       created_at
+FROM llm_interactions
+WHERE agent_run_id = ?1 AND (?2 IS NULL OR iteration_index = ?2)
+ORDER BY iteration_index, created_at, id
+LIMIT COALESCE(?3, -1) OFFSET ?4;

@@ -253,3 +253,34 @@ SELECT r.status,
 FROM nodes n JOIN agent_runs r ON r.id = n.id
 GROUP BY r.status
 ORDER BY r.status;
+
+-- name: list_run_summaries
+-- list_runs for readers: the summary columns only, newest first, ties by id.
+SELECT id, tenant_id, agent_name, status, iteration_count, model, parent_run_id,
+       delegation_level, total_input_tokens, total_output_tokens, total_cost_usd,
+       total_cache_read_tokens, total_cache_creation_tokens, total_reasoning_tokens, meta,
+       created_at, updated_at
+FROM agent_runs
+WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+  AND (?2 IS NULL OR agent_name = ?2)
+  AND (?3 IS NULL OR parent_run_id = ?3)
+  AND (?4 IS NULL OR tenant_id = ?4)
+  AND (?5 IS NULL OR created_at >= ?5)
+  AND (?6 IS NULL OR created_at < ?6)
+  AND (?7 IS NULL OR NOT EXISTS (
+        SELECT 1 FROM json_each(?7) AS f
+        WHERE NOT COALESCE(CASE f.type
+            WHEN 'text' THEN json_type(agent_runs.meta, '$."' || f.key || '"') = 'text'
+                AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+            WHEN 'integer' THEN json_type(agent_runs.meta, '$."' || f.key || '"') IN ('integer', 'real')
+                AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+            WHEN 'real' THEN json_type(agent_runs.meta, '$."' || f.key || '"') IN ('integer', 'real')
+                AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+            ELSE json_type(agent_runs.meta, '$."' || f.key || '"') = f.type
+        END, 0)))
+ORDER BY created_at DESC, id DESC
+LIMIT ?8 OFFSET ?9;
+
+-- name: run_exists
+-- 1 when the run exists (and, when ?2 is given, belongs to that tenant).
+SELECT count(*) FROM agent_runs WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2);

@@ -1,0 +1,527 @@
+"""`RunStore`: the read-only facade over the six tables.
+
+What dashboards, HTTP routes and admin scripts use to look at runs, live and
+afterwards. It never writes, never exposes ``pause_data``, and works on a
+database made by the upstream SQLAlchemy/Alembic schema as well as on ours.
+Records are frozen, slotted dataclasses with aware-UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from dendrux.db import create_engine, engine_from_connection
+from dendrux.db.engine import Connection, Dialect, Engine, Row
+from dendrux.errors import RunNotFoundError, StoreClosedError
+from dendrux.state.runs import RunFilters
+from dendrux.validation import (
+    check_int,
+    check_offset,
+    check_required_id,
+    clamp_limit,
+)
+
+__all__ = [
+    "LLMCall",
+    "PausePair",
+    "RunDetail",
+    "RunNotFoundError",
+    "RunStore",
+    "RunSummary",
+    "StoredEvent",
+    "ToolInvocation",
+    "TraceEntry",
+]
+
+STREAM_PAGE = 500
+"""Events read per query while streaming: memory stays bounded by one page."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One run in a listing."""
+
+    run_id: str
+    agent_name: str
+    status: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    iteration_count: int
+    total_input_tokens: int
+    total_output_tokens: int
+    total_cache_read_tokens: int
+    total_cache_creation_tokens: int
+    total_cost_usd: float | None
+    model: str | None
+    parent_run_id: str | None
+    delegation_level: int
+    tenant_id: str | None = None
+    total_reasoning_tokens: int = 0
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail(RunSummary):
+    """One run's full anchor row (never its pause data or PII mapping)."""
+
+    strategy: str | None = None
+    input_data: Any = None
+    answer: Any = None
+    error: str | None = None
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One timeline event."""
+
+    sequence_index: int
+    iteration_index: int
+    event_type: str
+    correlation_id: str | None
+    data: dict[str, Any] | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LLMCall:
+    """One LLM call: usage, cache, cost and the raw provider payloads."""
+
+    iteration: int
+    provider: str | None
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cache_read_input_tokens: int | None
+    cache_creation_input_tokens: int | None
+    cost_usd: float | None
+    duration_ms: int | None
+    provider_request: Any
+    provider_response: Any
+    created_at: datetime | None
+    id: str | None = None
+    """The interaction id: the ``correlation_id`` of its ``llm.completed`` event."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInvocation:
+    """One tool execution."""
+
+    iteration: int | None
+    tool_name: str
+    tool_call_id: str
+    provider_tool_call_id: str | None
+    target: str
+    params: dict[str, Any] | None
+    result: Any
+    success: bool
+    error: str | None
+    duration_ms: int | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One message of the conversation."""
+
+    role: str
+    content: str
+    order_index: int
+    meta: dict[str, Any] | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PausePair:
+    """A ``run.paused`` event and the ``run.resumed`` that ended it (None while active)."""
+
+    pause_sequence_index: int
+    pause_at: datetime | None
+    resume_sequence_index: int | None
+    resume_at: datetime | None
+    reason: str | None
+    pending_tool_calls: Any
+    submitted_results: Any
+    user_input: Any
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _summary_fields(row: Row, d: Dialect) -> dict[str, Any]:
+    return {
+        "run_id": row["id"],
+        "agent_name": row["agent_name"],
+        "status": row["status"],
+        "created_at": d.read_ts(row["created_at"]),
+        "updated_at": d.read_ts(row["updated_at"]),
+        "iteration_count": row["iteration_count"] or 0,
+        "total_input_tokens": row["total_input_tokens"] or 0,
+        "total_output_tokens": row["total_output_tokens"] or 0,
+        "total_cache_read_tokens": row["total_cache_read_tokens"] or 0,
+        "total_cache_creation_tokens": row["total_cache_creation_tokens"] or 0,
+        "total_cost_usd": _float(row["total_cost_usd"]),
+        "model": row["model"],
+        "parent_run_id": row["parent_run_id"],
+        "delegation_level": row["delegation_level"] or 0,
+        "tenant_id": row["tenant_id"],
+        "total_reasoning_tokens": row["total_reasoning_tokens"] or 0,
+        "meta": d.read_json(row["meta"]),
+    }
+
+
+def _event(row: Row, d: Dialect) -> StoredEvent:
+    return StoredEvent(
+        sequence_index=row["sequence_index"],
+        iteration_index=row["iteration_index"],
+        event_type=row["event_type"],
+        correlation_id=row["correlation_id"],
+        data=d.read_json(row["data"]),
+        created_at=d.read_ts(row["created_at"]),
+    )
+
+
+def _page(limit: object, offset: object) -> tuple[int | None, int]:
+    page = check_int("limit", limit, optional=True, minimum=1)
+    skip = check_int("offset", offset, minimum=0)
+    assert skip is not None
+    return page, skip
+
+
+class RunStore:
+    """Read-only access to everything dendrux persisted about runs."""
+
+    def __init__(self, engine: Engine, *, owns_engine: bool) -> None:
+        self._engine = engine
+        self._owns_engine = owns_engine
+        self._closed = False
+
+    @classmethod
+    def from_database_url(cls, database_url: str) -> RunStore:
+        """A store owning a new engine; ``close()`` disposes it."""
+        return cls(create_engine(database_url), owns_engine=True)
+
+    @classmethod
+    def from_engine(cls, engine: object) -> RunStore:
+        """A store over the caller's engine (or ``asyncpg.Pool`` / ``aiosqlite.Connection``);
+        ``close()`` leaves it open."""
+        if not isinstance(engine, Engine):
+            engine = engine_from_connection(engine)
+        return cls(engine, owns_engine=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine this store reads through."""
+        return self._db()
+
+    def _db(self) -> Engine:
+        if self._closed:
+            raise StoreClosedError("this RunStore was closed; create a new one")
+        return self._engine
+
+    async def close(self) -> None:
+        """Dispose the engine if this store owns it; later calls raise StoreClosedError."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    async def __aenter__(self) -> RunStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- runs -------------------------------------------------------------------------
+
+    async def list_runs(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        agent_name: str | None = None,
+        parent_run_id: str | None = None,
+        tenant_id: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunSummary]:
+        """Runs newest first (ties by id); filters AND together; limit clamped to 1..1000."""
+        filters = RunFilters.check(
+            status=status,
+            agent_name=agent_name,
+            parent_run_id=parent_run_id,
+            tenant_id=tenant_id,
+            started_after=started_after,
+            started_before=started_before,
+            metadata_filter=metadata_filter,
+        )
+        page, skip = clamp_limit("limit", limit), check_offset("offset", offset)
+        async with self._db().connect() as conn:
+            rows = await conn.fetch_all(
+                "list_run_summaries", *filters.bind(conn.dialect), page, skip
+            )
+            return [RunSummary(**_summary_fields(row, conn.dialect)) for row in rows]
+
+    async def count_runs(
+        self,
+        *,
+        status: str | list[str] | None = None,
+        agent_name: str | None = None,
+        parent_run_id: str | None = None,
+        tenant_id: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+    ) -> int:
+        """How many runs `list_runs` pages through with the same filters."""
+        filters = RunFilters.check(
+            status=status,
+            agent_name=agent_name,
+            parent_run_id=parent_run_id,
+            tenant_id=tenant_id,
+            started_after=started_after,
+            started_before=started_before,
+            metadata_filter=metadata_filter,
+        )
+        async with self._db().connect() as conn:
+            return int(await conn.fetch_value("count_runs", *filters.bind(conn.dialect)))
+
+    async def get_run(self, run_id: str) -> RunDetail | None:
+        """One run's anchor row, or None."""
+        run_id = check_required_id("run_id", run_id)
+        async with self._db().connect() as conn:
+            row = await conn.fetch_one("get_run", run_id)
+            if row is None:
+                return None
+            d = conn.dialect
+            output = d.read_json(row["output_data"])
+            return RunDetail(
+                **_summary_fields(row, d),
+                strategy=row["strategy"],
+                input_data=d.read_json(row["input_data"]),
+                answer=output.get("answer") if isinstance(output, dict) else None,
+                error=row["error"],
+                failure_reason=row["failure_reason"],
+            )
+
+    # -- events -----------------------------------------------------------------------
+
+    async def get_events(
+        self, run_id: str, *, after_sequence_index: int | None = None, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """A run's events in sequence order after a strict ``>`` cursor."""
+        run_id = check_required_id("run_id", run_id)
+        after = check_int("after_sequence_index", after_sequence_index, optional=True, minimum=None)
+        page = check_int("limit", limit, optional=True, minimum=1)
+        async with self._db().connect() as conn:
+            return await self._events(conn, run_id, after, page)
+
+    async def _events(
+        self, conn: Connection, run_id: str, after: int | None, page: int | None
+    ) -> list[StoredEvent]:
+        rows = await conn.fetch_all("get_run_events", run_id, after, None, page)
+        return [_event(row, conn.dialect) for row in rows]
+
+    async def _exists(self, run_id: str) -> bool:
+        async with self._db().connect() as conn:
+            return bool(await conn.fetch_value("run_exists", run_id, None))
+
+    async def stream_events(
+        self,
+        run_id: str,
+        *,
+        after_sequence_index: int | None = None,
+        poll_interval_s: float = 0.5,
+    ) -> AsyncIterator[StoredEvent]:
+        """Every event of a run, once and in order, as it lands; never ends on its own.
+
+        Raises `RunNotFoundError` before the first item for an unknown run. On
+        PostgreSQL a LISTEN/NOTIFY wake-up delivers a new event in milliseconds
+        (polling every ``poll_interval_s`` stays as the fallback); on SQLite it
+        polls. Reads go page by page, each on a connection returned at once.
+        """
+        run_id = check_required_id("run_id", run_id)
+        cursor = check_int(
+            "after_sequence_index", after_sequence_index, optional=True, minimum=None
+        )
+        if isinstance(poll_interval_s, bool) or not isinstance(poll_interval_s, int | float):
+            from dendrux.errors import InvalidArgumentTypeError
+
+            raise InvalidArgumentTypeError("poll_interval_s must be a number of seconds")
+        if not poll_interval_s > 0:
+            from dendrux.errors import InvalidArgumentError
+
+            raise InvalidArgumentError(f"poll_interval_s must be positive, got {poll_interval_s}")
+        if not await self._exists(run_id):
+            raise RunNotFoundError(run_id)
+        engine = self._db()
+        wakeups = await engine.run_event_wakeups()
+        wakeup = wakeups.subscribe(run_id) if wakeups is not None else None
+        try:
+            while True:
+                if wakeup is not None:
+                    wakeup.clear()  # before reading: a commit after the read sets it again
+                async with self._db().connect() as conn:
+                    page = await self._events(conn, run_id, cursor, STREAM_PAGE)
+                for event in page:
+                    cursor = event.sequence_index
+                    yield event
+                if len(page) == STREAM_PAGE:
+                    continue
+                if wakeup is None:
+                    await asyncio.sleep(poll_interval_s)
+                    continue
+                with suppress(TimeoutError):  # the poll fallback
+                    await asyncio.wait_for(wakeup.wait(), poll_interval_s)
+        finally:
+            if wakeups is not None and wakeup is not None:
+                wakeups.unsubscribe(run_id, wakeup)
+
+    # -- per-run rows -------------------------------------------------------------------
+
+    async def get_llm_calls(
+        self,
+        run_id: str,
+        *,
+        iteration: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[LLMCall]:
+        """A run's LLM calls by iteration, then time."""
+        run_id = check_required_id("run_id", run_id)
+        it = check_int("iteration", iteration, optional=True)
+        page, skip = _page(limit, offset)
+        async with self._db().connect() as conn:
+            rows = await conn.fetch_all("get_llm_calls", run_id, it, page, skip)
+            d = conn.dialect
+            return [
+                LLMCall(
+                    iteration=row["iteration_index"],
+                    provider=row["provider"],
+                    model=row["model"],
+                    input_tokens=row["input_tokens"] or 0,
+                    output_tokens=row["output_tokens"] or 0,
+                    total_tokens=(row["input_tokens"] or 0) + (row["output_tokens"] or 0),
+                    cache_read_input_tokens=row["cache_read_input_tokens"],
+                    cache_creation_input_tokens=row["cache_creation_input_tokens"],
+                    cost_usd=_float(row["cost_usd"]),
+                    duration_ms=row["duration_ms"],
+                    provider_request=d.read_json(row["provider_request"]),
+                    provider_response=d.read_json(row["provider_response"]),
+                    created_at=d.read_ts(row["created_at"]),
+                    id=row["id"],
+                )
+                for row in rows
+            ]
+
+    async def get_tool_invocations(
+        self,
+        run_id: str,
+        *,
+        iteration: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ToolInvocation]:
+        """A run's tool executions by iteration, then time."""
+        run_id = check_required_id("run_id", run_id)
+        it = check_int("iteration", iteration, optional=True)
+        page, skip = _page(limit, offset)
+        async with self._db().connect() as conn:
+            rows = await conn.fetch_all("get_tool_calls", run_id, it, page, skip)
+            d = conn.dialect
+            return [
+                ToolInvocation(
+                    iteration=row["iteration_index"],
+                    tool_name=row["tool_name"],
+                    tool_call_id=row["tool_call_id"],
+                    provider_tool_call_id=row["provider_tool_call_id"],
+                    target=row["target"],
+                    params=d.read_json(row["params"]),
+                    result=d.read_json(row["result"]),
+                    success=d.read_bool(row["success"]),
+                    error=row["error_message"],
+                    duration_ms=row["duration_ms"],
+                    created_at=d.read_ts(row["created_at"]),
+                )
+                for row in rows
+            ]
+
+    async def get_traces(
+        self, run_id: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[TraceEntry]:
+        """A run's conversation in order."""
+        run_id = check_required_id("run_id", run_id)
+        page, skip = _page(limit, offset)
+        async with self._db().connect() as conn:
+            rows = await conn.fetch_all("get_traces", run_id, page, skip)
+            d = conn.dialect
+            return [
+                TraceEntry(
+                    role=row["role"],
+                    content=row["content"],
+                    order_index=row["order_index"],
+                    meta=d.read_json(row["meta"]),
+                    created_at=d.read_ts(row["created_at"]),
+                )
+                for row in rows
+            ]
+
+    async def get_pauses(self, run_id: str) -> list[PausePair]:
+        """Each ``run.paused`` paired with the next ``run.resumed``, from events only;
+        an unpaired pause at the end is the active pause."""
+        run_id = check_required_id("run_id", run_id)
+        async with self._db().connect() as conn:
+            types = conn.dialect.text_list(["run.paused", "run.resumed"])
+            rows = await conn.fetch_all("get_run_events", run_id, None, types, None)
+            events = [_event(row, conn.dialect) for row in rows]
+        pairs: list[PausePair] = []
+        open_pause: StoredEvent | None = None
+        for event in events:
+            if event.event_type == "run.paused":
+                if open_pause is not None:  # paused twice without a resume in between
+                    pairs.append(_pair(open_pause, None))
+                open_pause = event
+            elif open_pause is not None:
+                pairs.append(_pair(open_pause, event))
+                open_pause = None
+        if open_pause is not None:
+            pairs.append(_pair(open_pause, None))
+        return pairs
+
+    async def get_pii_mapping(self, run_id: str) -> dict[str, str]:
+        """Placeholder -> real value of a run; ``{}`` when there is none or no such run."""
+        run_id = check_required_id("run_id", run_id)
+        async with self._db().connect() as conn:
+            value = conn.dialect.read_json(await conn.fetch_value("get_pii_mapping", run_id))
+        return dict(value) if isinstance(value, dict) else {}
+
+
+def _pair(pause: StoredEvent, resume: StoredEvent | None) -> PausePair:
+    pause_data = pause.data or {}
+    resume_data = (resume.data or {}) if resume is not None else {}
+    return PausePair(
+        pause_sequence_index=pause.sequence_index,
+        pause_at=pause.created_at,
+        resume_sequence_index=resume.sequence_index if resume is not None else None,
+        resume_at=resume.created_at if resume is not None else None,
+        reason=pause_data.get("status"),
+        pending_tool_calls=pause_data.get("pending_tool_calls"),
+        submitted_results=resume_data.get("submitted_results"),
+        user_input=resume_data.get("user_input"),
+    )
