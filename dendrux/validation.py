@@ -274,3 +274,26 @@ def encode_json_object(name: str, value: object) -> str | None:
     if value is not None and not isinstance(value, dict):
         raise InvalidArgumentTypeError(f"{name} must be a dict, got {type(value).__name__}")
     return encode_json(name, value)
+
+
+def check_usage(name: str, usage: object) -> tuple[int, int, float | None, int, int, int]:
+    """Validated (input, output, cost, cache read, cache creation, reasoning) of a usage
+    object: anything with the usage attributes (`dendrux.types.UsageStats` or a provider's)."""
+    if not hasattr(usage, "input_tokens") or not hasattr(usage, "output_tokens"):
+        raise InvalidArgumentTypeError(
+            f"{name} must have input_tokens and output_tokens attributes, "
+            f"got {type(usage).__name__}"
+        )
+
+    def tokens(attr: str) -> int:
+        value = getattr(usage, attr, None)
+        return check_int(f"{name}.{attr}", value, optional=True) or 0
+
+    return (
+        tokens("input_tokens"),
+        tokens("output_tokens"),
+        check_cost(f"{name}.cost_usd", getattr(usage, "cost_usd", None)),
+        tokens("cache_read_input_tokens"),
+        tokens("cache_creation_input_tokens"),
+        tokens("reasoning_tokens"),
+    )

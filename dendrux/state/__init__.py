@@ -2,6 +2,7 @@
 and `StateStore`, which binds them to one engine with the upstream names."""
 
 from dendrux.errors import IdempotencyConflictError
+from dendrux.state.retention import PurgeResult
 from dendrux.state.store import StateStore
 from dendrux.types import (
     CreateRunResult,
@@ -23,6 +24,7 @@ __all__ = [
     "IdempotencyConflictError",
     "LLMInteractionRecord",
     "ParentRef",
+    "PurgeResult",
     "RunBrief",
     "RunEventRecord",
     "RunRecord",

@@ -26,7 +26,6 @@ from dendrux.state.rowmap import (
     tool_call_record,
     trace_record,
 )
-from dendrux.state.runs import usage_values
 from dendrux.types import LLMInteractionRecord, RunEventRecord, ToolCallReadRecord, TraceRecord
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
@@ -40,6 +39,7 @@ from dendrux.validation import (
     check_required_int,
     check_required_text,
     check_text,
+    check_usage,
     encode_json,
     encode_json_object,
 )
@@ -254,9 +254,7 @@ async def save_usage(
 ) -> None:
     """Store the token and cost figures of one LLM call."""
     run_id = check_required_id("run_id", run_id)
-    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage_values(
-        "usage", usage
-    )
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
     args = (
         _row_id(row_id),
         run_id,
@@ -300,9 +298,7 @@ async def save_llm_interaction(
 ) -> None:
     """Store the full forensics of one LLM call (``interaction_id`` is its row id)."""
     run_id = check_required_id("run_id", run_id)
-    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage_values(
-        "usage", usage
-    )
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
     args = (
         _row_id(interaction_id, "interaction_id"),
         run_id,

@@ -20,6 +20,7 @@ from dendrux.errors import (
     InvalidArgumentTypeError,
     RunAlreadyExistsError,
 )
+from dendrux.state import rows
 from dendrux.state._executor import Executor, lifecycle_write, reading, writing
 from dendrux.state.rowmap import run_record
 from dendrux.types import (
@@ -37,7 +38,6 @@ from dendrux.types import (
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
     check_aware,
-    check_cost,
     check_duration,
     check_id,
     check_int,
@@ -50,6 +50,7 @@ from dendrux.validation import (
     check_status_filter,
     check_statuses,
     check_text,
+    check_usage,
     clamp_limit,
     encode_json,
     encode_json_object,
@@ -60,28 +61,6 @@ MAX_DELEGATION_DEPTH = 1000
 
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 _WAITING = frozenset(s.value for s in WAITING_STATUSES)
-
-
-def usage_values(name: str, usage: object) -> tuple[int, int, float | None, int, int, int]:
-    """Validated (input, output, cost, cache read, cache creation, reasoning) of a usage object."""
-    if not hasattr(usage, "input_tokens") or not hasattr(usage, "output_tokens"):
-        raise InvalidArgumentTypeError(
-            f"{name} must have input_tokens and output_tokens attributes, "
-            f"got {type(usage).__name__}"
-        )
-
-    def tokens(attr: str) -> int:
-        value = getattr(usage, attr, None)
-        return check_int(f"{name}.{attr}", value, optional=True) or 0
-
-    return (
-        tokens("input_tokens"),
-        tokens("output_tokens"),
-        check_cost(f"{name}.cost_usd", getattr(usage, "cost_usd", None)),
-        tokens("cache_read_input_tokens"),
-        tokens("cache_creation_input_tokens"),
-        tokens("reasoning_tokens"),
-    )
 
 
 def _now() -> datetime:
@@ -195,7 +174,7 @@ def _finalize_args(
     answer_json = None
     if answer is not None:
         answer_json = encode_json("answer", {"answer": check_text("answer", answer)})
-    usage = usage_values("total_usage", total_usage) if total_usage is not None else None
+    usage = check_usage("total_usage", total_usage) if total_usage is not None else None
     return [
         run_id,
         status,
@@ -348,6 +327,46 @@ async def request_cancel(db: Executor, run_id: str) -> bool:
         return await conn.fetch_value("request_cancel", run_id, now) is not None
 
     return await lifecycle_write(db, "request_cancel", run_id, work)
+
+
+async def cancel_run(
+    db: Executor,
+    run_id: str,
+    *,
+    sequence_index: int | None = None,
+    iteration_index: int = 0,
+    reason: str | None = None,
+) -> bool:
+    """The runner's cancellation path: a live run becomes ``cancelled`` and gets a
+    ``run.cancelled`` event (at ``sequence_index``, or the run's next index), both
+    in one transaction. False, with nothing written, when it had already finished."""
+    args = _finalize_args(run_id, "cancelled", None, reason, None, None, None)
+    sequence = check_int("sequence_index", sequence_index, optional=True)
+    iteration = check_required_int("iteration_index", iteration_index)
+    live = sorted(s.value for s in RunStatus if s.value not in _TERMINAL)
+    data = encode_json("data", {"reason": reason} if reason is not None else None)
+    event_id, now = new_ulid(), args[12]
+
+    async def work(conn: Connection) -> bool:
+        args[13] = conn.dialect.text_list(live)
+        if await conn.fetch_value("finalize_run_if_status_in", *args) is None:
+            return False
+        if sequence is None:
+            await conn.fetch_value(
+                "append_run_event", event_id, args[0], "run.cancelled", iteration, data, now
+            )
+        else:
+            await rows.prepare_run_event(
+                args[0],
+                event_type="run.cancelled",
+                sequence_index=sequence,
+                iteration_index=iteration,
+                data={"reason": reason} if reason is not None else None,
+                row_id=event_id,
+            ).write(conn)
+        return True
+
+    return await lifecycle_write(db, "cancel_run", args[0], work, atomic=True)
 
 
 async def is_cancel_requested(db: Executor, run_id: str) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 from dendrux.db import create_engine, engine_from_connection
 from dendrux.db.engine import Engine
 from dendrux.errors import StoreClosedError
-from dendrux.state import rows, runs
+from dendrux.state import retention, rows, runs
+from dendrux.state.retention import PurgeResult
 from dendrux.types import (
     CreateRunResult,
     DelegationInfo,
@@ -205,6 +206,36 @@ class StateStore:
     async def request_cancel(self, run_id: str) -> bool:
         """See `dendrux.state.runs.request_cancel`."""
         return await runs.request_cancel(self._db(), run_id)
+
+    async def cancel_run(
+        self,
+        run_id: str,
+        *,
+        sequence_index: int | None = None,
+        iteration_index: int = 0,
+        reason: str | None = None,
+    ) -> bool:
+        """See `dendrux.state.runs.cancel_run`."""
+        return await runs.cancel_run(
+            self._db(),
+            run_id,
+            sequence_index=sequence_index,
+            iteration_index=iteration_index,
+            reason=reason,
+        )
+
+    async def purge_runs(
+        self,
+        *,
+        before: datetime,
+        status: str | list[str] | None = None,
+        batch_size: int = 500,
+        dry_run: bool = False,
+    ) -> PurgeResult:
+        """See `dendrux.state.retention.purge_runs`."""
+        return await retention.purge_runs(
+            self._db(), before=before, status=status, batch_size=batch_size, dry_run=dry_run
+        )
 
     async def is_cancel_requested(self, run_id: str) -> bool:
         """See `dendrux.state.runs.is_cancel_requested`."""
