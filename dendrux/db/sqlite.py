@@ -62,10 +62,7 @@ class SqliteDialect(Dialect):
     def bind(self, args: Sequence[Any]) -> tuple[Any, ...]:
         """Parameters as sqlite3 takes them: datetimes become the database's text form."""
         if self.naive_timestamps:
-            return tuple(
-                a.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(a, datetime) else a
-                for a in args
-            )
+            return tuple(_naive_text(a) if isinstance(a, datetime) else a for a in args)
         return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
 
     def text_list(self, values: Sequence[str] | None) -> Any:
@@ -81,6 +78,14 @@ class SqliteDialect(Dialect):
     def is_transient(self, exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
+def _naive_text(value: datetime) -> str:
+    """Upstream form; whole seconds without a fraction, as that schema may store them,
+    so text comparison orders ``10:00:00`` and ``10:00:00.500000`` correctly."""
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{value.microsecond:06d}" if value.microsecond else text
 
 
 def sqlite_timestamp(value: datetime) -> str:
@@ -296,14 +301,17 @@ class SqliteEngine(Engine):
                 # A caller's connection: rows must be addressable by column name.
                 self._writer.row_factory = sqlite3.Row
             conn = SqliteConnection(self._writer, self.dialect, self.url)
-            if self._owns_connection and self._path != ":memory:" and self._mode != "ro":
+            from dendrux.db.migrate import apply_migrations, check_schema, is_upstream_schema
+
+            # An upstream-schema file is read as it is: not even its journal mode changes.
+            upstream = await is_upstream_schema(conn)
+            writable = self._owns_connection and self._path != ":memory:" and self._mode != "ro"
+            if writable and not upstream:
                 await conn.execute("enable_wal")
             await conn.execute("enable_foreign_keys")
             if self._owns_connection:
                 await conn.execute(self._synchronous)
-            from dendrux.db.migrate import apply_migrations, check_schema, is_upstream_schema
-
-            if await is_upstream_schema(conn):
+            if upstream:
                 self.dialect.naive_timestamps = True
             elif self._auto_migrate and self._mode != "ro":
                 async with self._locked_transaction() as tx:
