@@ -54,7 +54,13 @@ async def _child_run(store: StateStore, parent_id: str) -> str:
     """A delegated run that writes the customer note."""
     child_id = new_ulid()
     await store.create_run(
-        child_id, "note-writer", parent_run_id=parent_id, delegation_level=1, tenant_id="demo"
+        child_id,
+        "note-writer",
+        model=MODEL,
+        strategy="react",
+        parent_run_id=parent_id,
+        delegation_level=1,
+        tenant_id="demo",
     )
     sequencer = EventSequencer(0)
     recorder = PersistenceRecorder(
@@ -131,12 +137,18 @@ async def record_sample_run(store: StateStore) -> str:
         sequencer,
         "run.paused",
         {"status": "waiting_approval", "pending_tool_calls": pending},
+        iteration=1,
     )
     await store.submit_and_claim(
         run_id, expected_status="waiting_approval", submitted_data={"approved": [refund.id]}
     )
     await _lifecycle(
-        store, run_id, sequencer, "run.resumed", {"user_input": "approved by supervisor"}
+        store,
+        run_id,
+        sequencer,
+        "run.resumed",
+        {"user_input": "approved by supervisor"},
+        iteration=1,
     )
     await recorder.on_governance_event(
         "approval.decided", 1, {"decision": "approved", "by": "supervisor"}, refund.id

@@ -16,7 +16,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from dendrux.db import create_engine, engine_from_connection
+from dendrux.db import create_engine, engine_from_connection, parse_database_url
 from dendrux.db.engine import Connection, Dialect, Engine, Row
 from dendrux.errors import RunNotFoundError, StoreClosedError
 from dendrux.state.runs import RunFilters
@@ -206,7 +206,11 @@ class RunStore:
 
     @classmethod
     def from_database_url(cls, database_url: str) -> RunStore:
-        """A store owning a new engine; ``close()`` disposes it."""
+        """A store owning a new engine; ``close()`` disposes it. A reader never
+        creates a SQLite file: a missing one is an error (unless the URL sets ``mode``)."""
+        parsed = parse_database_url(database_url)
+        if parsed.dialect == "sqlite" and not parsed.is_memory and "mode" not in parsed.options:
+            return cls(create_engine(database_url, mode="rw"), owns_engine=True)
         return cls(create_engine(database_url), owns_engine=True)
 
     @classmethod

@@ -269,7 +269,11 @@ class ParentRef:
 
 @dataclass(slots=True)
 class SubtreeSummary:
-    """Totals over a run and all its descendants (counts exclude the run itself)."""
+    """Totals over a run and all its descendants.
+
+    The token, cost and status figures include the run itself;
+    ``direct_child_count`` and ``descendant_count`` count only runs below it.
+    """
 
     direct_child_count: int
     descendant_count: int

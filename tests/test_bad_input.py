@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, StoreClosedError
-from dendrux.state import StateStore, rows, runs
+from dendrux.state import StateStore, retention, rows, runs
 
 T = InvalidArgumentTypeError
 V = InvalidArgumentError
@@ -198,6 +198,10 @@ def base_kwargs(method: str) -> dict[str, Any]:
         ),
         "sweep_stale_runs": dict(older_than=timedelta(hours=1)),
         "sweep_abandoned_runs": dict(older_than=timedelta(hours=1)),
+        "cancel_run": dict(run_id="r1", sequence_index=None, iteration_index=0, reason="stop"),
+        "purge_runs": dict(
+            before=datetime(2000, 1, 1, tzinfo=UTC), status=None, batch_size=10, dry_run=False
+        ),
     }
     return bases[method]
 
@@ -230,12 +234,14 @@ METHODS = [
     "count_runs",
     "sweep_stale_runs",
     "sweep_abandoned_runs",
+    "cancel_run",
+    "purge_runs",
 ]
 RUN_ID_METHODS = [m for m in METHODS if "run_id" in base_kwargs(m)]
 
 
 def function_for(method: str) -> Callable[..., Awaitable[Any]]:
-    module = runs if method in runs.__all__ else rows
+    module = retention if method == "purge_runs" else runs if method in runs.__all__ else rows
     fn: Callable[..., Awaitable[Any]] = getattr(module, method)
     return fn
 
@@ -548,6 +554,18 @@ def _cases() -> list[Case]:
         # sweeps
         Case("sweep_stale_runs", "older_than", BAD_DURATION),
         Case("sweep_abandoned_runs", "older_than", BAD_DURATION),
+        # cancellation and retention
+        Case("cancel_run", "sequence_index", BAD_OPTIONAL_INT),
+        Case("cancel_run", "iteration_index", BAD_REQUIRED_INT),
+        Case("cancel_run", "reason", BAD_OPTIONAL_TEXT),
+        Case(
+            "purge_runs",
+            "before",
+            ((None, T), ("2026-01-01", T), (datetime(2026, 1, 1), V)),
+        ),
+        Case("purge_runs", "status", (("running", V), ("done", V), (5, T), (["error", 5], T))),
+        Case("purge_runs", "batch_size", ((0, V), (-1, V), ("5", T), (True, T), (None, T))),
+        Case("purge_runs", "dry_run", BAD_BOOL),
     ]
     return c
 

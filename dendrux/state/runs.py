@@ -340,6 +340,7 @@ async def cancel_run(
     """The runner's cancellation path: a live run becomes ``cancelled`` and gets a
     ``run.cancelled`` event (at ``sequence_index``, or the run's next index), both
     in one transaction. False, with nothing written, when it had already finished."""
+    reason = check_text("reason", reason, optional=True)
     args = _finalize_args(run_id, "cancelled", None, reason, None, None, None)
     sequence = check_int("sequence_index", sequence_index, optional=True)
     iteration = check_required_int("iteration_index", iteration_index)
@@ -673,6 +674,7 @@ async def get_delegation_info(db: Executor, run_id: str) -> DelegationInfo | Non
 
 __all__ = [
     "RunStatus",
+    "cancel_run",
     "claim_paused_run",
     "count_runs",
     "create_run",
