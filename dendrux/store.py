@@ -156,36 +156,36 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _summary_fields(row: Row, d: Dialect) -> dict[str, Any]:
-    return {
-        "run_id": row["id"],
-        "agent_name": row["agent_name"],
-        "status": row["status"],
-        "created_at": d.read_ts(row["created_at"]),
-        "updated_at": d.read_ts(row["updated_at"]),
-        "iteration_count": row["iteration_count"] or 0,
-        "total_input_tokens": row["total_input_tokens"] or 0,
-        "total_output_tokens": row["total_output_tokens"] or 0,
-        "total_cache_read_tokens": row["total_cache_read_tokens"] or 0,
-        "total_cache_creation_tokens": row["total_cache_creation_tokens"] or 0,
-        "total_cost_usd": _float(row["total_cost_usd"]),
-        "model": row["model"],
-        "parent_run_id": row["parent_run_id"],
-        "delegation_level": row["delegation_level"] or 0,
-        "tenant_id": row["tenant_id"],
-        "total_reasoning_tokens": row["total_reasoning_tokens"] or 0,
-        "meta": d.read_json(row["meta"]),
-    }
+def _summary_values(row: Row, d: Dialect) -> tuple[Any, ...]:
+    return (
+        row["id"],
+        row["agent_name"],
+        row["status"],
+        d.read_ts(row["created_at"]),
+        d.read_ts(row["updated_at"]),
+        row["iteration_count"] or 0,
+        row["total_input_tokens"] or 0,
+        row["total_output_tokens"] or 0,
+        row["total_cache_read_tokens"] or 0,
+        row["total_cache_creation_tokens"] or 0,
+        _float(row["total_cost_usd"]),
+        row["model"],
+        row["parent_run_id"],
+        row["delegation_level"] or 0,
+        row["tenant_id"],
+        row["total_reasoning_tokens"] or 0,
+        d.read_json(row["meta"]),
+    )
 
 
 def _event(row: Row, d: Dialect) -> StoredEvent:
     return StoredEvent(
-        sequence_index=row["sequence_index"],
-        iteration_index=row["iteration_index"],
-        event_type=row["event_type"],
-        correlation_id=row["correlation_id"],
-        data=d.read_json(row["data"]),
-        created_at=d.read_ts(row["created_at"]),
+        row["sequence_index"],
+        row["iteration_index"],
+        row["event_type"],
+        row["correlation_id"],
+        d.read_json(row["data"]),
+        d.read_ts(row["created_at"]),
     )
 
 
@@ -280,7 +280,7 @@ class RunStore:
             rows = await conn.fetch_all(
                 "list_run_summaries", *filters.bind(conn.dialect), page, skip
             )
-            return [RunSummary(**_summary_fields(row, conn.dialect)) for row in rows]
+            return [RunSummary(*_summary_values(row, conn.dialect)) for row in rows]
 
     async def count_runs(
         self,
@@ -316,7 +316,7 @@ class RunStore:
             d = conn.dialect
             output = d.read_json(row["output_data"])
             return RunDetail(
-                **_summary_fields(row, d),
+                *_summary_values(row, d),
                 strategy=row["strategy"],
                 input_data=d.read_json(row["input_data"]),
                 answer=output.get("answer") if isinstance(output, dict) else None,
@@ -416,20 +416,20 @@ class RunStore:
             d = conn.dialect
             return [
                 LLMCall(
-                    iteration=row["iteration_index"],
-                    provider=row["provider"],
-                    model=row["model"],
-                    input_tokens=row["input_tokens"] or 0,
-                    output_tokens=row["output_tokens"] or 0,
-                    total_tokens=(row["input_tokens"] or 0) + (row["output_tokens"] or 0),
-                    cache_read_input_tokens=row["cache_read_input_tokens"],
-                    cache_creation_input_tokens=row["cache_creation_input_tokens"],
-                    cost_usd=_float(row["cost_usd"]),
-                    duration_ms=row["duration_ms"],
-                    provider_request=d.read_json(row["provider_request"]),
-                    provider_response=d.read_json(row["provider_response"]),
-                    created_at=d.read_ts(row["created_at"]),
-                    id=row["id"],
+                    row["iteration_index"],
+                    row["provider"],
+                    row["model"],
+                    row["input_tokens"] or 0,
+                    row["output_tokens"] or 0,
+                    (row["input_tokens"] or 0) + (row["output_tokens"] or 0),
+                    row["cache_read_input_tokens"],
+                    row["cache_creation_input_tokens"],
+                    _float(row["cost_usd"]),
+                    row["duration_ms"],
+                    d.read_json(row["provider_request"]),
+                    d.read_json(row["provider_response"]),
+                    d.read_ts(row["created_at"]),
+                    row["id"],
                 )
                 for row in rows
             ]
@@ -451,17 +451,17 @@ class RunStore:
             d = conn.dialect
             return [
                 ToolInvocation(
-                    iteration=row["iteration_index"],
-                    tool_name=row["tool_name"],
-                    tool_call_id=row["tool_call_id"],
-                    provider_tool_call_id=row["provider_tool_call_id"],
-                    target=row["target"],
-                    params=d.read_json(row["params"]),
-                    result=d.read_json(row["result"]),
-                    success=d.read_bool(row["success"]),
-                    error=row["error_message"],
-                    duration_ms=row["duration_ms"],
-                    created_at=d.read_ts(row["created_at"]),
+                    row["iteration_index"],
+                    row["tool_name"],
+                    row["tool_call_id"],
+                    row["provider_tool_call_id"],
+                    row["target"],
+                    d.read_json(row["params"]),
+                    d.read_json(row["result"]),
+                    d.read_bool(row["success"]),
+                    row["error_message"],
+                    row["duration_ms"],
+                    d.read_ts(row["created_at"]),
                 )
                 for row in rows
             ]
@@ -477,11 +477,11 @@ class RunStore:
             d = conn.dialect
             return [
                 TraceEntry(
-                    role=row["role"],
-                    content=row["content"],
-                    order_index=row["order_index"],
-                    meta=d.read_json(row["meta"]),
-                    created_at=d.read_ts(row["created_at"]),
+                    row["role"],
+                    row["content"],
+                    row["order_index"],
+                    d.read_json(row["meta"]),
+                    d.read_ts(row["created_at"]),
                 )
                 for row in rows
             ]

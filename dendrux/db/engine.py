@@ -64,6 +64,8 @@ class Dialect(ABC):
 
 def utc_from_naive_or_aware(value: datetime) -> datetime:
     """Naive values (older schemas) are UTC by convention."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

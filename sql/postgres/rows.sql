@@ -108,10 +108,11 @@ LIMIT $3 OFFSET $4;
 
 -- name: get_run_events
 -- A run's events after a strict cursor, optionally only the types in the array $3.
+-- (Indexes start at 0, so no cursor is -1: the cursor stays an index bound in generic plans.)
 SELECT id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
 FROM run_events
 WHERE agent_run_id = $1
-  AND ($2::integer IS NULL OR sequence_index > $2::integer)
+  AND sequence_index > COALESCE($2::integer, -1)
   AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))
 ORDER BY sequence_index
 LIMIT $4;

@@ -98,10 +98,11 @@ LIMIT COALESCE(?3, -1) OFFSET ?4;
 
 -- name: get_run_events
 -- A run's events after a strict cursor, optionally only the types in the JSON array ?3.
+-- (Indexes start at 0, so no cursor is -1: the cursor stays an index bound in every plan.)
 SELECT id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
 FROM run_events
 WHERE agent_run_id = ?1
-  AND (?2 IS NULL OR sequence_index > ?2)
+  AND sequence_index > COALESCE(?2, -1)
   AND (?3 IS NULL OR event_type IN (SELECT value FROM json_each(?3)))
 ORDER BY sequence_index
 LIMIT COALESCE(?4, -1);

@@ -1,0 +1,883 @@
+"""A read-only HTTP router over `RunStore`, as a plain ASGI 3 application.
+
+    from dendrux.http import make_read_router
+
+    app = make_read_router(store=RunStore.from_database_url(url), authorize=check_token)
+
+The application is written against the ASGI specification alone (no web
+framework at run time), so any ASGI server can run it and any framework can
+mount it under a prefix. Routes (``GET``; ``HEAD`` answers the same headers
+without a body):
+
+``/health``
+    ``{"status": "ok"}``; no authorization.
+``/runs``
+    ``{"runs": [RunSummary...], "total": N, "limit": L, "offset": O}``, newest
+    first. Query parameters: ``status`` (repeatable and/or comma-separated),
+    ``agent_name``, ``parent_run_id``, ``tenant_id``, ``started_after``,
+    ``started_before`` (ISO-8601 with ``Z`` or an offset; naive is a 400),
+    ``limit`` (1.., default 50, larger values clamped to 1000), ``offset``, and
+    ``meta.<key>=<value>`` (top-level equality on the run's ``meta``; the
+    value is a JSON ``true``/``false``/``null``/number when it is written as
+    one, a string otherwise). ``total`` counts every run the filters select.
+``/runs/{id}``
+    The `RunDetail` (never ``pause_data`` or ``pii_mapping``).
+``/runs/{id}/events``
+    ``{"events": [...], "after": A, "limit": L}``; ``?after=`` (strict ``>``
+    cursor on ``sequence_index``), ``?limit=``.
+``/runs/{id}/events/stream``
+    Server-Sent Events: one frame per event (``id:`` the sequence index,
+    ``event:`` the event type, ``data:`` the event as JSON), resuming after
+    the ``Last-Event-ID`` header (or ``?after=`` when the header is absent or
+    malformed), a ``: keep-alive`` comment after ``heartbeat_s`` of silence,
+    closed after a terminal event (``run.completed``, ``run.error``,
+    ``run.cancelled``, ``run.interrupted``, ``run.abandoned``) or once the
+    run has had a terminal status for ``terminal_grace_s`` without new events.
+``/runs/{id}/llm-calls``, ``/runs/{id}/tool-calls``
+    ``{"llm_calls" | "tool_calls": [...], "limit": L, "offset": O}``;
+    ``?iteration=&limit=&offset=``.
+``/runs/{id}/traces``, ``/runs/{id}/pauses``
+    ``{"traces" | "pauses": [...], "limit": L, "offset": O}``; ``?limit=&offset=``.
+
+Drill-down ``limit`` defaults to 100; values above 1000 are clamped to 1000.
+Unknown query parameters, a parameter given twice (other than ``status``)
+and bad values are a 400 naming the parameter; an empty value counts as
+absent (except for ``meta.<key>``, where it is the empty string). Records are
+serialised field by field, datetimes as ISO-8601 UTC strings.
+
+Authorization: ``authorize(scope)`` (sync or async; it gets the ASGI scope,
+headers included) runs on every route but ``/health``. It rejects by
+raising: `PermissionError` gives 403, any other exception 401; neither
+echoes the exception. It may return a principal whose ``tenant_id``
+(attribute or mapping key; a str, or None for "every tenant") scopes every
+query: ``/runs`` lists that tenant's runs only (a different ``tenant_id``
+query parameter selects nothing) and another tenant's run is a 404 on every
+``/runs/{id}...`` route, exactly like a run that does not exist.
+
+Errors are JSON ``{"error": {"code": ..., "message": ...}}``: 400
+``bad_request``, 401 ``unauthorized``, 403 ``forbidden``, 404 ``not_found``,
+405 ``method_not_allowed`` (with ``Allow``), 503 ``unavailable`` (the database
+cannot be reached; logged), 500 ``internal_error`` (logged, no details).
+
+Mounting: when the server passes the full path (the current ASGI convention,
+uvicorn's ``--root-path``), ``scope["root_path"]`` is stripped from
+``scope["path"]``; a path already relative to the mount point is used as is.
+Servers wait for open responses before shutting down: an idle event stream
+only ends when its run does, so give the server a graceful-shutdown timeout
+(uvicorn: ``timeout_graceful_shutdown``). A ``lifespan.shutdown`` message
+ends every open stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import math
+import re
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
+from contextlib import suppress
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import partial
+from operator import attrgetter
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from dendrux.errors import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    RunNotFoundError,
+    TransientDatabaseError,
+)
+from dendrux.store import RunStore, StoredEvent
+from dendrux.types import TERMINAL_STATUSES, RunStatus
+from dendrux.validation import check_required_id
+
+__all__ = ["ReadRouter", "make_read_router"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Authorize = Callable[[Scope], object]
+"""Returns a principal (or an awaitable of one); raises to reject."""
+
+logger = logging.getLogger("dendrux.http")
+T = TypeVar("T")
+
+TERMINAL_EVENT_TYPES = frozenset(
+    {"run.completed", "run.error", "run.cancelled", "run.interrupted", "run.abandoned"}
+)
+"""After one of these the event stream closes."""
+
+MAX_LIMIT = 1000
+RUNS_DEFAULT_LIMIT = 50
+DRILL_DEFAULT_LIMIT = 100
+_TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL_STATUSES)
+_STATUS_VALUES = frozenset(s.value for s in RunStatus)
+_NEVER_SERVED = frozenset({"pause_data", "pii_mapping"})
+_INT = re.compile(r"-?[0-9]+")
+_INT64 = 2**63
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_META_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# "...T12:00:00 02:00": a "+" the client did not percent-encode became a space.
+_SPACE_OFFSET = re.compile(r"(.*[0-9]) ([0-9]{2}(?::?[0-9]{2})?)")
+_SSE_EVENT_NAME = re.compile(r"[^\r\n]+")
+_DRILL_DOWNS = frozenset({"events", "llm-calls", "tool-calls", "traces", "pauses"})
+_ALLOW = b"GET, HEAD"
+_JSON_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+]
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+    (b"x-content-type-options", b"nosniff"),
+]
+_HEARTBEAT = b": keep-alive\n\n"
+
+
+# ---------------------------------------------------------------------------
+# errors and serialisation
+# ---------------------------------------------------------------------------
+
+
+class _HTTPError(Exception):
+    """An error response: status, stable code, a message safe to show."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = list(headers)
+
+
+def _bad(message: str) -> _HTTPError:
+    return _HTTPError(400, "bad_request", message)
+
+
+def _run_not_found() -> _HTTPError:
+    return _HTTPError(404, "not_found", "run not found")
+
+
+_SHAPES: dict[type, tuple[tuple[str, ...], Callable[[Any], Any], tuple[str, ...]]] = {}
+
+
+def _shape(cls: type) -> tuple[tuple[str, ...], Callable[[Any], Any], tuple[str, ...]]:
+    """(served field names, their getter, the datetime-typed ones) of a record class."""
+    served = [f for f in fields(cls) if f.name not in _NEVER_SERVED]
+    names = tuple(f.name for f in served)
+    stamps = tuple(f.name for f in served if "datetime" in str(f.type))
+    shape = (names, attrgetter(*names), stamps)
+    _SHAPES[cls] = shape
+    return shape
+
+
+def _record(obj: object) -> dict[str, Any]:
+    """A record as a JSON-ready dict, field by field; datetimes as ISO-8601 UTC.
+
+    (A datetime in a field not typed as one is still converted, by the JSON encoder.)
+    """
+    names, getter, stamps = _SHAPES.get(type(obj)) or _shape(type(obj))
+    values = getter(obj)
+    out = dict(zip(names, values if len(names) > 1 else (values,), strict=True))
+    for name in stamps:
+        value = out[name]
+        if value is not None:
+            out[name] = _iso(value)
+    return out
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+def _finite(value: Any) -> Any:
+    """NaN/Infinity (possible in rows written by other tools) become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _dumps(value: object) -> bytes:
+    try:
+        text = json.dumps(
+            value,
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+            default=_json_default,
+        )
+    except ValueError:
+        text = json.dumps(
+            _finite(value), ensure_ascii=False, separators=(",", ":"), default=_json_default
+        )
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in stored text: escape it
+        return json.dumps(
+            json.loads(text), ensure_ascii=True, separators=(",", ":"), default=_json_default
+        ).encode("ascii")
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return _dumps({"error": {"code": code, "message": message}})
+
+
+def _sse_frame(event: StoredEvent) -> bytes:
+    head = b"id: %d\n" % event.sequence_index
+    if _SSE_EVENT_NAME.fullmatch(event.event_type):
+        head += b"event: " + event.event_type.encode("utf-8", "replace") + b"\n"
+    return head + b"data: " + _dumps(_record(event)) + b"\n\n"
+
+
+# ---------------------------------------------------------------------------
+# query parameters
+# ---------------------------------------------------------------------------
+
+
+class _Query:
+    """The query string, read parameter by parameter; unknown names are a 400."""
+
+    def __init__(self, raw: bytes) -> None:
+        try:
+            pairs = parse_qsl(
+                raw.decode("utf-8"),
+                keep_blank_values=True,
+                encoding="utf-8",
+                errors="strict",
+                max_num_fields=200,
+            )
+        except UnicodeDecodeError:
+            raise _bad("the query string is not valid UTF-8") from None
+        except ValueError:
+            raise _bad("too many query parameters") from None
+        self._values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._values.setdefault(name, []).append(value)
+        self._read: set[str] = set()
+
+    def text(self, name: str) -> str | None:
+        """A single-valued parameter; empty counts as absent."""
+        self._read.add(name)
+        values = self._values.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise _bad(f"{name} must be given at most once")
+        return values[0] or None
+
+    def integer(
+        self,
+        name: str,
+        *,
+        default: int | None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
+        return _parse_int(name, self.text(name), default, minimum, maximum)
+
+    def statuses(self) -> list[str] | None:
+        self._read.add("status")
+        values = self._values.get("status")
+        if not values:
+            return None
+        statuses = [item.strip() for value in values for item in value.split(",")]
+        statuses = [item for item in statuses if item]
+        if not statuses:
+            return None
+        for item in statuses:
+            if item not in _STATUS_VALUES:
+                raise _bad(
+                    f"status {item!r} is not a run status; expected one of "
+                    f"{', '.join(sorted(_STATUS_VALUES))}"
+                )
+        return list(dict.fromkeys(statuses))
+
+    def when(self, name: str) -> datetime | None:
+        text = self.text(name)
+        return None if text is None else _parse_datetime(name, text)
+
+    def meta(self) -> dict[str, Any] | None:
+        found: dict[str, Any] = {}
+        for name, values in self._values.items():
+            if not name.startswith("meta."):
+                continue
+            self._read.add(name)
+            key = name[len("meta.") :]
+            if not _META_KEY.fullmatch(key):
+                raise _bad(
+                    f"{name}: the key must match ^[A-Za-z0-9_-]+$ (nested paths are not supported)"
+                )
+            if len(values) > 1:
+                raise _bad(f"{name} must be given at most once")
+            found[key] = _meta_value(name, values[0])
+        return found or None
+
+    def finish(self) -> None:
+        """Reject parameters no reader asked for (a typo would otherwise select everything)."""
+        for name in self._values:
+            if name not in self._read:
+                raise _bad(f"unknown query parameter {name!r}")
+
+
+def _parse_int(
+    name: str,
+    text: str | None,
+    default: int | None,
+    minimum: int | None,
+    maximum: int | None,
+) -> int | None:
+    if text is None:
+        return default
+    if not _INT.fullmatch(text):
+        raise _bad(f"{name} must be an integer, got {text!r}")
+    value = int(text)
+    if not -_INT64 <= value < _INT64:
+        raise _bad(f"{name} is outside the 64-bit integer range")
+    if minimum is not None and value < minimum:
+        raise _bad(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        value = maximum
+    return value
+
+
+def _parse_datetime(name: str, text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        match = _SPACE_OFFSET.fullmatch(text)
+        try:
+            if match is None:
+                raise
+            value = datetime.fromisoformat(f"{match[1]}+{match[2]}")
+        except ValueError:
+            raise _bad(
+                f"{name} must be an ISO-8601 datetime such as 2025-01-31T12:00:00Z, got {text!r}"
+            ) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise _bad(f"{name} must be timezone-aware: end it in Z or an offset such as +00:00")
+    return value.astimezone(UTC)
+
+
+def _meta_value(name: str, text: str) -> Any:
+    """true/false/null and JSON numbers are typed; anything else is the string itself."""
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    if text == "null":
+        return None
+    match = _JSON_NUMBER.fullmatch(text)
+    if match is None:
+        return text
+    if match[1] is None and match[2] is None:
+        number = int(text)
+        if not -_INT64 <= number < _INT64:
+            raise _bad(f"{name} is outside the 64-bit integer range")
+        return number
+    real = float(text)
+    return real if math.isfinite(real) else text
+
+
+# ---------------------------------------------------------------------------
+# the application
+# ---------------------------------------------------------------------------
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentTypeError(f"{name} must be a number of seconds")
+    if not (math.isfinite(value) and value > 0):
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def make_read_router(
+    *,
+    store: RunStore,
+    authorize: Authorize,
+    heartbeat_s: float = 15.0,
+    poll_interval_s: float = 0.5,
+    terminal_grace_s: float = 2.0,
+) -> ReadRouter:
+    """The read router as an ASGI 3 application (see the module docstring).
+
+    ``heartbeat_s``: silence on an event stream before a ``: keep-alive``
+    comment. ``poll_interval_s``: how often a stream re-reads on SQLite (the
+    fallback on PostgreSQL, which wakes on LISTEN/NOTIFY). ``terminal_grace_s``:
+    how long a stream waits for more events once its run has a terminal
+    status but no terminal event has been sent.
+    """
+    if not isinstance(store, RunStore):
+        raise InvalidArgumentTypeError(f"store must be a RunStore, got {type(store).__name__}")
+    if not callable(authorize):
+        raise InvalidArgumentTypeError("authorize must be a callable taking the ASGI scope")
+    return ReadRouter(
+        store,
+        authorize,
+        heartbeat_s=_number("heartbeat_s", heartbeat_s),
+        poll_interval_s=_number("poll_interval_s", poll_interval_s),
+        terminal_grace_s=_number("terminal_grace_s", terminal_grace_s),
+    )
+
+
+class ReadRouter:
+    """The ASGI application `make_read_router` returns."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        authorize: Authorize,
+        *,
+        heartbeat_s: float,
+        poll_interval_s: float,
+        terminal_grace_s: float,
+    ) -> None:
+        self._store = store
+        self._authorize = authorize
+        self._heartbeat_s = heartbeat_s
+        self._poll_interval_s = poll_interval_s
+        self._terminal_grace_s = terminal_grace_s
+        self._streams: set[asyncio.Future[str]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await send({"type": "websocket.close", "code": 1008})
+        else:
+            raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close_streams()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def close_streams(self) -> None:
+        """End every open event stream (each closes its response cleanly)."""
+        for stop in list(self._streams):
+            if not stop.done():
+                stop.set_result("shutdown")
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        method = scope.get("method", "GET")
+        head = method == "HEAD"
+        try:
+            route, run_id, rest = _match(_relative_path(scope))
+            if method not in ("GET", "HEAD"):
+                raise _HTTPError(
+                    405,
+                    "method_not_allowed",
+                    f"method {method} is not allowed; use GET",
+                    [(b"allow", _ALLOW)],
+                )
+            if route == "health":
+                await _send_json(tracked_send, 200, _dumps({"status": "ok"}), head)
+                return
+            tenant = _tenant_of(await self._principal(scope))
+            if run_id is not None:
+                try:
+                    run_id = check_required_id("run_id", run_id)
+                except (InvalidArgumentError, InvalidArgumentTypeError):
+                    raise _run_not_found() from None  # no run can have this id
+            query = _Query(scope.get("query_string", b""))
+            if route == "stream":
+                assert run_id is not None
+                after = _last_event_id(scope)  # the header wins over ?after=
+                if after is None:
+                    after = query.integer("after", default=None)
+                else:
+                    query.text("after")
+                query.finish()
+                await self._require_run(run_id, tenant)
+                await self._stream(receive, tracked_send, run_id, after, head)
+                return
+            body = await self._dispatch(route, run_id, rest, query, tenant)
+            await _send_json(tracked_send, 200, _dumps(body), head)
+        except _HTTPError as exc:
+            if started:
+                raise
+            await _send_json(
+                tracked_send, exc.status, _error_body(exc.code, exc.message), head, exc.headers
+            )
+        except (InvalidArgumentError, InvalidArgumentTypeError) as exc:
+            # The store's own argument checks name the parameter they refuse.
+            if started:
+                raise
+            await _send_json(tracked_send, 400, _error_body("bad_request", str(exc)), head)
+        except Exception as exc:
+            logger.exception("dendrux.http: error serving %s %s", method, scope.get("path", "?"))
+            if started:
+                return  # the response is under way: nothing more can be said
+            if isinstance(exc, TransientDatabaseError):
+                status, code, message = 503, "unavailable", "the database is unavailable; retry"
+            else:
+                status, code, message = 500, "internal_error", "internal server error"
+            await _send_json(tracked_send, status, _error_body(code, message), head)
+
+    async def _principal(self, scope: Scope) -> object:
+        try:
+            principal = self._authorize(scope)
+            if inspect.isawaitable(principal):
+                principal = await principal
+        except PermissionError:
+            raise _HTTPError(403, "forbidden", "not allowed to read this resource") from None
+        except Exception as exc:
+            logger.debug("dendrux.http: authorize rejected the request: %s", type(exc).__name__)
+            raise _HTTPError(401, "unauthorized", "authentication required") from None
+        return principal
+
+    async def _scoped(
+        self, run_id: str, tenant: str | None, fetch: Callable[[], Awaitable[Sequence[T]]]
+    ) -> Sequence[T]:
+        """A run's rows, or a 404 for a run that does not exist or is another tenant's.
+
+        Unscoped, rows prove the run exists (they reference it), so only an empty
+        answer pays for the existence check; scoped, the check always comes first.
+        """
+        if tenant is not None:
+            await self._require_run(run_id, tenant)
+        rows = await fetch()
+        if not rows and tenant is None:
+            await self._require_run(run_id, None)
+        return rows
+
+    async def _require_run(self, run_id: str, tenant: str | None) -> None:
+        """404 unless the run exists and (when scoped) belongs to the tenant."""
+        async with self._store.engine.connect() as conn:
+            if not await conn.fetch_value("run_exists", run_id, tenant):
+                raise _run_not_found()
+
+    async def _dispatch(
+        self,
+        route: str,
+        run_id: str | None,
+        rest: str | None,
+        query: _Query,
+        tenant: str | None,
+    ) -> object:
+        store = self._store
+        if route == "runs":
+            return await self._list_runs(query, tenant)
+        assert run_id is not None
+        if route == "run":
+            query.finish()
+            detail = await store.get_run(run_id)
+            if detail is None or (tenant is not None and detail.tenant_id != tenant):
+                raise _run_not_found()
+            return _record(detail)
+        if rest == "events":
+            after = query.integer("after", default=None)
+            limit = query.integer(
+                "limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
+            )
+            query.finish()
+            events = await self._scoped(
+                run_id,
+                tenant,
+                partial(store.get_events, run_id, after_sequence_index=after, limit=limit),
+            )
+            return {"events": [_record(e) for e in events], "after": after, "limit": limit}
+        iteration = None
+        if rest in ("llm-calls", "tool-calls"):
+            iteration = query.integer("iteration", default=None, minimum=0)
+        limit = query.integer("limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+        offset = query.integer("offset", default=0, minimum=0)
+        assert limit is not None and offset is not None
+        query.finish()
+        fetch: Callable[[], Awaitable[Sequence[object]]]
+        if rest == "llm-calls":
+            key = "llm_calls"
+            fetch = partial(
+                store.get_llm_calls, run_id, iteration=iteration, limit=limit, offset=offset
+            )
+        elif rest == "tool-calls":
+            key = "tool_calls"
+            fetch = partial(
+                store.get_tool_invocations, run_id, iteration=iteration, limit=limit, offset=offset
+            )
+        elif rest == "traces":
+            key = "traces"
+            fetch = partial(store.get_traces, run_id, limit=limit, offset=offset)
+        else:
+            key = "pauses"
+            fetch = partial(store.get_pauses, run_id)
+        rows = await self._scoped(run_id, tenant, fetch)
+        if key == "pauses":
+            rows = rows[offset : offset + limit]
+        return {key: [_record(row) for row in rows], "limit": limit, "offset": offset}
+
+    async def _list_runs(self, query: _Query, tenant: str | None) -> object:
+        filters: dict[str, Any] = {
+            "status": query.statuses(),
+            "agent_name": query.text("agent_name"),
+            "parent_run_id": query.text("parent_run_id"),
+            "tenant_id": query.text("tenant_id"),
+            "started_after": query.when("started_after"),
+            "started_before": query.when("started_before"),
+            "metadata_filter": query.meta(),
+        }
+        limit = query.integer("limit", default=RUNS_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+        offset = query.integer("offset", default=0, minimum=0)
+        assert limit is not None and offset is not None
+        query.finish()
+        page: dict[str, Any] = {"runs": [], "total": 0, "limit": limit, "offset": offset}
+        if tenant is not None:
+            if filters["tenant_id"] not in (None, tenant):
+                return page  # another tenant's runs: nothing, not an error
+            filters["tenant_id"] = tenant
+        runs = await self._store.list_runs(**filters, limit=limit, offset=offset)
+        total = await self._store.count_runs(**filters)
+        page["runs"] = [_record(run) for run in runs]
+        page["total"] = total
+        return page
+
+    # -- Server-Sent Events -------------------------------------------------------------
+
+    async def _stream(
+        self, receive: Receive, send: Send, run_id: str, after: int | None, head: bool
+    ) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        if head:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        loop = asyncio.get_running_loop()
+        stop: asyncio.Future[str] = loop.create_future()
+        self._streams.add(stop)
+        watcher = asyncio.create_task(_watch_disconnect(receive, stop))
+        events = self._store.stream_events(
+            run_id, after_sequence_index=after, poll_interval_s=self._poll_interval_s
+        )
+        pending: list[asyncio.Task[StoredEvent]] = []
+        try:
+            await self._pump(send, run_id, events, stop, pending)
+        except OSError:  # some servers report a vanished client by failing the send
+            if not stop.done():
+                stop.set_result("disconnect")
+        except Exception:
+            logger.exception("dendrux.http: event stream of run %r failed", run_id)
+        finally:
+            self._streams.discard(stop)
+            tasks: list[asyncio.Task[Any]] = [watcher, *pending]
+            for task in tasks:
+                task.cancel()
+            try:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    with suppress(RuntimeError):  # still running: only if we were cancelled
+                        await aclose()
+        if stop.done() and stop.result() == "disconnect":
+            return
+        with suppress(OSError):  # end the response cleanly
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump(
+        self,
+        send: Send,
+        run_id: str,
+        events: AsyncIterator[StoredEvent],
+        stop: asyncio.Future[str],
+        pending: list[asyncio.Task[StoredEvent]],
+    ) -> None:
+        """Send frames until a terminal event, a finished run, a disconnect or a stop."""
+        loop = asyncio.get_running_loop()
+        grace = self._terminal_grace_s
+        last_write = loop.time()
+        next_check = last_write + grace
+        terminal_since: float | None = None
+        while True:
+            if not pending:
+                pending.append(asyncio.create_task(_next(events)))
+            deadline = min(last_write + self._heartbeat_s, next_check)
+            await asyncio.wait(
+                (pending[0], stop),
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if stop.done():
+                return
+            if pending[0].done():
+                task = pending.pop()
+                try:
+                    event = task.result()
+                except (StopAsyncIteration, RunNotFoundError):  # e.g. the run was purged
+                    return
+                await send(
+                    {"type": "http.response.body", "body": _sse_frame(event), "more_body": True}
+                )
+                last_write = loop.time()
+                next_check, terminal_since = last_write + grace, None
+                if event.event_type in TERMINAL_EVENT_TYPES:
+                    return
+                continue
+            now = loop.time()
+            if now >= next_check:
+                status = await self._status(run_id)
+                if status is None:
+                    return  # the run was deleted
+                if status in _TERMINAL_STATUSES:
+                    if terminal_since is not None:
+                        return  # terminal for a whole grace period, nothing new
+                    terminal_since = now
+                else:
+                    terminal_since = None
+                next_check = loop.time() + grace
+            if loop.time() >= last_write + self._heartbeat_s:
+                await send({"type": "http.response.body", "body": _HEARTBEAT, "more_body": True})
+                last_write = loop.time()
+
+    async def _status(self, run_id: str) -> str | None:
+        async with self._store.engine.connect() as conn:
+            row = await conn.fetch_one("run_identity", run_id)
+        return None if row is None else str(row["status"])
+
+
+async def _next(events: AsyncIterator[StoredEvent]) -> StoredEvent:
+    return await events.__anext__()
+
+
+async def _watch_disconnect(receive: Receive, stop: asyncio.Future[str]) -> None:
+    """Resolve ``stop`` when the client goes away (or the receive channel breaks)."""
+    with suppress(Exception):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+    if not stop.done():
+        stop.set_result("disconnect")
+
+
+# ---------------------------------------------------------------------------
+# request helpers
+# ---------------------------------------------------------------------------
+
+
+def _relative_path(scope: Scope) -> str:
+    """The path below the mount point, under either root_path convention."""
+    path: str = scope.get("path") or "/"
+    root: str = (scope.get("root_path") or "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root) :] or "/"
+    return path
+
+
+def _match(path: str) -> tuple[str, str | None, str | None]:
+    """(route, run id, drill-down) for a path, or a 404."""
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    parts = path.split("/")
+    if parts[0] == "":
+        parts = parts[1:]
+    if parts == ["health"]:
+        return "health", None, None
+    if parts == ["runs"]:
+        return "runs", None, None
+    if len(parts) >= 2 and parts[0] == "runs" and len(parts) <= 4:
+        run_id = parts[1]
+        shape = parts[2:]
+        if shape == []:
+            route: tuple[str, str | None] = ("run", None)
+        elif len(shape) == 1 and shape[0] in _DRILL_DOWNS:
+            route = ("drill", shape[0])
+        elif shape == ["events", "stream"]:
+            route = ("stream", None)
+        else:
+            raise _HTTPError(404, "not_found", "no such route")
+        return route[0], run_id, route[1]
+    raise _HTTPError(404, "not_found", "no such route")
+
+
+def _tenant_of(principal: object) -> str | None:
+    if principal is None:
+        return None
+    if isinstance(principal, Mapping):
+        tenant = principal.get("tenant_id")
+    else:
+        tenant = getattr(principal, "tenant_id", None)
+    if tenant is not None and not isinstance(tenant, str):
+        # Fail closed: a principal we cannot read must not see every tenant.
+        raise TypeError(
+            f"authorize returned a principal whose tenant_id is a {type(tenant).__name__}, "
+            "not a str or None"
+        )
+    return tenant
+
+
+def _last_event_id(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"last-event-id":
+            text = value.decode("latin-1").strip()
+            if _INT.fullmatch(text) and -_INT64 <= int(text) < _INT64:
+                return int(text)
+            return None  # malformed: fall back to ?after=
+    return None
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    body: bytes,
+    head: bool,
+    extra: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body})
