@@ -315,14 +315,15 @@ class RunStore:
                 return None
             d = conn.dialect
             output = d.read_json(row["output_data"])
-            return RunDetail(
+            values = (
                 *_summary_values(row, d),
-                strategy=row["strategy"],
-                input_data=d.read_json(row["input_data"]),
-                answer=output.get("answer") if isinstance(output, dict) else None,
-                error=row["error"],
-                failure_reason=row["failure_reason"],
+                row["strategy"],
+                d.read_json(row["input_data"]),
+                output.get("answer") if isinstance(output, dict) else None,
+                row["error"],
+                row["failure_reason"],
             )
+            return RunDetail(*values)
 
     # -- events -----------------------------------------------------------------------
 
