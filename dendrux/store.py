@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
-from dendrux.db import create_engine, engine_from_connection, parse_database_url
-from dendrux.db.engine import Connection, Dialect, Engine, Row
-from dendrux.errors import RunNotFoundError, StoreClosedError
+from dendrux.db import create_engine, parse_database_url
+from dendrux.db.engine import Connection, Dialect, Row
+from dendrux.db.holder import EngineHolder
+from dendrux.errors import RunNotFoundError
 from dendrux.state.runs import RunFilters
 from dendrux.validation import (
     check_int,
@@ -196,13 +196,8 @@ def _page(limit: object, offset: object) -> tuple[int | None, int]:
     return page, skip
 
 
-class RunStore:
+class RunStore(EngineHolder):
     """Read-only access to everything dendrux persisted about runs."""
-
-    def __init__(self, engine: Engine, *, owns_engine: bool) -> None:
-        self._engine = engine
-        self._owns_engine = owns_engine
-        self._closed = False
 
     @classmethod
     def from_database_url(cls, database_url: str) -> RunStore:
@@ -212,43 +207,6 @@ class RunStore:
         if parsed.dialect == "sqlite" and not parsed.is_memory and "mode" not in parsed.options:
             return cls(create_engine(database_url, mode="rw"), owns_engine=True)
         return cls(create_engine(database_url), owns_engine=True)
-
-    @classmethod
-    def from_engine(cls, engine: object) -> RunStore:
-        """A store over the caller's engine (or ``asyncpg.Pool`` / ``aiosqlite.Connection``);
-        ``close()`` leaves it open."""
-        if not isinstance(engine, Engine):
-            engine = engine_from_connection(engine)
-        return cls(engine, owns_engine=False)
-
-    @property
-    def engine(self) -> Engine:
-        """The engine this store reads through."""
-        return self._db()
-
-    def _db(self) -> Engine:
-        if self._closed:
-            raise StoreClosedError("this RunStore was closed; create a new one")
-        return self._engine
-
-    async def close(self) -> None:
-        """Dispose the engine if this store owns it; later calls raise StoreClosedError."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_engine:
-            await self._engine.dispose()
-
-    async def __aenter__(self) -> RunStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- runs -------------------------------------------------------------------------
 

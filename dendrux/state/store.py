@@ -9,12 +9,10 @@ readers see exactly what exists. The store never reconnects after close().
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Any
 
-from dendrux.db import create_engine, engine_from_connection
-from dendrux.db.engine import Engine
-from dendrux.errors import StoreClosedError
+from dendrux.db import create_engine
+from dendrux.db.holder import EngineHolder
 from dendrux.state import retention, rows, runs
 from dendrux.state.retention import PurgeResult
 from dendrux.types import (
@@ -29,55 +27,13 @@ from dendrux.types import (
 )
 
 
-class StateStore:
+class StateStore(EngineHolder):
     """Write side (and the runtime's internal reads) of the audit store."""
-
-    def __init__(self, engine: Engine, *, owns_engine: bool) -> None:
-        self._engine = engine
-        self._owns_engine = owns_engine
-        self._closed = False
 
     @classmethod
     def from_database_url(cls, database_url: str, **options: Any) -> StateStore:
         """A store owning a new engine for ``database_url``; close() disposes it."""
         return cls(create_engine(database_url, **options), owns_engine=True)
-
-    @classmethod
-    def from_engine(cls, engine: object) -> StateStore:
-        """A store over what the caller owns: a dendrux `Engine`, an ``asyncpg.Pool`` or an
-        open ``aiosqlite.Connection``. close() leaves it open."""
-        if not isinstance(engine, Engine):
-            engine = engine_from_connection(engine)
-        return cls(engine, owns_engine=False)
-
-    @property
-    def engine(self) -> Engine:
-        """The engine this store runs on."""
-        return self._db()
-
-    def _db(self) -> Engine:
-        if self._closed:
-            raise StoreClosedError("this StateStore was closed; create a new one")
-        return self._engine
-
-    async def close(self) -> None:
-        """Release the engine if this store owns it; later calls raise StoreClosedError."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_engine:
-            await self._engine.dispose()
-
-    async def __aenter__(self) -> StateStore:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- runs ---------------------------------------------------------------
 
