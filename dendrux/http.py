@@ -33,6 +33,9 @@ without a body):
     closed after a terminal event (``run.completed``, ``run.error``,
     ``run.cancelled``, ``run.interrupted``, ``run.abandoned``) or once the
     run has had a terminal status for ``terminal_grace_s`` without new events.
+    Resuming right after a run's last event, when that is a terminal event,
+    is a ``204 No Content`` (which makes a browser ``EventSource`` stop
+    reconnecting).
 ``/runs/{id}/llm-calls``, ``/runs/{id}/tool-calls``
     ``{"llm_calls" | "tool_calls": [...], "limit": L, "offset": O}``;
     ``?iteration=&limit=&offset=``.
@@ -546,6 +549,12 @@ class ReadRouter:
                     query.text("after")
                 query.finish()
                 await self._require_run(run_id, tenant)
+                if after is not None and await self._ended_at(run_id, after):
+                    # The client already has the terminal event: 204 tells an
+                    # EventSource to stop reconnecting.
+                    await tracked_send({"type": "http.response.start", "status": 204})
+                    await tracked_send({"type": "http.response.body", "body": b""})
+                    return
                 await self._stream(receive, tracked_send, run_id, after, head)
                 return
             body = await self._dispatch(route, run_id, rest, query, tenant)
@@ -783,6 +792,17 @@ class ReadRouter:
             if loop.time() >= last_write + self._heartbeat_s:
                 await send({"type": "http.response.body", "body": _HEARTBEAT, "more_body": True})
                 last_write = loop.time()
+
+    async def _ended_at(self, run_id: str, cursor: int) -> bool:
+        """True when event ``cursor`` is a terminal event and nothing follows it."""
+        if cursor < 0:
+            return False
+        events = await self._store.get_events(run_id, after_sequence_index=cursor - 1, limit=2)
+        return (
+            len(events) == 1
+            and events[0].sequence_index == cursor
+            and events[0].event_type in TERMINAL_EVENT_TYPES
+        )
 
     async def _status(self, run_id: str) -> str | None:
         async with self._store.engine.connect() as conn:

@@ -285,7 +285,11 @@ class SqliteEngine(Engine):
             raise wrap_sqlite_error(exc, self.url) from exc
         raw.row_factory = sqlite3.Row
         if reader:
-            await SqliteConnection(raw, self.dialect, self.url).execute("query_only")
+            try:
+                await SqliteConnection(raw, self.dialect, self.url).execute("query_only")
+            except BaseException:
+                raw.stop()  # a cancelled open must not leave its connection and thread behind
+                raise
         return raw
 
     async def _ensure_ready(self) -> None:
