@@ -30,18 +30,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from bench.pg import run_with_cluster
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_PG_P99_MS = 50.0
@@ -560,44 +559,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < EVENT_RUNS:
         print(f"--runs must be >= {EVENT_RUNS}", file=sys.stderr)
         return 2
-    dialects = ["sqlite", "postgres"] if args.dialect == "both" else [args.dialect]
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    async def measure(dialects: list[str], cluster: Any, tmp: str) -> dict[str, Any]:
+        return await _main_async(args, dialects, cluster, tmp)
 
-    previous = signal.signal(signal.SIGTERM, terminate)
-    cluster = None
-    tmp = tempfile.mkdtemp(prefix="dendrux-bench-http-")
-    try:
-        if "postgres" in dialects:
-            from bench.pg import BenchPgCluster, find_binaries
-
-            if find_binaries() is None:
-                if args.dialect == "postgres":
-                    print("PostgreSQL server binaries not found", file=sys.stderr)
-                    return 2
-                print("(PostgreSQL server binaries not found: skipping postgres)")
-                dialects.remove("postgres")
-            else:
-                cluster = BenchPgCluster(durable=args.pg_settings == "durable")
-                cluster.start()
-                print(f"(throwaway PostgreSQL cluster in {cluster.base_dir}, port {cluster.port})")
-        result = asyncio.run(_main_async(args, dialects, cluster, tmp))
-    except KeyboardInterrupt:
-        print("\ninterrupted; stopping the cluster and removing temp files", file=sys.stderr)
-        return 130
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
-    text = json.dumps(result, separators=(",", ":"))
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-        print(f"\nJSON result written to {args.json}")
-    else:
-        print(text)
-    return 0 if result["ok"] else 1
+    return run_with_cluster(args, temp_prefix="dendrux-bench-http-", measure=measure, name="http")
 
 
 if __name__ == "__main__":

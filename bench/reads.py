@@ -38,7 +38,6 @@ import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections import Counter
@@ -49,6 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from bench.pg import run_with_cluster
 from dendrux.db.queries import load_queries
 
 TARGET_P50_MS = 5.0  # PostgreSQL, every call but the unselective count_runs()
@@ -1517,49 +1517,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 2 or args.repeat < 1 or args.iterations < 1 or args.warmup < 1:
         print("--runs must be >= 2; --repeat, --iterations, --warmup >= 1", file=sys.stderr)
         return 2
-    dialects = ["sqlite", "postgres"] if args.dialect == "both" else [args.dialect]
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    async def measure(dialects: list[str], cluster: Any, tmp: str) -> dict[str, Any]:
+        result, _ok = await _main_async(args, dialects, cluster, tmp)
+        return result
 
-    previous = signal.signal(signal.SIGTERM, terminate)
-    cluster = None
-    tmp = tempfile.mkdtemp(prefix="dendrux-bench-reads-")
-    try:
-        if "postgres" in dialects:
-            from bench.pg import BenchPgCluster, find_binaries
-
-            if find_binaries() is None:
-                if args.dialect == "postgres":
-                    print("PostgreSQL server binaries not found", file=sys.stderr)
-                    return 2
-                print("(PostgreSQL server binaries not found: skipping postgres)")
-                dialects.remove("postgres")
-            else:
-                cluster = BenchPgCluster(durable=args.pg_settings == "durable")
-                cluster.start()
-                print(f"(throwaway PostgreSQL cluster in {cluster.base_dir}, port {cluster.port})")
-        result, ok = asyncio.run(_main_async(args, dialects, cluster, tmp))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("\ninterrupted; stopping the cluster and removing temp files", file=sys.stderr)
-        return 130
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
-    text = json.dumps(result, separators=(",", ":"), default=str)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-        print(f"\nJSON result written to {args.json}")
-    else:
-        print(text)
-    if not ok:
-        print("reads benchmark verification FAILED (see FAILURE lines above)", file=sys.stderr)
-        return 1
-    return 0
+    return run_with_cluster(args, temp_prefix="dendrux-bench-reads-", measure=measure, name="reads")
 
 
 if __name__ == "__main__":

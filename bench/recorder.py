@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import cProfile
 import io
-import json
 import math
 import os
 import platform
@@ -45,6 +44,7 @@ from typing import Any
 
 from bench import workload as w
 from bench.bare import BareRecorder, BareStore, PostgresBackend, SqliteBackend
+from bench.pg import run_with_cluster
 
 TARGET_RATIO = 1.5
 REPO = Path(__file__).resolve().parent.parent
@@ -861,46 +861,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or args.concurrency < 1 or args.repeat < 1:
         print("--runs, --concurrency and --repeat must be >= 1", file=sys.stderr)
         return 2
-    dialects = ["sqlite", "postgres"] if args.dialect == "both" else [args.dialect]
 
-    def terminate(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    async def measure(dialects: list[str], cluster: Any, tmp: str) -> dict[str, Any]:
+        result, _ok = await _main_async(args, dialects, cluster, tmp)
+        return result
 
-    previous = signal.signal(signal.SIGTERM, terminate)
-    cluster = None
-    tmp = tempfile.mkdtemp(prefix="dendrux-bench-")
-    try:
-        if "postgres" in dialects:
-            from bench.pg import BenchPgCluster, find_binaries
-
-            if find_binaries() is None:
-                if args.dialect == "postgres":
-                    print("PostgreSQL server binaries not found", file=sys.stderr)
-                    return 2
-                print("(PostgreSQL server binaries not found: skipping postgres)")
-                dialects.remove("postgres")
-            else:
-                cluster = BenchPgCluster(durable=args.pg_settings == "durable")
-                cluster.start()
-                print(f"(throwaway PostgreSQL cluster in {cluster.base_dir}, port {cluster.port})")
-        result, ok = asyncio.run(_main_async(args, dialects, cluster, tmp))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("\ninterrupted; stopping the cluster and removing temp files", file=sys.stderr)
-        return 130
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
-    text = json.dumps(result, separators=(",", ":"))
-    if args.json:
-        Path(args.json).write_text(text + "\n")
-        print(f"\nJSON result written to {args.json}")
-    else:
-        print(text)
-    if not ok:
-        print("benchmark verification FAILED (see FAILURE lines above)", file=sys.stderr)
-        return 1
-    return 0
+    return run_with_cluster(args, temp_prefix="dendrux-bench-", measure=measure, name="recorder")
