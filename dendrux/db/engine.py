@@ -57,10 +57,6 @@ class Dialect(ABC):
         """A stored boolean."""
         return bool(value)
 
-    @abstractmethod
-    def is_transient(self, exc: BaseException) -> bool:
-        """Whether retrying the operation that raised ``exc`` may succeed."""
-
 
 def utc_from_naive_or_aware(value: datetime) -> datetime:
     """Naive values (older schemas) are UTC by convention."""

@@ -100,9 +100,6 @@ class PostgresDialect(Dialect):
             return value
         return super().read_json(value)
 
-    def is_transient(self, exc: BaseException) -> bool:
-        return is_transient_pg_error(exc)
-
 
 def wrap_pg_error(exc: BaseException, url: str, raw: Any = None) -> DendruxError:
     """The dendrux error for an asyncpg/socket failure (the original is kept as cause)."""
@@ -240,7 +237,6 @@ class PostgresEngine(Engine):
         self._owns_pool = pool is None
         self._pool_lock = asyncio.Lock()
         self._schema_checked = False
-        self.upstream_schema = False
         self._wakeups: EventNotifications | None = None
         self._closed = False
 
@@ -315,9 +311,7 @@ class PostgresEngine(Engine):
         from dendrux.db.migrate import check_schema
 
         async with self._acquire() as raw:
-            self.upstream_schema = await check_schema(
-                PostgresConnection(raw, self.dialect, self.url), self.url
-            )
+            await check_schema(PostgresConnection(raw, self.dialect, self.url), self.url)
         self._schema_checked = True
 
     @asynccontextmanager

@@ -75,10 +75,6 @@ class SqliteDialect(Dialect):
             return utc_from_naive_or_aware(value)
         return utc_from_naive_or_aware(datetime.fromisoformat(value))
 
-    def is_transient(self, exc: BaseException) -> bool:
-        code = getattr(exc, "sqlite_errorcode", None)
-        return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-
 
 def _naive_text(value: datetime) -> str:
     """Upstream form; whole seconds without a fraction, as that schema may store them,
