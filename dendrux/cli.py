@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 from dendrux import __version__
 from dendrux.db.urls import default_database_url, mask_url, parse_database_url
 from dendrux.errors import RunNotFoundError
-from dendrux.types import TERMINAL_STATUSES, RunStatus
+from dendrux.types import TERMINAL_STATUS_VALUES, RunStatus
 
 if TYPE_CHECKING:
     from dendrux.state import StateStore
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from dendrux.types import ParentRef, RunBrief, SubtreeSummary
 
 _STATUSES = [s.value for s in RunStatus]
-_TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 _META_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
@@ -130,7 +129,7 @@ def parse_meta(text: str) -> tuple[str, Any]:
 
 def parse_statuses(texts: Iterable[str], *, terminal_only: bool = False) -> list[str]:
     """Statuses from repeated and/or comma-separated ``--status`` values."""
-    allowed = sorted(_TERMINAL) if terminal_only else _STATUSES
+    allowed = sorted(TERMINAL_STATUS_VALUES) if terminal_only else _STATUSES
     result: list[str] = []
     for text in texts:
         for item in text.split(","):
@@ -318,7 +317,7 @@ def _run_seconds(run: RunSummary, now: datetime) -> float | None:
     """Wall time of a finished run (created -> last update), or so far for a live one."""
     if run.created_at is None:
         return None
-    end = run.updated_at if run.status in _TERMINAL else now
+    end = run.updated_at if run.status in TERMINAL_STATUS_VALUES else now
     if end is None:
         return None
     return (end - run.created_at).total_seconds()
@@ -456,7 +455,7 @@ async def _runs(args: argparse.Namespace, url: str, style: Style) -> int:
     rows = []
     for run in runs:
         agent = "  " * min(run.delegation_level, 4) + style.branch if run.parent_run_id else ""
-        seconds = _run_seconds(run, now) if run.status in _TERMINAL else None
+        seconds = _run_seconds(run, now) if run.status in TERMINAL_STATUS_VALUES else None
         cells = [
             (run.run_id, style.paint(run.run_id, "dim")),
             (agent + run.agent_name, agent + run.agent_name),
@@ -672,7 +671,7 @@ class _ShowPrinter:
         )
         seconds = _run_seconds(run, self.now)
         if seconds is not None:
-            label = "duration" if run.status in _TERMINAL else "elapsed"
+            label = "duration" if run.status in TERMINAL_STATUS_VALUES else "elapsed"
             rows.append((label, format_duration(seconds)))
         rows.append(("iterations", str(run.iteration_count)))
         tokens = _tokens(run.total_input_tokens, run.total_output_tokens)
@@ -1191,7 +1190,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="STATUS",
         help="only these finished statuses; repeat or comma-separate "
-        f"({', '.join(sorted(_TERMINAL))})",
+        f"({', '.join(sorted(TERMINAL_STATUS_VALUES))})",
     )
     purge.add_argument("--dry-run", action="store_true", help="count, do not delete")
     purge.add_argument(

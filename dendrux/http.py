@@ -104,7 +104,7 @@ from dendrux.errors import (
     TransientDatabaseError,
 )
 from dendrux.store import RunStore, StoredEvent
-from dendrux.types import TERMINAL_STATUSES, RunStatus
+from dendrux.types import TERMINAL_STATUS_VALUES, RunStatus
 from dendrux.validation import check_required_id
 
 __all__ = ["ReadRouter", "make_read_router"]
@@ -127,7 +127,6 @@ TERMINAL_EVENT_TYPES = frozenset(
 MAX_LIMIT = 1000
 RUNS_DEFAULT_LIMIT = 50
 DRILL_DEFAULT_LIMIT = 100
-_TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL_STATUSES)
 _STATUS_VALUES = frozenset(s.value for s in RunStatus)
 _NEVER_SERVED = frozenset({"pause_data", "pii_mapping"})
 _INT = re.compile(r"-?[0-9]+")
@@ -782,7 +781,7 @@ class ReadRouter:
                 status = await self._status(run_id)
                 if status is None:
                     return  # the run was deleted
-                if status in _TERMINAL_STATUSES:
+                if status in TERMINAL_STATUS_VALUES:
                     if terminal_since is not None:
                         return  # terminal for a whole grace period, nothing new
                     terminal_since = now

@@ -20,10 +20,12 @@ from dendrux.db.engine import Connection, Dialect, Row
 from dendrux.db.holder import EngineHolder
 from dendrux.errors import RunNotFoundError
 from dendrux.state import runs
+from dendrux.state.rowmap import optional_float
 from dendrux.state.runs import RunFilters
 from dendrux.validation import (
     check_int,
     check_offset,
+    check_page,
     check_required_id,
     clamp_limit,
 )
@@ -153,10 +155,6 @@ class PausePair:
     user_input: Any
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _summary_values(row: Row, d: Dialect) -> tuple[Any, ...]:
     return (
         row["id"],
@@ -169,7 +167,7 @@ def _summary_values(row: Row, d: Dialect) -> tuple[Any, ...]:
         row["total_output_tokens"] or 0,
         row["total_cache_read_tokens"] or 0,
         row["total_cache_creation_tokens"] or 0,
-        _float(row["total_cost_usd"]),
+        optional_float(row["total_cost_usd"]),
         row["model"],
         row["parent_run_id"],
         row["delegation_level"] or 0,
@@ -188,13 +186,6 @@ def _event(row: Row, d: Dialect) -> StoredEvent:
         d.read_json(row["data"]),
         d.read_ts(row["created_at"]),
     )
-
-
-def _page(limit: object, offset: object) -> tuple[int | None, int]:
-    page = check_int("limit", limit, optional=True, minimum=1)
-    skip = check_int("offset", offset, minimum=0)
-    assert skip is not None
-    return page, skip
 
 
 class RunStore(EngineHolder):
@@ -369,7 +360,7 @@ class RunStore(EngineHolder):
         """A run's LLM calls by iteration, then time."""
         run_id = check_required_id("run_id", run_id)
         it = check_int("iteration", iteration, optional=True)
-        page, skip = _page(limit, offset)
+        page, skip = check_page(limit, offset)
         async with self._db().connect() as conn:
             rows = await conn.fetch_all("get_llm_calls", run_id, it, page, skip)
             d = conn.dialect
@@ -383,7 +374,7 @@ class RunStore(EngineHolder):
                     (row["input_tokens"] or 0) + (row["output_tokens"] or 0),
                     row["cache_read_input_tokens"],
                     row["cache_creation_input_tokens"],
-                    _float(row["cost_usd"]),
+                    optional_float(row["cost_usd"]),
                     row["duration_ms"],
                     d.read_json(row["provider_request"]),
                     d.read_json(row["provider_response"]),
@@ -404,7 +395,7 @@ class RunStore(EngineHolder):
         """A run's tool executions by iteration, then time."""
         run_id = check_required_id("run_id", run_id)
         it = check_int("iteration", iteration, optional=True)
-        page, skip = _page(limit, offset)
+        page, skip = check_page(limit, offset)
         async with self._db().connect() as conn:
             rows = await conn.fetch_all("get_tool_calls", run_id, it, page, skip)
             d = conn.dialect
@@ -430,7 +421,7 @@ class RunStore(EngineHolder):
     ) -> list[TraceEntry]:
         """A run's conversation in order."""
         run_id = check_required_id("run_id", run_id)
-        page, skip = _page(limit, offset)
+        page, skip = check_page(limit, offset)
         async with self._db().connect() as conn:
             rows = await conn.fetch_all("get_traces", run_id, page, skip)
             d = conn.dialect

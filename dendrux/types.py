@@ -55,6 +55,9 @@ TERMINAL_STATUSES = frozenset(
 WAITING_STATUSES = frozenset(
     {RunStatus.WAITING_CLIENT_TOOL, RunStatus.WAITING_HUMAN_INPUT, RunStatus.WAITING_APPROVAL}
 )
+TERMINAL_STATUS_VALUES = frozenset(s.value for s in TERMINAL_STATUSES)
+"""The terminal statuses as plain strings, as rows and arguments carry them."""
+WAITING_STATUS_VALUES = frozenset(s.value for s in WAITING_STATUSES)
 
 
 @dataclass(slots=True)

@@ -191,6 +191,14 @@ def clamp_limit(name: str, value: object, *, maximum: int = 1000) -> int:
     return max(1, min(limit, maximum))
 
 
+def check_page(limit: object, offset: object) -> tuple[int | None, int]:
+    """A per-run read's page: ``limit`` >= 1 or None (all), ``offset`` >= 0; refused otherwise."""
+    page = check_int("limit", limit, optional=True, minimum=1)
+    skip = check_int("offset", offset, minimum=0)
+    assert skip is not None
+    return page, skip
+
+
 def check_offset(name: str, value: object) -> int:
     """A page offset, clamped to >= 0."""
     offset = check_required_int(name, value, minimum=None)

@@ -14,10 +14,8 @@ from typing import Any
 from dendrux.db.engine import Engine
 from dendrux.errors import InvalidArgumentError
 from dendrux.state._executor import reading, writing
-from dendrux.types import TERMINAL_STATUSES
+from dendrux.types import TERMINAL_STATUS_VALUES
 from dendrux.validation import check_aware, check_bool, check_required_int, check_status_filter
-
-_TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +54,10 @@ async def purge_runs(
     cleared. Returns the rows deleted per table."""
     cutoff = check_aware("before", before, optional=False)
     statuses = check_status_filter("status", status)
-    if statuses is not None and not set(statuses) <= _TERMINAL:
+    if statuses is not None and not set(statuses) <= TERMINAL_STATUS_VALUES:
         raise InvalidArgumentError(
-            f"status must name finished statuses only ({sorted(_TERMINAL)}), got {statuses}"
+            "status must name finished statuses only "
+            f"({sorted(TERMINAL_STATUS_VALUES)}), got {statuses}"
         )
     batch = check_required_int("batch_size", batch_size, minimum=1)
     result = PurgeResult(dry_run=check_bool("dry_run", dry_run))

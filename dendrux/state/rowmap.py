@@ -18,7 +18,8 @@ from dendrux.types import (
 )
 
 
-def _float(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A numeric column (NUMERIC on older schemas) as a float, NULL as None."""
     return None if value is None else float(value)
 
 
@@ -40,7 +41,7 @@ def run_record(row: Row, d: Dialect) -> RunRecord:
         delegation_level=row["delegation_level"] or 0,
         total_input_tokens=row["total_input_tokens"] or 0,
         total_output_tokens=row["total_output_tokens"] or 0,
-        total_cost_usd=_float(row["total_cost_usd"]),
+        total_cost_usd=optional_float(row["total_cost_usd"]),
         total_cache_read_tokens=row["total_cache_read_tokens"] or 0,
         total_cache_creation_tokens=row["total_cache_creation_tokens"] or 0,
         total_reasoning_tokens=row["total_reasoning_tokens"] or 0,
@@ -98,7 +99,7 @@ def llm_interaction_record(row: Row, d: Dialect) -> LLMInteractionRecord:
         provider_response=d.read_json(row["provider_response"]),
         input_tokens=row["input_tokens"] or 0,
         output_tokens=row["output_tokens"] or 0,
-        cost_usd=_float(row["cost_usd"]),
+        cost_usd=optional_float(row["cost_usd"]),
         duration_ms=row["duration_ms"],
         cache_read_input_tokens=row["cache_read_input_tokens"],
         cache_creation_input_tokens=row["cache_creation_input_tokens"],

@@ -35,6 +35,7 @@ from dendrux.validation import (
     check_int,
     check_limit,
     check_list,
+    check_page,
     check_required_id,
     check_required_int,
     check_required_text,
@@ -55,13 +56,6 @@ def _now() -> datetime:
 
 def _row_id(row_id: object, name: str = "row_id") -> str:
     return check_id(name, row_id, optional=True) or new_ulid()
-
-
-def _page(limit: object, offset: object) -> tuple[int | None, int]:
-    page = check_int("limit", limit, optional=True, minimum=1)
-    skip = check_int("offset", offset, minimum=0)
-    assert skip is not None
-    return page, skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +387,7 @@ async def get_traces(
 ) -> list[TraceRecord]:
     """A run's conversation in ``order_index`` order."""
     run_id = check_required_id("run_id", run_id)
-    page, skip = _page(limit, offset)
+    page, skip = check_page(limit, offset)
     async with reading(db) as conn:
         rows = await conn.fetch_all("get_traces", run_id, page, skip)
         return [trace_record(row, conn.dialect) for row in rows]
@@ -410,7 +404,7 @@ async def get_tool_calls(
     """A run's tool executions by iteration, then time."""
     run_id = check_required_id("run_id", run_id)
     iteration = check_int("iteration_index", iteration_index, optional=True)
-    page, skip = _page(limit, offset)
+    page, skip = check_page(limit, offset)
     async with reading(db) as conn:
         rows = await conn.fetch_all("get_tool_calls", run_id, iteration, page, skip)
         return [tool_call_record(row, conn.dialect) for row in rows]
@@ -427,7 +421,7 @@ async def get_llm_interactions(
     """A run's LLM calls by iteration, then time."""
     run_id = check_required_id("run_id", run_id)
     iteration = check_int("iteration_index", iteration_index, optional=True)
-    page, skip = _page(limit, offset)
+    page, skip = check_page(limit, offset)
     async with reading(db) as conn:
         rows = await conn.fetch_all("get_llm_interactions", run_id, iteration, page, skip)
         return [llm_interaction_record(row, conn.dialect) for row in rows]

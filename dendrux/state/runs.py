@@ -24,8 +24,8 @@ from dendrux.state import rows
 from dendrux.state._executor import Executor, lifecycle_write, reading, writing
 from dendrux.state.rowmap import run_record
 from dendrux.types import (
-    TERMINAL_STATUSES,
-    WAITING_STATUSES,
+    TERMINAL_STATUS_VALUES,
+    WAITING_STATUS_VALUES,
     CreateRunResult,
     DelegationInfo,
     ParentRef,
@@ -58,9 +58,6 @@ from dendrux.validation import (
 
 MAX_DELEGATION_DEPTH = 1000
 """Recursive walks stop here, so a cycle in parent links cannot loop forever."""
-
-_TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
-_WAITING = frozenset(s.value for s in WAITING_STATUSES)
 
 
 def _now() -> datetime:
@@ -140,7 +137,7 @@ async def create_run(
             if held is not None:
                 if held["idempotency_fingerprint"] != idempotency_fingerprint:
                     raise IdempotencyConflictError(held["id"], idempotency_key)
-                if held["status"] in _TERMINAL:
+                if held["status"] in TERMINAL_STATUS_VALUES:
                     return CreateRunResult(held["id"], "existing_terminal", held["status"])
                 return CreateRunResult(held["id"], "existing_active", held["status"])
         same_id = await conn.fetch_one("run_identity", run_id)
@@ -167,9 +164,10 @@ def _finalize_args(
 ) -> list[Any]:
     run_id = check_required_id("run_id", run_id)
     status = check_status("status", status)
-    if status not in _TERMINAL:
+    if status not in TERMINAL_STATUS_VALUES:
         raise InvalidArgumentError(
-            f"status {status!r} is not terminal; finalize_run takes one of {sorted(_TERMINAL)}"
+            f"status {status!r} is not terminal; finalize_run takes one of "
+            f"{sorted(TERMINAL_STATUS_VALUES)}"
         )
     answer_json = None
     if answer is not None:
@@ -248,9 +246,10 @@ async def pause_run(
     """Park a run in a waiting status with its resume state; False if it is terminal or missing."""
     run_id = check_required_id("run_id", run_id)
     status = check_status("status", status)
-    if status not in _WAITING:
+    if status not in WAITING_STATUS_VALUES:
         raise InvalidArgumentError(
-            f"status {status!r} is not a waiting status; pause_run takes one of {sorted(_WAITING)}"
+            f"status {status!r} is not a waiting status; pause_run takes one of "
+            f"{sorted(WAITING_STATUS_VALUES)}"
         )
     if pause_data is None:
         raise InvalidArgumentTypeError("pause_data must be a dict, got None")
@@ -344,7 +343,7 @@ async def cancel_run(
     args = _finalize_args(run_id, "cancelled", None, reason, None, None, None)
     sequence = check_int("sequence_index", sequence_index, optional=True)
     iteration = check_required_int("iteration_index", iteration_index)
-    live = sorted(s.value for s in RunStatus if s.value not in _TERMINAL)
+    live = sorted(s.value for s in RunStatus if s.value not in TERMINAL_STATUS_VALUES)
     data = encode_json("data", {"reason": reason} if reason is not None else None)
     event_id, now = new_ulid(), args[12]
 
