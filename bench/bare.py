@@ -1,38 +1,49 @@
 """The denominator: the recorder's database work written by hand on the bare drivers.
 
 Same SQL text (loaded from the library's named queries, byte-identical), same
-statements, same transaction boundaries and the same stored content as
-`dendrux.recorder.PersistenceRecorder` issues for this workload:
+statements, same transactions and the same stored content as
+`dendrux.recorder.PersistenceRecorder` issues for this workload. Each hook is
+one *unit* of writes, as in the library (`dendrux.db.writes`):
 
 =====================  ==========================================================
-hook                   statements (each line is its own commit unless bracketed)
+hook                   writes of its unit
 =====================  ==========================================================
 message_appended       insert_trace (RETURNING id)
-llm_call_completed     insert_llm_interaction; insert_usage;
-                       insert_run_event (RETURNING id); touch_progress
-tool_completed         [BEGIN; insert_tool_call; insert_run_event; COMMIT];
+llm_call_completed     insert_llm_interaction; insert_usage; insert_run_event;
                        touch_progress
+tool_completed         insert_tool_call + insert_run_event (atomic); touch_progress
 governance_event       insert_run_event (RETURNING id)
 =====================  ==========================================================
 
-One-statement writes run without BEGIN/COMMIT (autocommit), as the library
-does; only the tool write is an explicit transaction (``BEGIN IMMEDIATE`` on
-SQLite, ``conn.transaction()`` on PostgreSQL). Ids are minted client-side
-with the same ULID function, JSON is ``json.dumps`` with the library's
-separators, timestamps are ISO text on SQLite and aware datetimes on
-PostgreSQL. What the bare code does *not* do: argument validation, the
-NUL/big-float/UTF-8 scans of encoded JSON, retry/best-effort wrappers, the
-re-parse of the tool result text (it is stored as given: already JSON), and
-the "is this my own row?" probe (it only runs after a conflict, which this
-workload never produces; the bare code raises instead).
+PostgreSQL: a unit is one statement, one round trip, one commit: the
+multi-row units are the one-statement forms of ``sql/postgres/hooks.sql``
+(``record_llm_call``, ``record_tool_call``), the others their one insert; an
+asyncpg pool of 1..10 that, like the library's, hands connections back
+without a reset query.
+
+SQLite: group commit, written by hand: units queued while a group commits
+run together in one thread hop on one WAL connection (``synchronous=FULL``)
+inside ``BEGIN IMMEDIATE`` ... ``COMMIT``, a tool unit's two fail-closed
+inserts inside a savepoint; a lone unit of one statement autocommits.
+
+Ids are minted client-side with the same ULID function, JSON is
+``json.dumps`` with the library's separators, timestamps are ISO text on
+SQLite and aware datetimes on PostgreSQL. What the bare code does *not* do:
+argument validation, the NUL/big-float/UTF-8 scans of encoded JSON, retry
+and best-effort handling (its units never fail here; it raises if one
+does), the re-parse of the tool result text (stored as given: already
+JSON), and the "is this my own row?" probe (it only runs after a conflict,
+which this workload never produces).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 import aiosqlite
@@ -40,6 +51,9 @@ import asyncpg
 
 from dendrux.db.queries import load_queries
 from dendrux.ulid import new_ulid
+
+Statement = tuple[str, tuple[Any, ...]]
+GROUP_LIMIT = 256  # units per group commit at most, as in the library
 
 _dumps_raw = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
@@ -116,22 +130,53 @@ class SlotTaken(RuntimeError):
 
 
 # ---------------------------------------------------------------------------
-# backends: how one statement / one transaction reaches the database
+# backends: how one unit reaches the database
 # ---------------------------------------------------------------------------
 
 
+def _first(rows: list[Any]) -> Any:
+    return rows[0][0] if rows else None
+
+
+def _commit_group(
+    conn: sqlite3.Connection, q: Any, units: list[tuple[list[Statement], range]]
+) -> list[list[Any]]:
+    """On the connection's thread: a group of units, one transaction (a lone
+    one-statement unit autocommits); ``guard`` statements of a unit in a savepoint."""
+    if len(units) == 1 and len(units[0][0]) == 1:
+        return [[_first(conn.execute(sql, args).fetchall()) for sql, args in units[0][0]]]
+    conn.execute(q["begin_immediate"])
+    try:
+        out = []
+        for statements, guard in units:
+            values = []
+            for i, (sql, args) in enumerate(statements):
+                if len(guard) > 1 and i == guard.start:
+                    conn.execute(q["savepoint"])
+                values.append(_first(conn.execute(sql, args).fetchall()))
+                if len(guard) > 1 and i == guard.stop - 1:
+                    conn.execute(q["release_savepoint"])
+            out.append(values)
+    except BaseException:
+        conn.execute(q["rollback"])
+        raise
+    conn.execute(q["commit"])
+    return out
+
+
 class SqliteBackend:
-    """One aiosqlite connection (WAL, synchronous=FULL, foreign keys on); an
-    asyncio.Lock serialises writes; one thread hop per statement."""
+    """One aiosqlite connection (WAL, synchronous=FULL, foreign keys on) and a
+    hand-written group commit: one thread hop and one transaction per group."""
 
     dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.q = load_queries("sqlite")
-        self.lock = asyncio.Lock()
         self.db: aiosqlite.Connection | None = None
-        self.statements = 0
+        self.queue: list[tuple[list[Statement], range, asyncio.Future[list[Any]]]] = []
+        self.committer: asyncio.Task[None] | None = None
+        self.units = 0
 
     @staticmethod
     def now() -> Any:
@@ -147,42 +192,43 @@ class SqliteBackend:
             await self.db.close()
             self.db = None
 
-    async def value(self, sql: str, args: tuple[Any, ...]) -> Any:
-        """One autocommit statement; the first column of its first row (or None)."""
-        async with self.lock:
-            rows = await self.db.execute_fetchall(sql, args)  # type: ignore[union-attr]
-        self.statements += 1
-        return rows[0][0] if rows else None
+    async def unit(
+        self, statements: list[Statement], *, guard: range = range(0), combined: str = ""
+    ) -> list[Any]:
+        """Queue one unit for the next group commit; each statement's first value."""
+        done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.queue.append((statements, guard, done))
+        if self.committer is None:
+            self.committer = asyncio.create_task(self._commit_queued())
+        self.units += 1
+        return await done
 
-    async def run(self, sql: str, args: tuple[Any, ...]) -> None:
-        """One autocommit statement, result ignored."""
-        async with self.lock:
-            await self.db.execute_fetchall(sql, args)  # type: ignore[union-attr]
-        self.statements += 1
-
-    async def transaction_values(self, work: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        """BEGIN IMMEDIATE; the statements; COMMIT (ROLLBACK on error)."""
+    async def _commit_queued(self) -> None:
         db = self.db
         assert db is not None
-        out = []
-        async with self.lock:
-            await db.execute_fetchall(self.q["begin_immediate"])
-            try:
-                for sql, args in work:
-                    rows = await db.execute_fetchall(sql, args)
-                    out.append(rows[0][0] if rows else None)
-            except BaseException:
-                if db.in_transaction:
-                    await db.execute_fetchall(self.q["rollback"])
-                raise
-            await db.execute_fetchall(self.q["commit"])
-        self.statements += len(work) + 2
-        return out
+        try:
+            while self.queue:
+                group, self.queue = self.queue[:GROUP_LIMIT], self.queue[GROUP_LIMIT:]
+                work = [(statements, guard) for statements, guard, _ in group]
+                try:
+                    results = await db._execute(_commit_group, db._conn, self.q, work)
+                except Exception as exc:
+                    for _, _, done in group:
+                        done.set_exception(exc)
+                    continue
+                for (_, _, done), values in zip(group, results, strict=True):
+                    done.set_result(values)
+        finally:
+            self.committer = None
+
+
+async def _keep_session(_conn: Any) -> None:
+    """No reset query on release, as in the library's pool."""
 
 
 class PostgresBackend:
-    """An asyncpg pool (min 1, max 10: the library's defaults); one statement per
-    acquire for autocommit writes, ``conn.transaction()`` for the tool write."""
+    """An asyncpg pool (min 1, max 10, no reset query on release: the library's
+    settings); one acquire and one statement per unit."""
 
     dialect = "postgres"
 
@@ -192,7 +238,7 @@ class PostgresBackend:
         self.max_size = max_size
         self.q = load_queries("postgres")
         self.pool: asyncpg.Pool | None = None
-        self.statements = 0
+        self.units = 0
 
     @staticmethod
     def now() -> Any:
@@ -200,7 +246,11 @@ class PostgresBackend:
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(
-            self.dsn, min_size=self.min_size, max_size=self.max_size
+            self.dsn,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            max_queries=10_000_000,
+            reset=_keep_session,
         )
 
     async def close(self) -> None:
@@ -208,24 +258,20 @@ class PostgresBackend:
             await self.pool.close()
             self.pool = None
 
-    async def value(self, sql: str, args: tuple[Any, ...]) -> Any:
+    async def unit(
+        self, statements: list[Statement], *, guard: range = range(0), combined: str = ""
+    ) -> list[Any]:
+        """The unit's one statement (``combined``, taking every statement's
+        parameters in order), or its only statement."""
+        if combined:
+            sql = self.q[combined]
+            args = tuple(chain.from_iterable(a for _, a in statements))
+        else:
+            ((sql, args),) = statements
+        self.units += 1
         async with self.pool.acquire() as conn:  # type: ignore[union-attr]
-            result = await conn.fetchval(sql, *args)
-        self.statements += 1
-        return result
-
-    async def run(self, sql: str, args: tuple[Any, ...]) -> None:
-        async with self.pool.acquire() as conn:  # type: ignore[union-attr]
-            await conn.execute(sql, *args)
-        self.statements += 1
-
-    async def transaction_values(self, work: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-        out = []
-        async with self.pool.acquire() as conn, conn.transaction():  # type: ignore[union-attr]
-            for sql, args in work:
-                out.append(await conn.fetchval(sql, *args))
-        self.statements += len(work) + 2
-        return out
+            row = await conn.fetchrow(sql, *args)
+        return list(row.values())[: len(statements)] if row is not None else [None]
 
 
 Backend = SqliteBackend | PostgresBackend
@@ -237,7 +283,7 @@ Backend = SqliteBackend | PostgresBackend
 
 
 class BareStore:
-    """``create_run`` / ``finalize_run`` as one autocommit statement each."""
+    """``create_run`` / ``finalize_run`` as one unit of one statement each."""
 
     def __init__(self, backend: Backend) -> None:
         self.b = backend
@@ -260,7 +306,7 @@ class BareStore:
             run_id, tenant_id, agent_name, "running", dumps(input_data), model, strategy,
             None, 0, None, dumps(meta), None, None, self.b.now(),
         )  # fmt: skip
-        if await self.b.value(self.insert_run, args) is None:
+        if (await self.b.unit([(self.insert_run, args)]))[0] is None:
             raise SlotTaken(f"run {run_id} exists")
 
     async def finalize_run(
@@ -280,7 +326,7 @@ class BareStore:
             u.cache_creation_input_tokens or 0, u.reasoning_tokens or 0, None, self.b.now(),
             expected_current_status, True,
         )  # fmt: skip
-        return await self.b.value(self.finalize, args) is not None
+        return (await self.b.unit([(self.finalize, args)]))[0] is not None
 
 
 class BareRecorder:
@@ -311,17 +357,16 @@ class BareRecorder:
         self.q_tool = q["insert_tool_call"]
         self.now: Callable[[], Any] = backend.now
 
-    async def _event(
+    def _event(
         self, event_type: str, iteration: int, data: Any, correlation_id: str | None
-    ) -> None:
+    ) -> Statement:
         sequence = self.sequence
         self.sequence += 1
         args = (
             new_ulid(), self.run_id, event_type, sequence, iteration, correlation_id,
             dumps(data), self.now(),
         )  # fmt: skip
-        if await self.b.value(self.q_event, args) is None:
-            raise SlotTaken(f"event {sequence}")
+        return self.q_event, args
 
     async def on_message_appended(self, message: Any, iteration: int) -> None:
         meta = dict(message.meta)
@@ -335,7 +380,7 @@ class BareRecorder:
         args = (
             new_ulid(), self.run_id, role, message.content, self.order, dumps(meta), self.now(),
         )  # fmt: skip
-        if await self.b.value(self.q_trace, args) is None:
+        if (await self.b.unit([(self.q_trace, args)]))[0] is None:
             raise SlotTaken(f"trace {self.order}")
         self.order += 1
 
@@ -352,27 +397,21 @@ class BareRecorder:
         interaction_id = new_ulid()
         u = response.usage
         run_id, model, provider = self.run_id, self.model, self.provider
-        await self.b.run(
-            self.q_interaction,
-            (
-                interaction_id, run_id, iteration, model, provider,
-                dumps(_semantic_request(semantic_messages, semantic_tools)),
-                dumps(_semantic_response(response)),
-                dumps(response.provider_request), dumps(response.provider_response),
-                u.input_tokens, u.output_tokens, u.cost_usd, duration_ms,
-                u.cache_read_input_tokens, u.cache_creation_input_tokens, u.reasoning_tokens,
-                dumps(guardrail_findings), self.now(),
-            ),
+        interaction = (
+            interaction_id, run_id, iteration, model, provider,
+            dumps(_semantic_request(semantic_messages, semantic_tools)),
+            dumps(_semantic_response(response)),
+            dumps(response.provider_request), dumps(response.provider_response),
+            u.input_tokens, u.output_tokens, u.cost_usd, duration_ms,
+            u.cache_read_input_tokens, u.cache_creation_input_tokens, u.reasoning_tokens,
+            dumps(guardrail_findings), self.now(),
         )  # fmt: skip
-        await self.b.run(
-            self.q_usage,
-            (
-                new_ulid(), run_id, iteration, model, provider, u.input_tokens,
-                u.output_tokens, u.cost_usd, duration_ms, u.cache_read_input_tokens,
-                u.cache_creation_input_tokens, u.reasoning_tokens, None, self.now(),
-            ),
+        usage = (
+            new_ulid(), run_id, iteration, model, provider, u.input_tokens,
+            u.output_tokens, u.cost_usd, duration_ms, u.cache_read_input_tokens,
+            u.cache_creation_input_tokens, u.reasoning_tokens, None, self.now(),
         )  # fmt: skip
-        await self._event(
+        event = self._event(
             "llm.completed",
             iteration,
             {
@@ -387,43 +426,41 @@ class BareRecorder:
             },
             interaction_id,
         )
-        await self.b.run(self.q_touch, (run_id, self.now()))
+        values = await self.b.unit(
+            [
+                (self.q_interaction, interaction),
+                (self.q_usage, usage),
+                event,
+                (self.q_touch, (run_id, self.now())),
+            ],
+            combined="record_llm_call",
+        )
+        if values[2] is None:
+            raise SlotTaken("llm.completed")
 
     async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
         target = self.targets.get(tool_call.name, "server")
-        sequence = self.sequence
-        self.sequence += 1
-        now = self.now()
         run_id = self.run_id
+        call = (
+            new_ulid(), run_id, tool_call.id, tool_call.provider_tool_call_id,
+            tool_call.name, target, dumps(tool_call.params or None),
+            tool_result.payload, tool_result.success, tool_result.duration_ms,
+            iteration, tool_result.error, None, self.now(),
+        )  # fmt: skip
         data = {
             "tool_name": tool_call.name,
             "target": target,
             "success": tool_result.success,
             "duration_ms": tool_result.duration_ms,
         }
-        ids = await self.b.transaction_values(
-            [
-                (
-                    self.q_tool,
-                    (
-                        new_ulid(), run_id, tool_call.id, tool_call.provider_tool_call_id,
-                        tool_call.name, target, dumps(tool_call.params or None),
-                        tool_result.payload, tool_result.success, tool_result.duration_ms,
-                        iteration, tool_result.error, None, now,
-                    ),
-                ),
-                (
-                    self.q_event,
-                    (
-                        new_ulid(), run_id, "tool.completed", sequence, iteration,
-                        tool_call.id, dumps(data), self.now(),
-                    ),
-                ),
-            ]
-        )  # fmt: skip
-        if ids[0] is None or ids[1] is None:
+        event = self._event("tool.completed", iteration, data, tool_call.id)
+        values = await self.b.unit(
+            [(self.q_tool, call), event, (self.q_touch, (run_id, self.now()))],
+            guard=range(0, 2),
+            combined="record_tool_call",
+        )
+        if values[0] is None or values[1] is None:
             raise SlotTaken(f"tool call {tool_call.id}")
-        await self.b.run(self.q_touch, (run_id, self.now()))
 
     async def on_governance_event(
         self,
@@ -432,4 +469,7 @@ class BareRecorder:
         data: dict[str, Any] | None,
         correlation_id: str | None = None,
     ) -> None:
-        await self._event(event_type, iteration, data, correlation_id)
+        if (await self.b.unit([self._event(event_type, iteration, data, correlation_id)]))[
+            0
+        ] is None:
+            raise SlotTaken(event_type)

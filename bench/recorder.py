@@ -140,25 +140,13 @@ async def drive(
 
 
 async def run_library(url: str, specs: list[w.RunSpec], concurrency: int) -> Timing:
-    from dendrux.recorder import EventSequencer, PersistenceRecorder
     from dendrux.state import StateStore
 
     store = StateStore.from_database_url(url)
     try:
         async with store.engine.connect():  # warm: open the writer / pool, check the schema
             pass
-
-        def make(run_id: str) -> PersistenceRecorder:
-            return PersistenceRecorder(
-                store,
-                run_id,
-                model=w.MODEL,
-                provider_name=w.PROVIDER,
-                target_lookup=w.TARGETS,
-                event_sequencer=EventSequencer(0),
-            )
-
-        return await drive(specs, store, make, concurrency)
+        return await drive(specs, store, _make_recorder(store), concurrency)
     finally:
         await store.close()
 
@@ -185,7 +173,7 @@ async def run_bare(
             )
 
         timing = await drive(specs, store, make, concurrency)
-        return timing, backend.statements
+        return timing, backend.units
     finally:
         await backend.close()
 
@@ -378,19 +366,39 @@ async def compare(dbs: Databases, lib: str, bare: str) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
+class _LoggedSqlite:
+    """A sqlite3 connection that logs every statement it executes (the library and
+    the bare code both run statements on the writer's thread, through ``execute``)."""
+
+    def __init__(self, conn: sqlite3.Connection, log: list[str]) -> None:
+        self._conn = conn
+        self._log = log
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._log.append(" ".join(sql.split()))
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 @contextlib.contextmanager
-def _record_sql(dialect: str, log: list[str]) -> Any:
-    """Patch the driver class so every statement sent is appended to ``log``."""
+def _record_sql(dialect: str, log: list[str], sqlite_writer: Any = None) -> Any:
+    """Log every statement sent: on SQLite by the given aiosqlite connection (its
+    sqlite3 connection is swapped for a logging one), on PostgreSQL by any asyncpg
+    connection (the driver class is patched)."""
     if dialect == "sqlite":
-        import aiosqlite
+        real = sqlite_writer._connection
+        sqlite_writer._connection = _LoggedSqlite(real, log)
+        try:
+            yield
+        finally:
+            sqlite_writer._connection = real
+        return
+    import asyncpg.connection
 
-        cls: Any = aiosqlite.Connection
-        names = ["execute_fetchall", "execute", "executemany", "executescript"]
-    else:
-        import asyncpg.connection
-
-        cls = asyncpg.connection.Connection
-        names = ["execute", "fetch", "fetchval", "fetchrow", "executemany"]
+    cls: Any = asyncpg.connection.Connection
+    names = ["execute", "fetch", "fetchval", "fetchrow", "executemany"]
     originals = {name: getattr(cls, name) for name in names}
 
     def wrap(original: Any) -> Any:
@@ -409,42 +417,73 @@ def _record_sql(dialect: str, log: list[str]) -> Any:
             setattr(cls, name, original)
 
 
-async def audit(dbs: Databases, spec: w.RunSpec) -> dict[str, Any]:
-    """Send one run through each variant (concurrency 1) and compare the SQL sent."""
+def _transactions(log: list[str]) -> int:
+    """Commits in a SQLite statement log: every COMMIT, and every statement sent
+    outside BEGIN ... COMMIT (it autocommitted)."""
+    count, inside = 0, False
+    for sql in log:
+        if sql.startswith("BEGIN"):
+            inside = True
+        elif sql in ("COMMIT", "ROLLBACK"):
+            inside = False
+            count += sql == "COMMIT"
+        elif not inside:
+            count += 1
+    return count
+
+
+def _make_recorder(store: Any) -> Callable[[str], Any]:
     from dendrux.recorder import EventSequencer, PersistenceRecorder
+
+    def make(run_id: str) -> PersistenceRecorder:
+        return PersistenceRecorder(
+            store,
+            run_id,
+            model=w.MODEL,
+            provider_name=w.PROVIDER,
+            target_lookup=w.TARGETS,
+            event_sequencer=EventSequencer(0),
+        )
+
+    return make
+
+
+async def _logged_library(
+    dbs: Databases, specs: list[w.RunSpec], concurrency: int, name: str
+) -> list[str]:
+    """The statements the library sends to record ``specs``."""
     from dendrux.state import StateStore
 
-    logs: dict[str, list[str]] = {"library": [], "bare": []}
-    url, location = await dbs.fresh("bench_audit_library")
+    log: list[str] = []
+    url, location = await dbs.fresh(name)
     store = StateStore.from_database_url(url)
     try:
         async with store.engine.connect():
             pass
-        with _record_sql(dbs.dialect, logs["library"]):
-            await drive(
-                [spec],
-                store,
-                lambda run_id: PersistenceRecorder(
-                    store,
-                    run_id,
-                    model=w.MODEL,
-                    provider_name=w.PROVIDER,
-                    target_lookup=w.TARGETS,
-                    event_sequencer=EventSequencer(0),
-                ),
-                1,
-            )
+        writer = getattr(store.engine, "_writer", None)
+        with _record_sql(dbs.dialect, log, writer):
+            await drive(specs, store, _make_recorder(store), concurrency)
     finally:
         await store.close()
     await dbs.drop(location)
+    return log
 
+
+async def audit(dbs: Databases, specs: list[w.RunSpec], concurrency: int) -> dict[str, Any]:
+    """Send one run through each variant (concurrency 1) and compare the SQL sent;
+    on SQLite also count how many units shared each commit at ``concurrency``."""
+    logs: dict[str, list[str]] = {
+        "library": await _logged_library(dbs, specs[:1], 1, "bench_audit_library")
+    }
+    logs["bare"] = []
     _, location = await dbs.fresh("bench_audit_bare")
     backend = _bare_backend(dbs.dialect, location)
     await backend.open()
     try:
-        with _record_sql(dbs.dialect, logs["bare"]):
+        writer = getattr(backend, "db", None)
+        with _record_sql(dbs.dialect, logs["bare"], writer):
             await drive(
-                [spec],
+                specs[:1],
                 BareStore(backend),
                 lambda run_id: BareRecorder(
                     backend,
@@ -459,16 +498,16 @@ async def audit(dbs: Databases, spec: w.RunSpec) -> dict[str, Any]:
         await backend.close()
     await dbs.drop(location)
 
-    def is_reset(sql: str) -> bool:  # asyncpg's pool runs a reset query on every release
+    def is_reset(sql: str) -> bool:  # asyncpg's default pool reset (neither variant sends it)
         return sql.startswith("SELECT pg_advisory_unlock_all()")
 
     counted = {k: [s for s in v if not is_reset(s)] for k, v in logs.items()}
-    return {
+    result: dict[str, Any] = {
         "library_statements": len(counted["library"]),
         "bare_statements": len(counted["bare"]),
         "pool_reset_queries": {k: len(v) - len(counted[k]) for k, v in logs.items()},
         "identical_sql_sequence": counted["library"] == counted["bare"],
-        "expected_statements": w.STATEMENTS_PER_RUN,
+        "expected_statements": w.STATEMENTS_PER_RUN[dbs.dialect],
         "first_difference": next(
             (
                 {"index": i, "library": a[:120], "bare": b[:120]}
@@ -478,6 +517,18 @@ async def audit(dbs: Databases, spec: w.RunSpec) -> dict[str, Any]:
             None,
         ),
     }
+    if dbs.dialect == "sqlite":
+        sample = specs[: 4 * concurrency]
+        log = await _logged_library(dbs, sample, concurrency, "bench_audit_group")
+        commits = _transactions(log)
+        result["group_commit"] = {
+            "runs": len(sample),
+            "concurrency": concurrency,
+            "units": len(sample) * w.UNITS_PER_RUN,
+            "commits": commits,
+            "units_per_commit": len(sample) * w.UNITS_PER_RUN / commits,
+        }
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -514,7 +565,7 @@ async def bench_dialect(
     dbs: Databases, specs: list[w.RunSpec], args: argparse.Namespace, out: Callable[[str], None]
 ) -> dict[str, Any]:
     runs = len(specs)
-    audit_result = await audit(dbs, specs[0])
+    audit_result = await audit(dbs, specs, args.concurrency)
     repeats: list[dict[str, Any]] = []
     failures: list[str] = []
     for r in range(1, args.repeat + 1):
@@ -531,7 +582,7 @@ async def bench_dialect(
             else:
                 timing, statements = await run_bare(dbs.dialect, location, specs, args.concurrency)
             summary = _variant_summary(timing, runs)
-            summary["bare_statements_sent"] = statements
+            summary["bare_units_sent"] = statements
             problems = await verify(dbs, location, runs)
             summary["verified"] = not problems
             failures += [f"repeat {r} {variant}: {p}" for p in problems]
@@ -629,7 +680,8 @@ def report_dialect(
         f"{runs * w.HOOK_CALLS_PER_RUN} hook calls, "
         f"{runs * sum(w.ROWS_PER_RUN.values())} rows inserted "
         f"({', '.join(f'{t} {runs * k}' for t, k in w.ROWS_PER_RUN.items())}), "
-        f"{runs * w.UPDATES_PER_RUN} rows updated, {runs * w.COMMITS_PER_RUN} commits",
+        f"{runs * w.UPDATES_PER_RUN} rows updated, {runs * w.UNITS_PER_RUN} write units "
+        f"({'group-committed' if dialect == 'sqlite' else 'one statement and commit each'})",
     ]
     head = "".join(f"{'repeat ' + str(x['repeat']):>22}" for x in reps) + f"{'median':>22}"
     lines.append(f"   {'':<18}{head}")
@@ -711,6 +763,13 @@ def report_dialect(
     )
     if a["first_difference"]:
         lines.append(f"     first difference: {a['first_difference']}")
+    if "group_commit" in a:
+        g = a["group_commit"]
+        lines.append(
+            f"   group commit (library, {g['runs']} runs at concurrency {g['concurrency']}): "
+            f"{g['units']} write units in {g['commits']} commits = "
+            f"{g['units_per_commit']:.1f} units per commit (one fsync each)"
+        )
     ok = all(x["library"]["verified"] and x["bare"]["verified"] for x in reps)
     same = all(x["same_content"] for x in reps)
     lines.append(
@@ -792,8 +851,8 @@ async def _main_async(
             "concurrency": args.concurrency,
             "repeat": args.repeat,
             "hook_calls_per_run": w.HOOK_CALLS_PER_RUN,
-            "commits_per_run": w.COMMITS_PER_RUN,
-            "statements_per_run": w.STATEMENTS_PER_RUN,
+            "units_per_run": w.UNITS_PER_RUN,
+            "statements_per_run_alone": w.STATEMENTS_PER_RUN,
             "payload_bytes_first_llm_call": w.payload_sizes(specs[0]),
         },
         "machine": machine,

@@ -49,14 +49,19 @@ ROWS_PER_RUN = {
 }
 # Updates: touch_progress after each LLM call and each tool call, plus finalize_run.
 UPDATES_PER_RUN = 2 * ITERATIONS + 1
-# Database transactions (commits) per run, as the library issues them:
-#   create_run 1; user message 1; per iteration: llm interaction, usage, llm.completed event,
-#   touch_progress (4), assistant trace (1), tool call + tool.completed in ONE transaction (1),
-#   touch_progress (1), tool trace (1); governance event 1; final trace 1; finalize_run 1.
-COMMITS_PER_RUN = 1 + 1 + ITERATIONS * 8 + 1 + 1 + 1  # 45
-# Statements per run: the 40 one-statement (autocommit) writes plus BEGIN, 2 inserts, COMMIT
-# for each of the 5 tool transactions.
-STATEMENTS_PER_RUN = (COMMITS_PER_RUN - ITERATIONS) + 4 * ITERATIONS  # 60
+# Write units per run, as the library hands them to the engine (see dendrux.db.writes):
+#   create_run 1; 23 hooks, one unit each (an LLM call's interaction, usage, llm.completed
+#   event and progress stamp are one unit; a tool call, its tool.completed event and the
+#   progress stamp another); finalize_run 1.
+UNITS_PER_RUN = 1 + HOOK_CALLS_PER_RUN + 1  # 25
+# Statements one run sends when it is recorded alone (concurrency 1, so no group shares a
+# commit). PostgreSQL: one statement (and one commit) per unit. SQLite: a unit of one
+# statement autocommits; an LLM unit is BEGIN IMMEDIATE, 4 statements, COMMIT; a tool
+# unit is BEGIN IMMEDIATE, SAVEPOINT, 2 inserts, RELEASE, the progress stamp, COMMIT.
+STATEMENTS_PER_RUN = {
+    "postgres": UNITS_PER_RUN,
+    "sqlite": (UNITS_PER_RUN - 2 * ITERATIONS) + ITERATIONS * 6 + ITERATIONS * 7,  # 80
+}
 
 _TEXT = (
     "order refund customer invoice shipment warehouse account balance policy ticket "

@@ -73,6 +73,12 @@ async def best_effort(
     except (StoreClosedError, SchemaError):
         raise
     except Exception as exc:
-        logger.warning("best-effort %s for run %s failed and was skipped: %s", label, run_id, exc)
+        skip_best_effort(label, run_id, exc)
         return False
     return True
+
+
+def skip_best_effort(label: str, run_id: str | None, exc: BaseException) -> None:
+    """The one log line of a swallowed best-effort failure (also for rows a write
+    unit skipped, see `dendrux.db.writes`)."""
+    logger.warning("best-effort %s for run %s failed and was skipped: %s", label, run_id, exc)

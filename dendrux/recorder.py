@@ -15,24 +15,31 @@ token_usage              best-effort     cost telemetry; providers can recount
 touch_progress           best-effort     a liveness hint for sweepers
 =======================  ==============  ====================================
 
-Fail-closed writes go through `retry_critical` (3 retries after 100/200/400
-ms, transient failures only) and then raise: the run stops rather than go on
-with a hole in its record. Best-effort writes go through `best_effort`: a
-failure is logged and swallowed. Row ids are minted before the first try,
-so a retry whose earlier commit did land finds its own row instead of
-writing a second one; a *different* row in the same ``(run, order_index)`` or
-``(run, sequence_index)`` raises `SlotTakenError`. The recorder writes raw
-values: it is the authoritative transcript (redaction happens upstream).
+Each hook prepares all its rows first (validated and encoded, ids minted)
+and hands them to the engine as one write unit (`dendrux.db.writes`), marked
+fail-closed or best-effort as above; the engine group-commits units on
+SQLite and sends a hook's rows as one statement on PostgreSQL. A unit goes
+through `retry_critical` (3 retries after 100/200/400 ms, transient failures
+only) and then raises: the run stops rather than go on with a hole in its
+record. A best-effort row that cannot be prepared or is refused by the
+database is logged and skipped (`skip_best_effort`, the same line
+`best_effort` writes). Row ids are minted before the first try, so a retry
+whose earlier commit did land finds its own row instead of writing a
+second one; a *different* row in the same ``(run, order_index)`` or ``(run,
+sequence_index)`` raises `SlotTakenError`. The recorder writes raw values:
+it is the authoritative transcript (redaction happens upstream).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from dendrux.db.engine import Engine
-from dendrux.durability import best_effort, retry_critical
+from dendrux.db.writes import Write, WriteUnit
+from dendrux.durability import best_effort, retry_critical, skip_best_effort
 from dendrux.state import rows, runs
 from dendrux.state.store import StateStore
 from dendrux.ulid import new_ulid
@@ -259,12 +266,7 @@ class PersistenceRecorder:
             meta=meta,
             row_id=new_ulid(),
         )
-
-        async def write() -> None:
-            async with self._engine.autocommit() as conn:
-                await trace.write(conn)
-
-        await retry_critical(write, label="save_trace", run_id=self._run_id)
+        await self._write(WriteUnit((trace,)))
         self._order += 1
 
     async def on_llm_call_completed(
@@ -278,16 +280,15 @@ class PersistenceRecorder:
         guardrail_findings: Any = None,
     ) -> None:
         """BEST-EFFORT interaction and usage rows, FAIL-CLOSED ``llm.completed``,
-        BEST-EFFORT progress. The interaction id is minted first, so the event's
-        correlation id joins even when the interaction row was not written."""
+        BEST-EFFORT progress, in one unit. The interaction id is minted first, so
+        the event's correlation id joins even when the interaction row was not written."""
         interaction_id = new_ulid()
         usage = getattr(response, "usage", None)
         model = getattr(response, "model", None) or self._model
         run_id = self._run_id
-
-        async def write_interaction() -> None:
-            await rows.save_llm_interaction(
-                self._engine,
+        interaction = self._best_effort(
+            "save_llm_interaction",
+            lambda: rows.prepare_llm_interaction(
                 run_id,
                 iteration_index=iteration,
                 usage=usage,
@@ -300,23 +301,22 @@ class PersistenceRecorder:
                 provider_response=getattr(response, "provider_response", None),
                 guardrail_findings=guardrail_findings,
                 interaction_id=interaction_id,
-            )
-
-        async def write_usage() -> None:
-            await rows.save_usage(
-                self._engine,
+            ),
+        )
+        usage_row = self._best_effort(
+            "save_usage",
+            lambda: rows.prepare_usage(
                 run_id,
                 iteration_index=iteration,
                 usage=usage,
                 model=model,
                 provider=self._provider,
                 duration_ms=duration_ms,
-            )
-
-        await best_effort(write_interaction, label="save_llm_interaction", run_id=run_id)
-        await best_effort(write_usage, label="save_usage", run_id=run_id)
+                row_id=new_ulid(),
+            ),
+        )
         figures = _usage_dict(usage)
-        await self._emit_event(
+        event = self._event(
             "llm.completed",
             iteration,
             {
@@ -331,18 +331,20 @@ class PersistenceRecorder:
             },
             correlation_id=interaction_id,
         )
-        await self._touch_progress()
+        writes = (interaction, usage_row, event, self._progress())
+        present = tuple(w for w in writes if w is not None)
+        complete = len(present) == len(writes)
+        await self._write(WriteUnit(present, "record_llm_call" if complete else None))
 
     async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
-        """FAIL-CLOSED ``tool_calls`` row and ``tool.completed`` event in one
-        transaction, then BEST-EFFORT progress."""
+        """FAIL-CLOSED ``tool_calls`` row and ``tool.completed`` event, atomically,
+        then BEST-EFFORT progress, in one unit."""
         params = tool_call.params if getattr(tool_call, "params", None) else None
         target = self._targets.get(tool_call.name, "server")
         duration_ms = getattr(tool_result, "duration_ms", None)
         success = bool(getattr(tool_result, "success", True))
-        run_id = self._run_id
         call = rows.prepare_tool_call(
-            run_id,
+            self._run_id,
             tool_call_id=tool_call.id,
             provider_tool_call_id=getattr(tool_call, "provider_tool_call_id", None),
             tool_name=tool_call.name,
@@ -355,29 +357,20 @@ class PersistenceRecorder:
             error_message=getattr(tool_result, "error", None),
             row_id=new_ulid(),
         )
-        event = rows.prepare_run_event(
-            run_id,
-            event_type="tool.completed",
-            sequence_index=self.event_sequencer.next(),
-            iteration_index=iteration,
-            correlation_id=tool_call.id,
-            data={
+        event = self._event(
+            "tool.completed",
+            iteration,
+            {
                 "tool_name": tool_call.name,
                 "target": target,
                 "success": success,
                 "duration_ms": duration_ms,
             },
-            row_id=new_ulid(),
+            correlation_id=tool_call.id,
         )
-
-        async def write() -> None:
-            # Both rows were validated and encoded above: the transaction holds no Python work.
-            async with self._engine.transaction() as conn:
-                await call.write(conn)
-                await event.write(conn)
-
-        await retry_critical(write, label="save_tool_call", run_id=run_id)
-        await self._touch_progress()
+        progress = self._progress()
+        writes = (call, event) if progress is None else (call, event, progress)
+        await self._write(WriteUnit(writes, "record_tool_call" if progress else None))
 
     async def on_governance_event(
         self,
@@ -387,19 +380,21 @@ class PersistenceRecorder:
         correlation_id: str | None = None,
     ) -> None:
         """FAIL-CLOSED: one governance event (approval, policy, guardrail...)."""
-        await self._emit_event(event_type, iteration, data, correlation_id=correlation_id)
+        await self._write(
+            WriteUnit((self._event(event_type, iteration, data, correlation_id=correlation_id),))
+        )
 
     # -- helpers ------------------------------------------------------------------
 
-    async def _emit_event(
+    def _event(
         self,
         event_type: str,
         iteration: int,
         data: dict[str, Any] | None,
         *,
         correlation_id: str | None,
-    ) -> None:
-        event = rows.prepare_run_event(
+    ) -> Write:
+        return rows.prepare_run_event(
             self._run_id,
             event_type=event_type,
             sequence_index=self.event_sequencer.next(),
@@ -409,14 +404,22 @@ class PersistenceRecorder:
             row_id=new_ulid(),
         )
 
-        async def write() -> None:
-            async with self._engine.autocommit() as conn:
-                await event.write(conn)
+    def _best_effort(self, label: str, prepare: Callable[[], Write]) -> Write | None:
+        """A best-effort row, or None (logged) when it cannot even be prepared."""
+        try:
+            return replace(prepare(), best_effort=True)
+        except Exception as exc:
+            skip_best_effort(label, self._run_id, exc)
+            return None
 
-        await retry_critical(write, label=f"save_run_event {event_type}", run_id=self._run_id)
+    def _progress(self) -> Write | None:
+        run_id = self._run_id
+        return self._best_effort("touch_progress", lambda: runs.prepare_touch_progress(run_id))
 
-    async def _touch_progress(self) -> None:
-        async def touch() -> None:
-            await runs.touch_progress(self._engine, self._run_id)
-
-        await best_effort(touch, label="touch_progress", run_id=self._run_id)
+    async def _write(self, unit: WriteUnit) -> None:
+        """The unit through `retry_critical`; its skipped best-effort rows logged."""
+        result = await retry_critical(
+            lambda: self._engine.write(unit), label=unit.label, run_id=self._run_id
+        )
+        for label, error in result.skipped:
+            skip_best_effort(label, self._run_id, error)

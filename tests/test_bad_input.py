@@ -663,7 +663,8 @@ async def snapshot(store: StateStore, database_url: str) -> dict[str, Any]:
 def connections_opened(engine: Any) -> Iterator[list[str]]:
     """Record every connection / transaction the engine is asked for."""
     opened: list[str] = []
-    originals = {name: getattr(engine, name) for name in ("connect", "transaction", "autocommit")}
+    names = ("connect", "transaction", "autocommit", "write")
+    originals = {name: getattr(engine, name) for name in names}
 
     def spy(name: str) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -747,10 +748,8 @@ async def test_base_calls_are_valid(state_store: StateStore, database_url: str) 
     assert await raw_dump(database_url) != before
     # the spy used above does see connections when SQL runs
     assert await outcome(state_store, "store", "get_run", {"run_id": "r1"}) == (None, ["connect"])
-    assert await outcome(state_store, "fn", "touch_progress", {"run_id": "r1"}) == (
-        None,
-        ["autocommit"],
-    )
+    error, opened = await outcome(state_store, "fn", "touch_progress", {"run_id": "r1"})
+    assert error is None and opened[0] == "write"
     # the store functions accept the same keywords (fresh ids so nothing collides)
     await runs.create_run(state_store.engine, "new2", "agent", status="pending")
     await rows.save_trace(state_store.engine, "new2", "user", "x", order_index=0, row_id="row-1")

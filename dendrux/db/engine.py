@@ -1,10 +1,11 @@
 """The engine and connection interface both dialects implement.
 
 An `Engine` knows its dialect, hands out connections (`connect()` for reads,
-`transaction()` for atomic writes) and is disposed with `dispose()`. A
-`Connection` runs *named* queries only: SQL text never comes from callers.
-Driver exceptions are wrapped into `dendrux.errors` exactly here, so the
-layers above never see a driver type.
+`transaction()` for atomic writes), runs write units (`write()`, see
+`dendrux.db.writes`) and is disposed with `dispose()`. A `Connection` runs
+*named* queries only: SQL text never comes from callers. Driver exceptions
+are wrapped into `dendrux.errors` exactly here, so the layers above never
+see a driver type.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dendrux.db.queries import DialectName, load_queries
+from dendrux.db.writes import UnitResult, Write, WriteUnit, may_skip
 
 Row = Mapping[str, Any]
 
@@ -135,6 +137,37 @@ class Engine(ABC):
         that must be atomic across statements uses `transaction` instead.
         """
 
+    async def write(self, unit: WriteUnit) -> UnitResult:
+        """Run a write unit with the policy of `dendrux.db.writes`.
+
+        This general path sends each best-effort write on its own and the
+        fail-closed ones together (one transaction, or one autocommit
+        statement when there is only one); dialects override it with faster
+        paths of the same meaning.
+        """
+        values: list[Any] = [None] * len(unit.writes)
+        skipped: list[tuple[str, Any]] = []
+        required = unit.required
+        i = 0
+        while i < len(unit.writes):
+            if required and i == required.start:
+                opened = self.transaction() if len(required) > 1 else self.autocommit()
+                async with opened as conn:
+                    for j in required:
+                        values[j] = await run_write(conn, unit.writes[j])
+                i = required.stop
+                continue
+            write = unit.writes[i]
+            try:
+                async with self.autocommit() as conn:
+                    values[i] = await run_write(conn, write)
+            except Exception as exc:
+                if not may_skip(exc):
+                    raise
+                skipped.append((write.label, exc))
+            i += 1
+        return UnitResult(tuple(values), tuple(skipped))
+
     @abstractmethod
     def migration_transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A transaction that skips the schema check; only `dendrux.db.upgrade` uses it."""
@@ -157,3 +190,21 @@ class Engine(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.dispose()
+
+
+async def run_write(conn: Connection, write: Write) -> Any:
+    """One write on a connection: its value, or its own id when a retry finds its
+    row already stored; `SlotTakenError` when another row holds the slot."""
+    value = await conn.fetch_value(write.query, *write.args)
+    if value is None and write.own_row_query is not None:
+        if not await conn.fetch_value(write.own_row_query, write.args[0]):
+            raise write.taken()
+        return write.args[0]
+    return value
+
+
+async def run_unit_on(conn: Connection, unit: WriteUnit) -> UnitResult:
+    """A unit on a connection the caller holds, inside whatever transaction it
+    has: the writes in order, any failure raised (only the owner of a
+    transaction can apply a policy to it)."""
+    return UnitResult(tuple([await run_write(conn, w) for w in unit.writes]))

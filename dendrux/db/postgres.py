@@ -4,8 +4,15 @@ JSON travels as text into ``$n::jsonb`` parameters; our own pool decodes
 json/jsonb in the driver (codecs set on every new connection), a caller's
 pool is decoded in `Dialect.read_json`. Optional: a schema (namespace) for
 the tables, pinned per connection with ``search_path``; a pooler-friendly
-mode without prepared statements. This module must never be imported unless
-a PostgreSQL URL (or pool) is used: it imports asyncpg.
+mode without prepared statements.
+
+One round trip per write where possible: a write unit with a one-statement
+form (a data-modifying CTE writing all of a hook's rows) is sent as that one
+prepared statement, and our pool hands connections back without asyncpg's
+reset query (this library leaves no session state behind: no SET, no
+session advisory locks, no LISTEN on pooled connections). This module must
+never be imported unless a PostgreSQL URL (or pool) is used: it imports
+asyncpg.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from dendrux.db.engine import (
 )
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
+from dendrux.db.writes import UnitResult, WriteUnit, may_skip
 from dendrux.errors import (
     AuthenticationFailedError,
     ConnectionFailedError,
@@ -47,6 +55,9 @@ from dendrux.errors import (
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 _TRANSIENT_CLASSES = ("08", "53", "57P")
+_MAX_QUERIES = 10_000_000
+"""Statements a pooled connection serves before asyncpg replaces it (its default,
+50,000, would reconnect and re-prepare every statement every minute or so under load)."""
 _OWN_OPTIONS = frozenset(
     {"schema", "prepared_statements", "pool_min_size", "pool_max_size", "connect_timeout"}
 )
@@ -179,6 +190,11 @@ def _passthrough(value: str) -> str:
     return value
 
 
+async def _keep_session(_conn: Any) -> None:
+    """Pool release without a reset query: asyncpg still rolls back an open
+    transaction and drops listeners; nothing else of ours outlives a statement."""
+
+
 class PostgresEngine(Engine):
     """An engine over an asyncpg pool (its own, or one the caller owns).
 
@@ -274,8 +290,10 @@ class PostgresEngine(Engine):
                         min_size=self._min_size,
                         max_size=self._max_size,
                         statement_cache_size=100 if self._prepared else 0,
+                        max_queries=_MAX_QUERIES,
                         server_settings=settings,
                         init=self._init_connection,
+                        reset=_keep_session,
                         timeout=self._connect_timeout,
                     )
                 except Exception as exc:
@@ -352,6 +370,27 @@ class PostgresEngine(Engine):
     async def migration_transaction(self) -> AsyncIterator[Connection]:
         async with self._transaction() as conn:
             yield conn
+
+    async def write(self, unit: WriteUnit) -> UnitResult:
+        """The unit's one statement when the dialect has it, else write by write.
+
+        The one statement has no ON CONFLICT clauses: a conflict (a retry
+        whose first attempt landed, another row in a slot) or a refused
+        best-effort row fails it whole, having written nothing, and the
+        write-by-write path then sorts out which is which.
+        """
+        query = unit.one_statement
+        if query is not None and query in self.dialect.queries:
+            try:
+                async with self.autocommit() as conn:
+                    row = await conn.fetch_one(query, *unit.joined_args())
+            except Exception as exc:
+                if not may_skip(exc):
+                    raise
+            else:
+                n = len(unit.writes)
+                return UnitResult(tuple(row.values())[:n] if row is not None else (None,) * n)
+        return await super().write(unit)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:

@@ -4,8 +4,15 @@ Writes are serialised in-process on the single writer connection and run
 inside ``BEGIN IMMEDIATE`` (so another process's writer waits on the busy
 timeout instead of failing half-way). Readers use their own connections and
 never block on the writer. ``synchronous=FULL`` is the default: an audit
-trail must survive power loss. This module must never be imported unless a
-SQLite URL is used (it imports aiosqlite).
+trail must survive power loss.
+
+Write units (`dendrux.db.writes`) are group-committed: the units that
+concurrent callers queue while the writer is busy run together, in one
+thread hop, inside one transaction, so they share one fsync; each unit's
+fail-closed writes sit in a savepoint, so a unit that fails logically
+rolls back alone, and every caller resumes only after the commit that holds
+its rows. This module must never be imported unless a SQLite URL is used
+(it imports aiosqlite).
 """
 
 from __future__ import annotations
@@ -13,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiosqlite
@@ -25,6 +32,7 @@ import aiosqlite
 from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
+from dendrux.db.writes import UnitResult, Write, WriteUnit
 from dendrux.errors import (
     ConnectionFailedError,
     DatabaseError,
@@ -41,6 +49,8 @@ _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_CONSTRAINT = 19
+_MAX_GROUP = 256
+"""Units committed together at most: bounds one transaction's size and latency."""
 _SYNCHRONOUS = {
     "FULL": "synchronous_full",
     "NORMAL": "synchronous_normal",
@@ -113,6 +123,135 @@ def wrap_sqlite_error(exc: Exception, url: str) -> DendruxError:
             "and is writable"
         )
     return DatabaseError(f"{url}: {type(exc).__name__}: {exc}")
+
+
+T = TypeVar("T")
+
+
+async def in_connection_thread(raw: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(sqlite3_connection, *args)`` on the connection's own thread, in one hop.
+
+    aiosqlite has no public call for this; ``_execute`` and ``_conn`` have been
+    its queueing primitive since its first releases (tests/test_engine.py
+    checks they are there, so an aiosqlite that drops them fails loudly).
+    """
+    return await raw._execute(fn, raw._conn, *args)  # type: ignore[no-untyped-call,no-any-return]
+
+
+# -- group commit: what runs on the writer's thread ------------------------------------
+
+_Outcome = tuple[tuple[Any, ...], list[tuple[str, Exception]]] | Exception
+
+
+def _run_write(conn: sqlite3.Connection, dialect: SqliteDialect, write: Write) -> Any:
+    """`dendrux.db.engine.run_write`, on the writer thread."""
+    rows = conn.execute(dialect.sql(write.query), dialect.bind(write.args)).fetchall()
+    value = rows[0][0] if rows else None
+    if value is None and write.own_row_query is not None:
+        if not conn.execute(dialect.sql(write.own_row_query), (write.args[0],)).fetchone()[0]:
+            raise write.taken()
+        return write.args[0]
+    return value
+
+
+def _is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+
+
+def _run_unit(
+    conn: sqlite3.Connection, dialect: SqliteDialect, unit: WriteUnit, *, grouped: bool
+) -> _Outcome:
+    """One unit's writes: the fail-closed ones inside a savepoint when there are
+    several, a best-effort one skipped when it is refused for a logical reason
+    (a failed statement undoes only itself) while the transaction goes on."""
+    values: list[Any] = []
+    skipped: list[tuple[str, Exception]] = []
+    required = unit.required
+    guarded = len(required) > 1
+    for i, write in enumerate(unit.writes):
+        if guarded and i == required.start:
+            conn.execute(dialect.sql("savepoint"))
+        try:
+            values.append(_run_write(conn, dialect, write))
+        except Exception as exc:
+            alive = conn.in_transaction or not grouped
+            if write.best_effort and alive and not _is_busy(exc):
+                skipped.append((write.label, exc))
+                values.append(None)
+                continue
+            if guarded and required.start <= i < required.stop and conn.in_transaction:
+                conn.execute(dialect.sql("rollback_to_savepoint"))
+                conn.execute(dialect.sql("release_savepoint"))
+            raise
+        if guarded and i == required.stop - 1:
+            conn.execute(dialect.sql("release_savepoint"))
+    return tuple(values), skipped
+
+
+def _commit_group(
+    conn: sqlite3.Connection, dialect: SqliteDialect, units: list[WriteUnit]
+) -> list[_Outcome]:
+    """Every unit in one transaction, on the writer thread; an outcome per unit.
+
+    A lone one-write unit commits on its own (no BEGIN/COMMIT to send). If a
+    member's failure ended the whole transaction (an I/O error, a trigger's
+    RAISE(ROLLBACK)), the members whose work it took with it run again in a
+    new one; only the failed member keeps its error.
+    """
+    outcomes: list[_Outcome | None] = [None] * len(units)
+    if len(units) == 1 and len(units[0].writes) == 1:
+        try:
+            outcomes[0] = _run_unit(conn, dialect, units[0], grouped=False)
+        except Exception as exc:
+            outcomes[0] = exc
+        return outcomes  # type: ignore[return-value]
+    if conn.in_transaction:
+        error = DatabaseError(
+            "the connection already has an open transaction; commit it before handing "
+            "the connection to dendrux"
+        )
+        return [error] * len(units)
+    todo = list(range(len(units)))
+    while todo:
+        try:
+            conn.execute(dialect.sql("begin_immediate"))
+        except Exception as exc:
+            for i in todo:
+                outcomes[i] = exc
+            break
+        lost = False
+        for i in todo:
+            try:
+                outcomes[i] = _run_unit(conn, dialect, units[i], grouped=True)
+            except Exception as exc:
+                outcomes[i] = exc
+                if not conn.in_transaction:
+                    todo = [j for j in todo if j != i and not isinstance(outcomes[j], Exception)]
+                    lost = True
+                    break
+        if lost:
+            continue
+        try:
+            conn.execute(dialect.sql("commit"))
+        except Exception as exc:
+            if conn.in_transaction:
+                with suppress(Exception):
+                    conn.execute(dialect.sql("rollback"))
+            for i in todo:
+                if not isinstance(outcomes[i], Exception):
+                    outcomes[i] = exc
+        break
+    return outcomes  # type: ignore[return-value]
+
+
+def _caused(exc: Exception, url: str) -> DendruxError:
+    """`wrap_sqlite_error` for an error caught elsewhere (on the writer thread): the
+    original is kept as ``__cause__``, as ``raise ... from`` does."""
+    wrapped = wrap_sqlite_error(exc, url)
+    if wrapped is not exc:
+        wrapped.__cause__ = exc
+    return wrapped
 
 
 class SqliteConnection:
@@ -243,6 +382,8 @@ class SqliteEngine(Engine):
         self._ready = False
         self._idle_readers: list[aiosqlite.Connection] = []
         self._reader_slots = asyncio.Semaphore(self._reader_count)
+        self._queued: list[tuple[WriteUnit, asyncio.Future[UnitResult]]] = []
+        self._committer: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -355,6 +496,66 @@ class SqliteEngine(Engine):
             self._check_open()
             yield SqliteConnection(self._writer, self.dialect, self.url)
 
+    async def write(self, unit: WriteUnit) -> UnitResult:
+        """Queue the unit for the next group commit and wait for that commit."""
+        await self._ensure_ready()
+        self._check_open()
+        done: asyncio.Future[UnitResult] = asyncio.get_running_loop().create_future()
+        self._queued.append((unit, done))
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_queued())
+        return await done
+
+    async def _commit_queued(self) -> None:
+        """Commit queued units, a group at a time, until none are left.
+
+        A group is whatever queued up while the previous one was committing
+        (or while another caller held the writer), so concurrent writers share
+        fsyncs without anyone waiting on a timer.
+        """
+        try:
+            while self._queued:
+                async with self._write_lock:
+                    group = [item for item in self._queued[:_MAX_GROUP] if not item[1].done()]
+                    del self._queued[:_MAX_GROUP]
+                    if not group:
+                        continue
+                    # Queued before dispose() began: still committed (dispose waits for it).
+                    writer = self._writer
+                    units = [unit for unit, _ in group]
+                    try:
+                        if writer is None:
+                            raise StoreClosedError(f"the engine for {self.url} was disposed")
+                        outcomes: list[_Outcome] = await in_connection_thread(
+                            writer, _commit_group, self.dialect, units
+                        )
+                    except Exception as exc:  # the connection itself is gone
+                        outcomes = [exc] * len(group)
+                    except BaseException:
+                        # Cancelled (the loop is closing): the group may or may not commit.
+                        for _, done in group:
+                            if not done.done():
+                                done.set_exception(
+                                    StoreClosedError(f"the writer of {self.url} was stopped")
+                                )
+                        raise
+                for (_, done), outcome in zip(group, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        done.set_exception(_caused(outcome, self.url))
+                    else:
+                        values, refused = outcome
+                        skipped = tuple((lbl, _caused(e, self.url)) for lbl, e in refused)
+                        done.set_result(UnitResult(values, skipped))
+        finally:
+            self._committer = None
+            # Only when this task itself was cancelled (the loop is shutting down).
+            stranded, self._queued = self._queued, []
+            for _, done in stranded:
+                if not done.done():
+                    done.set_exception(StoreClosedError(f"the writer of {self.url} was stopped"))
+
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
         self._check_open()
@@ -391,6 +592,9 @@ class SqliteEngine(Engine):
         if self._closed:
             return
         self._closed = True
+        if self._committer is not None:
+            # Queued units still commit (or fail with StoreClosedError) before the writer goes.
+            await asyncio.shield(self._committer)
         async with self._write_lock:
             readers, self._idle_readers = self._idle_readers, []
             for raw in readers:

@@ -1,9 +1,9 @@
-"""How store functions get a connection: from an engine, or the caller's own.
+"""How store functions reach the database: through an engine, or the caller's connection.
 
-Store functions take either an `Engine` (they open what they need and, for
-lifecycle writes, retry transient failures) or a `Connection` the caller
-already holds (they join its transaction and never retry: only the owner of
-a transaction can retry it).
+Store functions take either an `Engine` (they hand it write units or open
+what they need and, for lifecycle writes, retry transient failures) or a
+`Connection` the caller already holds (they join its transaction and never
+retry: only the owner of a transaction can retry it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from dendrux.db.engine import Connection, Engine
+from dendrux.db.engine import Connection, Dialect, Engine, run_unit_on
+from dendrux.db.writes import UnitResult, WriteUnit
 from dendrux.durability import retry_critical
 from dendrux.errors import InvalidArgumentTypeError
 
@@ -27,6 +28,34 @@ def _check(db: object) -> None:
         raise InvalidArgumentTypeError(
             f"db must be a dendrux Engine or Connection, got {type(db).__name__}"
         )
+
+
+def dialect_of(db: Executor) -> Dialect:
+    """The dialect whose SQL ``db`` runs (for parameters whose form differs)."""
+    _check(db)
+    return db.dialect
+
+
+async def write_unit(db: Executor, unit: WriteUnit) -> UnitResult:
+    """A unit through the engine (policy, group commit, one-statement forms), or as
+    plain statements on the caller's connection, inside its transaction."""
+    _check(db)
+    if isinstance(db, Engine):
+        return await db.write(unit)
+    return await run_unit_on(db, unit)
+
+
+async def retried(db: Executor, label: str, run_id: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``attempt()``, retried like the recorder's writes when the engine is ours to
+    retry on (a caller's connection is tried once)."""
+    if isinstance(db, Engine):
+        return await retry_critical(attempt, label=label, run_id=run_id)
+    return await attempt()
+
+
+async def lifecycle_unit(db: Executor, label: str, run_id: str, unit: WriteUnit) -> UnitResult:
+    """A lifecycle write unit, retried on transient failures (see `retried`)."""
+    return await retried(db, label, run_id, lambda: write_unit(db, unit))
 
 
 @asynccontextmanager
@@ -61,13 +90,11 @@ async def lifecycle_write(
     *,
     atomic: bool = False,
 ) -> T:
-    """Run ``work`` (in a transaction when ``atomic``); retried like the recorder
-    when the engine is ours to retry on."""
+    """Run ``work`` on one connection (in a transaction when ``atomic``), retried
+    (see `retried`): for writes that decide what to write as they go."""
 
     async def attempt() -> T:
         async with writing(db, atomic=atomic) as conn:
             return await work(conn)
 
-    if isinstance(db, Engine):
-        return await retry_critical(attempt, label=label, run_id=run_id)
-    return await attempt()
+    return await retried(db, label, run_id, attempt)

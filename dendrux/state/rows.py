@@ -1,9 +1,12 @@
 """Store functions for the per-run tables: traces, tool calls, token usage,
 LLM interactions and run events, and their reads.
 
-Inserts are exactly-once under retries: row ids are minted by the client
-(pass ``row_id`` to keep the same id across your own retries), an insert
-that finds its own id already stored is a success, and a *different* row
+Every write is first *prepared*: validated and encoded into a `Write` (a
+named statement and its parameters) before any connection is taken, so the
+recorder can hand several of them to the engine as one unit. Inserts are
+exactly-once under retries: row ids are minted by the client (pass
+``row_id`` to keep the same id across your own retries), an insert that
+finds its own id already stored is a success, and a *different* row
 already holding the same ``(run, order_index)`` / ``(run, sequence_index)``
 / ``(run, tool_call_id)`` is a `SlotTakenError`, never a silent drop.
 """
@@ -13,13 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dendrux.db.engine import Connection
-from dendrux.errors import InvalidArgumentError, SlotTakenError
-from dendrux.state._executor import Executor, reading, writing
+from dendrux.db.writes import Slot, Write, single
+from dendrux.errors import InvalidArgumentError
+from dendrux.state._executor import Executor, reading, write_unit
 from dendrux.state.rowmap import (
     llm_interaction_record,
     run_event_record,
@@ -58,30 +60,6 @@ def _row_id(row_id: object, name: str = "row_id") -> str:
     return check_id(name, row_id, optional=True) or new_ulid()
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedRow:
-    """A validated, encoded row with a slot of its own (trace, tool call, event).
-
-    Preparing does every check and all encoding before a connection is taken,
-    so a transaction holding several of them does no Python work worth naming.
-    """
-
-    table: str
-    insert_query: str
-    exists_query: str
-    args: tuple[Any, ...]
-    slot_column: str
-    slot_value: object
-
-    async def write(self, conn: Connection) -> None:
-        """Insert the row; finding its own id already stored is a retried write that landed."""
-        if await conn.fetch_value(self.insert_query, *self.args) is not None:
-            return
-        if await conn.fetch_value(self.exists_query, self.args[0]):
-            return
-        raise SlotTakenError(self.table, self.args[1], self.slot_column, self.slot_value)
-
-
 # ---------------------------------------------------------------------------
 # writes
 # ---------------------------------------------------------------------------
@@ -95,7 +73,7 @@ def prepare_trace(
     order_index: int,
     meta: dict[str, Any] | None = None,
     row_id: str | None = None,
-) -> PreparedRow:
+) -> Write:
     """Validate and encode one ``react_traces`` row."""
     order = check_required_int("order_index", order_index)
     args = (
@@ -107,7 +85,8 @@ def prepare_trace(
         encode_json_object("meta", meta),
         _now(),
     )
-    return PreparedRow("react_traces", "insert_trace", "trace_exists", args, "order_index", order)
+    slot = Slot("react_traces", "order_index", order)
+    return Write("insert_trace", args, "save_trace", own_row_query="trace_exists", slot=slot)
 
 
 async def save_trace(
@@ -122,8 +101,7 @@ async def save_trace(
 ) -> None:
     """Store one message of the conversation at ``order_index``."""
     row = prepare_trace(run_id, role, content, order_index=order_index, meta=meta, row_id=row_id)
-    async with writing(db) as conn:
-        await row.write(conn)
+    await write_unit(db, single(row))
 
 
 def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
@@ -168,7 +146,7 @@ def prepare_tool_call(
     error_message: str | None = None,
     meta: dict[str, Any] | None = None,
     row_id: str | None = None,
-) -> PreparedRow:
+) -> Write:
     """Validate and encode one ``tool_calls`` row."""
     run_id = check_required_id("run_id", run_id)
     tool_call_id = check_required_id("tool_call_id", tool_call_id)
@@ -192,8 +170,9 @@ def prepare_tool_call(
         encode_json_object("meta", meta),
         _now(),
     )
-    return PreparedRow(
-        "tool_calls", "insert_tool_call", "tool_call_exists", args, "tool_call_id", tool_call_id
+    slot = Slot("tool_calls", "tool_call_id", tool_call_id)
+    return Write(
+        "insert_tool_call", args, "save_tool_call", own_row_query="tool_call_exists", slot=slot
     )
 
 
@@ -230,12 +209,10 @@ async def save_tool_call(
         meta=meta,
         row_id=row_id,
     )
-    async with writing(db) as conn:
-        await row.write(conn)
+    await write_unit(db, single(row))
 
 
-async def save_usage(
-    db: Executor,
+def prepare_usage(
     run_id: str,
     *,
     iteration_index: int,
@@ -245,8 +222,9 @@ async def save_usage(
     duration_ms: int | None = None,
     meta: dict[str, Any] | None = None,
     row_id: str | None = None,
-) -> None:
-    """Store the token and cost figures of one LLM call."""
+) -> Write:
+    """Validate and encode one ``token_usage`` row (its id is minted here, so a
+    retried write stores it once)."""
     run_id = check_required_id("run_id", run_id)
     tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
     args = (
@@ -265,8 +243,33 @@ async def save_usage(
         encode_json_object("meta", meta),
         _now(),
     )
-    async with writing(db) as conn:
-        await conn.execute("insert_usage", *args)
+    return Write("insert_usage", args, "save_usage")
+
+
+async def save_usage(
+    db: Executor,
+    run_id: str,
+    *,
+    iteration_index: int,
+    usage: object,
+    model: str | None = None,
+    provider: str | None = None,
+    duration_ms: int | None = None,
+    meta: dict[str, Any] | None = None,
+    row_id: str | None = None,
+) -> None:
+    """Store the token and cost figures of one LLM call."""
+    row = prepare_usage(
+        run_id,
+        iteration_index=iteration_index,
+        usage=usage,
+        model=model,
+        provider=provider,
+        duration_ms=duration_ms,
+        meta=meta,
+        row_id=row_id,
+    )
+    await write_unit(db, single(row))
 
 
 def _optional_tokens(usage: object, attr: str, value: int) -> int | None:
@@ -274,8 +277,7 @@ def _optional_tokens(usage: object, attr: str, value: int) -> int | None:
     return None if getattr(usage, attr, None) is None else value
 
 
-async def save_llm_interaction(
-    db: Executor,
+def prepare_llm_interaction(
     run_id: str,
     *,
     iteration_index: int,
@@ -289,8 +291,8 @@ async def save_llm_interaction(
     provider_response: dict[str, Any] | None = None,
     guardrail_findings: Any = None,
     interaction_id: str | None = None,
-) -> None:
-    """Store the full forensics of one LLM call (``interaction_id`` is its row id)."""
+) -> Write:
+    """Validate and encode one ``llm_interactions`` row (``interaction_id`` is its id)."""
     run_id = check_required_id("run_id", run_id)
     tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
     args = (
@@ -313,8 +315,41 @@ async def save_llm_interaction(
         encode_json("guardrail_findings", guardrail_findings),
         _now(),
     )
-    async with writing(db) as conn:
-        await conn.execute("insert_llm_interaction", *args)
+    return Write("insert_llm_interaction", args, "save_llm_interaction")
+
+
+async def save_llm_interaction(
+    db: Executor,
+    run_id: str,
+    *,
+    iteration_index: int,
+    usage: object,
+    model: str | None = None,
+    provider: str | None = None,
+    duration_ms: int | None = None,
+    semantic_request: dict[str, Any] | None = None,
+    semantic_response: dict[str, Any] | None = None,
+    provider_request: dict[str, Any] | None = None,
+    provider_response: dict[str, Any] | None = None,
+    guardrail_findings: Any = None,
+    interaction_id: str | None = None,
+) -> None:
+    """Store the full forensics of one LLM call (``interaction_id`` is its row id)."""
+    row = prepare_llm_interaction(
+        run_id,
+        iteration_index=iteration_index,
+        usage=usage,
+        model=model,
+        provider=provider,
+        duration_ms=duration_ms,
+        semantic_request=semantic_request,
+        semantic_response=semantic_response,
+        provider_request=provider_request,
+        provider_response=provider_response,
+        guardrail_findings=guardrail_findings,
+        interaction_id=interaction_id,
+    )
+    await write_unit(db, single(row))
 
 
 def prepare_run_event(
@@ -326,7 +361,7 @@ def prepare_run_event(
     correlation_id: str | None = None,
     data: dict[str, Any] | None = None,
     row_id: str | None = None,
-) -> PreparedRow:
+) -> Write:
     """Validate and encode one ``run_events`` row."""
     run_id = check_required_id("run_id", run_id)
     sequence = check_required_int("sequence_index", sequence_index)
@@ -340,8 +375,13 @@ def prepare_run_event(
         encode_json_object("data", data),
         _now(),
     )
-    return PreparedRow(
-        "run_events", "insert_run_event", "run_event_exists", args, "sequence_index", sequence
+    slot = Slot("run_events", "sequence_index", sequence)
+    return Write(
+        "insert_run_event",
+        args,
+        f"save_run_event {args[2]}",
+        own_row_query="run_event_exists",
+        slot=slot,
     )
 
 
@@ -366,8 +406,7 @@ async def save_run_event(
         data=data,
         row_id=row_id,
     )
-    async with writing(db) as conn:
-        await row.write(conn)
+    await write_unit(db, single(row))
 
 
 async def get_next_event_sequence(db: Executor, run_id: str) -> int:

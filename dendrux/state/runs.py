@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dendrux.db.engine import Connection, Dialect
+from dendrux.db.engine import Connection, Dialect, run_write
+from dendrux.db.writes import Write, single
 from dendrux.errors import (
     IdempotencyConflictError,
     InvalidArgumentError,
@@ -21,7 +22,15 @@ from dendrux.errors import (
     RunAlreadyExistsError,
 )
 from dendrux.state import rows
-from dendrux.state._executor import Executor, lifecycle_write, reading, writing
+from dendrux.state._executor import (
+    Executor,
+    dialect_of,
+    lifecycle_unit,
+    lifecycle_write,
+    reading,
+    retried,
+    write_unit,
+)
 from dendrux.state.rowmap import run_record
 from dendrux.types import (
     TERMINAL_STATUS_VALUES,
@@ -128,29 +137,38 @@ async def create_run(
         _now(),
     )
     created_at = args[-1]
+    insert = single(Write("insert_run", args, "create_run"))
 
-    async def work(conn: Connection) -> CreateRunResult:
-        if await conn.fetch_value("insert_run", *args) is not None:
+    async def attempt() -> CreateRunResult:
+        if (await write_unit(db, insert)).values[0] is not None:
             return CreateRunResult(run_id, "created", status)
-        if idempotency_key is not None:
-            held = await conn.fetch_one("run_by_idempotency_key", idempotency_key)
-            if held is not None:
-                if held["idempotency_fingerprint"] != idempotency_fingerprint:
-                    raise IdempotencyConflictError(held["id"], idempotency_key)
-                if held["status"] in TERMINAL_STATUS_VALUES:
-                    return CreateRunResult(held["id"], "existing_terminal", held["status"])
-                return CreateRunResult(held["id"], "existing_active", held["status"])
-        same_id = await conn.fetch_one("run_identity", run_id)
-        if same_id is not None and conn.dialect.read_ts(same_id["created_at"]) == created_at:
-            return CreateRunResult(run_id, "created", same_id["status"])
+        # Taken: the committed row that holds the id or the key says what to answer.
+        async with reading(db) as conn:
+            if idempotency_key is not None:
+                held = await conn.fetch_one("run_by_idempotency_key", idempotency_key)
+                if held is not None:
+                    if held["idempotency_fingerprint"] != idempotency_fingerprint:
+                        raise IdempotencyConflictError(held["id"], idempotency_key)
+                    if held["status"] in TERMINAL_STATUS_VALUES:
+                        return CreateRunResult(held["id"], "existing_terminal", held["status"])
+                    return CreateRunResult(held["id"], "existing_active", held["status"])
+            same_id = await conn.fetch_one("run_identity", run_id)
+            if same_id is not None and conn.dialect.read_ts(same_id["created_at"]) == created_at:
+                return CreateRunResult(run_id, "created", same_id["status"])
         raise RunAlreadyExistsError(run_id)
 
-    return await lifecycle_write(db, "create_run", run_id, work)
+    return await retried(db, "create_run", run_id, attempt)
 
 
 # ---------------------------------------------------------------------------
 # finalize, pause, claim, cancel, progress
 # ---------------------------------------------------------------------------
+
+
+async def _changed(db: Executor, query: str, run_id: str, args: tuple[Any, ...]) -> bool:
+    """A one-statement compare-and-set lifecycle write: True when it matched a row."""
+    result = await lifecycle_unit(db, query, run_id, single(Write(query, args, query)))
+    return result.values[0] is not None
 
 
 def _finalize_args(
@@ -204,11 +222,7 @@ async def finalize_run(
     args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
     if expected_current_status is not None:
         args[13] = check_status("expected_current_status", expected_current_status)
-
-    async def work(conn: Connection) -> bool:
-        return await conn.fetch_value("finalize_run", *args) is not None
-
-    return await lifecycle_write(db, "finalize_run", args[0], work)
+    return await _changed(db, "finalize_run", args[0], tuple(args))
 
 
 async def finalize_run_if_status_in(
@@ -226,12 +240,8 @@ async def finalize_run_if_status_in(
     """`finalize_run` guarded by a set of allowed current statuses, in one statement."""
     args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
     allowed = check_statuses("allowed_current_statuses", allowed_current_statuses)
-
-    async def work(conn: Connection) -> bool:
-        args[13] = conn.dialect.text_list(allowed)
-        return await conn.fetch_value("finalize_run_if_status_in", *args) is not None
-
-    return await lifecycle_write(db, "finalize_run_if_status_in", args[0], work)
+    args[13] = dialect_of(db).text_list(allowed)
+    return await _changed(db, "finalize_run_if_status_in", args[0], tuple(args))
 
 
 async def pause_run(
@@ -261,11 +271,7 @@ async def pause_run(
         _check_pii("pii_mapping", pii_mapping),
         _now(),
     )
-
-    async def work(conn: Connection) -> bool:
-        return await conn.fetch_value("pause_run", *args) is not None
-
-    return await lifecycle_write(db, "pause_run", run_id, work)
+    return await _changed(db, "pause_run", run_id, args)
 
 
 async def get_pause_state(db: Executor, run_id: str) -> dict[str, Any] | None:
@@ -290,12 +296,7 @@ async def claim_paused_run(db: Executor, run_id: str, *, expected_status: str) -
     """Atomically move a paused run back to ``running``; only the first caller wins."""
     run_id = check_required_id("run_id", run_id)
     expected = check_status("expected_status", expected_status)
-    now = _now()
-
-    async def work(conn: Connection) -> bool:
-        return await conn.fetch_value("claim_paused_run", run_id, expected, now) is not None
-
-    return await lifecycle_write(db, "claim_paused_run", run_id, work)
+    return await _changed(db, "claim_paused_run", run_id, (run_id, expected, _now()))
 
 
 async def submit_and_claim(
@@ -307,25 +308,14 @@ async def submit_and_claim(
     if submitted_data is None:
         raise InvalidArgumentTypeError("submitted_data must be a dict, got None")
     submitted = encode_json_object("submitted_data", submitted_data)
-    now = _now()
-
-    async def work(conn: Connection) -> bool:
-        return (
-            await conn.fetch_value("submit_and_claim", run_id, expected, submitted, now) is not None
-        )
-
-    return await lifecycle_write(db, "submit_and_claim", run_id, work)
+    args = (run_id, expected, submitted, _now())
+    return await _changed(db, "submit_and_claim", run_id, args)
 
 
 async def request_cancel(db: Executor, run_id: str) -> bool:
     """Raise the cooperative cancel flag; False for terminal or missing runs."""
     run_id = check_required_id("run_id", run_id)
-    now = _now()
-
-    async def work(conn: Connection) -> bool:
-        return await conn.fetch_value("request_cancel", run_id, now) is not None
-
-    return await lifecycle_write(db, "request_cancel", run_id, work)
+    return await _changed(db, "request_cancel", run_id, (run_id, _now()))
 
 
 async def cancel_run(
@@ -356,14 +346,15 @@ async def cancel_run(
                 "append_run_event", event_id, args[0], "run.cancelled", iteration, data, now
             )
         else:
-            await rows.prepare_run_event(
+            event = rows.prepare_run_event(
                 args[0],
                 event_type="run.cancelled",
                 sequence_index=sequence,
                 iteration_index=iteration,
                 data={"reason": reason} if reason is not None else None,
                 row_id=event_id,
-            ).write(conn)
+            )
+            await run_write(conn, event)
         return True
 
     return await lifecycle_write(db, "cancel_run", args[0], work, atomic=True)
@@ -376,11 +367,14 @@ async def is_cancel_requested(db: Executor, run_id: str) -> bool:
         return conn.dialect.read_bool(await conn.fetch_value("is_cancel_requested", run_id))
 
 
+def prepare_touch_progress(run_id: str) -> Write:
+    """The ``last_progress_at`` stamp of a run, as of now."""
+    return Write("touch_progress", (check_required_id("run_id", run_id), _now()), "touch_progress")
+
+
 async def touch_progress(db: Executor, run_id: str) -> None:
     """Record forward progress now (a liveness hint for sweepers)."""
-    run_id = check_required_id("run_id", run_id)
-    async with writing(db) as conn:
-        await conn.execute("touch_progress", run_id, _now())
+    await write_unit(db, single(prepare_touch_progress(run_id)))
 
 
 # ---------------------------------------------------------------------------

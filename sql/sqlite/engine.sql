@@ -35,3 +35,15 @@ PRAGMA synchronous = OFF;
 -- name: query_only
 -- Reader connections refuse writes.
 PRAGMA query_only = ON;
+
+-- name: savepoint
+-- Open a unit's savepoint inside a group-commit transaction.
+SAVEPOINT dendrux_unit;
+
+-- name: release_savepoint
+-- Keep the unit's writes (they commit with the group).
+RELEASE dendrux_unit;
+
+-- name: rollback_to_savepoint
+-- Undo the unit's writes, leaving the other members of the group untouched.
+ROLLBACK TO dendrux_unit;
