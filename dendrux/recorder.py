@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from dendrux.db.engine import Engine
@@ -407,7 +406,7 @@ class PersistenceRecorder:
     def _best_effort(self, label: str, prepare: Callable[[], Write]) -> Write | None:
         """A best-effort row, or None (logged) when it cannot even be prepared."""
         try:
-            return replace(prepare(), best_effort=True)
+            return prepare().as_best_effort()
         except Exception as exc:
             skip_best_effort(label, self._run_id, exc)
             return None

@@ -26,6 +26,8 @@ _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 # A float json.dumps wrote with a positive exponent (it only does so from 1e16 up).
 _BIG_FLOAT = re.compile(r"[0-9]e\+[0-9]")
 _STATUS_VALUES = frozenset(status.value for status in RunStatus)
+# One encoder for every column (json.dumps would build a new one per call for these options).
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def check_text(name: str, value: object, *, optional: bool = False) -> str | None:
@@ -234,7 +236,7 @@ def encode_json(name: str, value: object) -> str | None:
     if value is None:
         return None
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _encode(value)
     except TypeError as exc:
         raise InvalidArgumentTypeError(f"{name} is not JSON-serialisable: {exc}") from None
     except ValueError as exc:

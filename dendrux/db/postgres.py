@@ -21,7 +21,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +34,7 @@ from dendrux.db.engine import (
     Engine,
     Row,
     RunEventWakeups,
+    run_write,
     utc_from_naive_or_aware,
 )
 from dendrux.db.options import bool_option, int_option, seconds_option
@@ -359,12 +360,9 @@ class PostgresEngine(Engine):
         async with self._transaction() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[Connection]:
+    def autocommit(self) -> AbstractAsyncContextManager[Connection]:
         # PostgreSQL runs a statement outside a transaction block atomically on its own.
-        await self._ensure_schema()
-        async with self._acquire() as raw:
-            yield PostgresConnection(raw, self.dialect, self.url)
+        return _Pooled(self)
 
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
@@ -382,7 +380,7 @@ class PostgresEngine(Engine):
         query = unit.one_statement
         if query is not None and query in self.dialect.queries:
             try:
-                async with self.autocommit() as conn:
+                async with _Pooled(self) as conn:
                     row = await conn.fetch_one(query, *unit.joined_args())
             except Exception as exc:
                 if not may_skip(exc):
@@ -390,6 +388,15 @@ class PostgresEngine(Engine):
             else:
                 n = len(unit.writes)
                 return UnitResult(tuple(row.values())[:n] if row is not None else (None,) * n)
+        if len(unit.writes) == 1:  # most units: one statement, sent as it is
+            write = unit.writes[0]
+            try:
+                async with _Pooled(self) as conn:
+                    return UnitResult((await run_write(conn, write),))
+            except Exception as exc:
+                if write.best_effort and may_skip(exc):
+                    return UnitResult((None,), ((write.label, exc),))
+                raise
         return await super().write(unit)
 
     @asynccontextmanager
@@ -424,6 +431,43 @@ class PostgresEngine(Engine):
         if self._pool is not None and self._owns_pool:
             pool, self._pool = self._pool, None
             await pool.close()
+
+
+class _Pooled:
+    """``async with _Pooled(engine) as conn``: a pooled connection for one piece of
+    work, like `PostgresEngine._acquire`, as a plain class (no generator-based
+    context manager on every statement's path). A connection whose work failed
+    at the protocol level is terminated, never handed back to the pool."""
+
+    __slots__ = ("_engine", "_holder", "_raw")
+
+    def __init__(self, engine: PostgresEngine) -> None:
+        self._engine = engine
+        self._holder: Any = None
+        self._raw: Any = None
+
+    async def __aenter__(self) -> Connection:
+        engine = self._engine
+        if not engine._schema_checked:
+            await engine._ensure_schema()
+        pool = engine._pool
+        if pool is None or engine._closed:
+            pool = await engine._get_pool()
+        try:
+            # Waiting for a busy pool has no timeout (asyncpg would pay a wait_for task on
+            # every acquire); making a new connection is bounded by the connect timeout.
+            self._holder = pool.acquire()
+            self._raw = await self._holder.__aenter__()
+        except Exception as exc:
+            raise _connect_error(exc, engine.url) from exc
+        return PostgresConnection(self._raw, engine.dialect, engine.url)
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, TransientDatabaseError) and not connection_is_gone(self._raw):
+            self._raw.terminate()
+        # If the connection dies while it is released, asyncpg discards it; the work is done.
+        with suppress(Exception):
+            await self._holder.__aexit__(None, None, None)
 
 
 def _connect_error(exc: BaseException, url: str) -> DendruxError:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, TypeGuard
 
 from dendrux.errors import DendruxError, SchemaError, SlotTakenError, StoreClosedError
 
@@ -53,6 +53,10 @@ class Write:
     own_row_query: str | None = None
     slot: Slot | None = None
 
+    def as_best_effort(self) -> Write:
+        """The same write, skipped (and reported) instead of failing its unit."""
+        return Write(self.query, self.args, self.label, True, self.own_row_query, self.slot)
+
     def taken(self) -> SlotTakenError:
         """The error for an insert whose slot holds someone else's row."""
         assert self.slot is not None
@@ -77,11 +81,15 @@ class WriteUnit:
     def __post_init__(self) -> None:
         if not self.writes:
             raise ValueError("a write unit needs at least one write")
-        positions = [i for i, w in enumerate(self.writes) if not w.best_effort]
-        if positions and positions != list(range(positions[0], positions[-1] + 1)):
-            raise ValueError("the fail-closed writes of a unit must be contiguous")
-        span = range(positions[0], positions[-1] + 1) if positions else range(0)
-        object.__setattr__(self, "required", span)
+        first = last = -1
+        for i, write in enumerate(self.writes):
+            if not write.best_effort:
+                if first < 0:
+                    first = i
+                elif last != i - 1:
+                    raise ValueError("the fail-closed writes of a unit must be contiguous")
+                last = i
+        object.__setattr__(self, "required", range(first, last + 1) if first >= 0 else range(0))
 
     @property
     def label(self) -> str:
@@ -107,7 +115,7 @@ def single(write: Write) -> WriteUnit:
     return WriteUnit((write,))
 
 
-def may_skip(exc: BaseException) -> bool:
+def may_skip(exc: BaseException) -> TypeGuard[DendruxError]:
     """Whether a failed best-effort write is skipped: a logical refusal, yes;
     a transient failure (the unit is retried whole), a closed store or a schema
     problem (setup errors, not telemetry hiccups), no."""
