@@ -15,9 +15,12 @@ tool_completed         insert_tool_call + insert_run_event (atomic); touch_progr
 governance_event       insert_run_event (RETURNING id)
 =====================  ==========================================================
 
-PostgreSQL: a unit is one statement, one round trip, one commit: the
-multi-row units are the one-statement forms of ``sql/postgres/hooks.sql``
-(``record_llm_call``, ``record_tool_call``), the others their one insert; an
+PostgreSQL: every hook's unit is one statement, its one-statement form in
+``sql/postgres/hooks.sql`` (``record_trace``, ``record_llm_call``,
+``record_tool_call``, ``record_run_event``), group-committed by hand: hooks
+queued while a group commits form the next group, those sharing a form go
+as one ``executemany`` (one round trip, one commit), a lone one as one
+``fetchrow``. ``create_run`` / ``finalize_run`` are one statement each. An
 asyncpg pool of 1..10 that, like the library's, hands connections back
 without a reset query.
 
@@ -193,15 +196,24 @@ class SqliteBackend:
             self.db = None
 
     async def unit(
-        self, statements: list[Statement], *, guard: range = range(0), combined: str = ""
+        self,
+        statements: list[Statement],
+        *,
+        checked: tuple[int, ...] = (),
+        guard: range = range(0),
+        combined: str = "",
     ) -> list[Any]:
-        """Queue one unit for the next group commit; each statement's first value."""
+        """Queue one unit for the next group commit; each statement's first value.
+        A ``checked`` insert that returned no row found its slot taken."""
         done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self.queue.append((statements, guard, done))
         if self.committer is None:
             self.committer = asyncio.create_task(self._commit_queued())
         self.units += 1
-        return await done
+        values = await done
+        if any(values[i] is None for i in checked):
+            raise SlotTaken(statements[checked[0]][0][:40])
+        return values
 
     async def _commit_queued(self) -> None:
         db = self.db
@@ -228,7 +240,9 @@ async def _keep_session(_conn: Any) -> None:
 
 class PostgresBackend:
     """An asyncpg pool (min 1, max 10, no reset query on release: the library's
-    settings); one acquire and one statement per unit."""
+    settings) and a hand-written group commit: the units queued while a group
+    commits form the next one; units sharing a one-statement form go as one
+    ``executemany`` (one round trip, one commit), a lone unit as one ``fetchrow``."""
 
     dialect = "postgres"
 
@@ -238,6 +252,8 @@ class PostgresBackend:
         self.max_size = max_size
         self.q = load_queries("postgres")
         self.pool: asyncpg.Pool | None = None
+        self.queue: list[tuple[str, tuple[Any, ...], int, asyncio.Future[list[Any]]]] = []
+        self.committer: asyncio.Task[None] | None = None
         self.units = 0
 
     @staticmethod
@@ -259,19 +275,62 @@ class PostgresBackend:
             self.pool = None
 
     async def unit(
-        self, statements: list[Statement], *, guard: range = range(0), combined: str = ""
+        self,
+        statements: list[Statement],
+        *,
+        checked: tuple[int, ...] = (),
+        guard: range = range(0),
+        combined: str = "",
     ) -> list[Any]:
-        """The unit's one statement (``combined``, taking every statement's
-        parameters in order), or its only statement."""
-        if combined:
-            sql = self.q[combined]
-            args = tuple(chain.from_iterable(a for _, a in statements))
-        else:
-            ((sql, args),) = statements
+        """A unit with a one-statement form (``combined``, taking every statement's
+        parameters in order; it has no ON CONFLICT, so a taken slot raises and
+        ``checked`` needs no look) is group-committed; any other runs its only
+        statement and returns its first value."""
         self.units += 1
+        if not combined:
+            ((sql, args),) = statements
+            return [await self._fetch(sql, args)]
+        args = tuple(chain.from_iterable(a for _, a in statements))
+        done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self.queue.append((combined, args, len(statements), done))
+        if self.committer is None:
+            self.committer = asyncio.create_task(self._commit_queued())
+        return await done
+
+    async def _fetch(self, sql: str, args: tuple[Any, ...], n: int = 1) -> list[Any]:
         async with self.pool.acquire() as conn:  # type: ignore[union-attr]
             row = await conn.fetchrow(sql, *args)
-        return list(row.values())[: len(statements)] if row is not None else [None]
+        return list(row.values())[:n] if row is not None else [None] * n
+
+    async def _commit_queued(self) -> None:
+        try:
+            while self.queue:
+                group, self.queue = self.queue[:GROUP_LIMIT], self.queue[GROUP_LIMIT:]
+                by_query: dict[str, list[Any]] = {}
+                for item in group:
+                    by_query.setdefault(item[0], []).append(item)
+                await asyncio.gather(
+                    *(self._commit(name, items) for name, items in by_query.items())
+                )
+        finally:
+            self.committer = None
+
+    async def _commit(self, name: str, items: list[Any]) -> None:
+        sql = self.q[name]
+        try:
+            if len(items) == 1:
+                ((_, args, n, done),) = items
+                done.set_result(await self._fetch(sql, args, n))
+                return
+            async with self.pool.acquire() as conn:  # type: ignore[union-attr]
+                await conn.executemany(sql, [args for _, args, _, _ in items])
+        except Exception as exc:
+            for *_, done in items:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for *_, done in items:
+            done.set_result([])  # every row landed: a conflict would have raised
 
 
 Backend = SqliteBackend | PostgresBackend
@@ -380,8 +439,7 @@ class BareRecorder:
         args = (
             new_ulid(), self.run_id, role, message.content, self.order, dumps(meta), self.now(),
         )  # fmt: skip
-        if (await self.b.unit([(self.q_trace, args)]))[0] is None:
-            raise SlotTaken(f"trace {self.order}")
+        await self.b.unit([(self.q_trace, args)], checked=(0,), combined="record_trace")
         self.order += 1
 
     async def on_llm_call_completed(
@@ -426,17 +484,16 @@ class BareRecorder:
             },
             interaction_id,
         )
-        values = await self.b.unit(
+        await self.b.unit(
             [
                 (self.q_interaction, interaction),
                 (self.q_usage, usage),
                 event,
                 (self.q_touch, (run_id, self.now())),
             ],
+            checked=(2,),
             combined="record_llm_call",
         )
-        if values[2] is None:
-            raise SlotTaken("llm.completed")
 
     async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
         target = self.targets.get(tool_call.name, "server")
@@ -454,13 +511,12 @@ class BareRecorder:
             "duration_ms": tool_result.duration_ms,
         }
         event = self._event("tool.completed", iteration, data, tool_call.id)
-        values = await self.b.unit(
+        await self.b.unit(
             [(self.q_tool, call), event, (self.q_touch, (run_id, self.now()))],
+            checked=(0, 1),
             guard=range(0, 2),
             combined="record_tool_call",
         )
-        if values[0] is None or values[1] is None:
-            raise SlotTaken(f"tool call {tool_call.id}")
 
     async def on_governance_event(
         self,
@@ -469,7 +525,5 @@ class BareRecorder:
         data: dict[str, Any] | None,
         correlation_id: str | None = None,
     ) -> None:
-        if (await self.b.unit([self._event(event_type, iteration, data, correlation_id)]))[
-            0
-        ] is None:
-            raise SlotTaken(event_type)
+        event = self._event(event_type, iteration, data, correlation_id)
+        await self.b.unit([event], checked=(0,), combined="record_run_event")

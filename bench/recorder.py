@@ -418,8 +418,8 @@ def _record_sql(dialect: str, log: list[str], sqlite_writer: Any = None) -> Any:
 
 
 def _transactions(log: list[str]) -> int:
-    """Commits in a SQLite statement log: every COMMIT, and every statement sent
-    outside BEGIN ... COMMIT (it autocommitted)."""
+    """Commits in a statement log: every COMMIT, and every statement (or pipelined
+    executemany, logged once) sent outside BEGIN ... COMMIT: it autocommitted."""
     count, inside = 0, False
     for sql in log:
         if sql.startswith("BEGIN"):
@@ -517,17 +517,17 @@ async def audit(dbs: Databases, specs: list[w.RunSpec], concurrency: int) -> dic
             None,
         ),
     }
-    if dbs.dialect == "sqlite":
-        sample = specs[: 4 * concurrency]
-        log = await _logged_library(dbs, sample, concurrency, "bench_audit_group")
-        commits = _transactions(log)
-        result["group_commit"] = {
-            "runs": len(sample),
-            "concurrency": concurrency,
-            "units": len(sample) * w.UNITS_PER_RUN,
-            "commits": commits,
-            "units_per_commit": len(sample) * w.UNITS_PER_RUN / commits,
-        }
+    # How many units shared each commit at the benchmark's concurrency.
+    sample = specs[: 4 * concurrency]
+    log = await _logged_library(dbs, sample, concurrency, "bench_audit_group")
+    commits = _transactions(log)
+    result["group_commit"] = {
+        "runs": len(sample),
+        "concurrency": concurrency,
+        "units": len(sample) * w.UNITS_PER_RUN,
+        "commits": commits,
+        "units_per_commit": len(sample) * w.UNITS_PER_RUN / commits,
+    }
     return result
 
 

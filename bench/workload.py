@@ -55,7 +55,8 @@ UPDATES_PER_RUN = 2 * ITERATIONS + 1
 #   progress stamp another); finalize_run 1.
 UNITS_PER_RUN = 1 + HOOK_CALLS_PER_RUN + 1  # 25
 # Statements one run sends when it is recorded alone (concurrency 1, so no group shares a
-# commit). PostgreSQL: one statement (and one commit) per unit. SQLite: a unit of one
+# commit). PostgreSQL: one statement (and one commit) per unit, each hook's its one-statement
+# form (record_trace, record_llm_call, record_tool_call, record_run_event). SQLite: a unit of one
 # statement autocommits; an LLM unit is BEGIN IMMEDIATE, 4 statements, COMMIT; a tool
 # unit is BEGIN IMMEDIATE, SAVEPOINT, 2 inserts, RELEASE, the progress stamp, COMMIT.
 STATEMENTS_PER_RUN = {

@@ -265,7 +265,7 @@ class PersistenceRecorder:
             meta=meta,
             row_id=new_ulid(),
         )
-        await self._write(WriteUnit((trace,)))
+        await self._write(WriteUnit((trace,), "record_trace"))
         self._order += 1
 
     async def on_llm_call_completed(
@@ -379,9 +379,8 @@ class PersistenceRecorder:
         correlation_id: str | None = None,
     ) -> None:
         """FAIL-CLOSED: one governance event (approval, policy, guardrail...)."""
-        await self._write(
-            WriteUnit((self._event(event_type, iteration, data, correlation_id=correlation_id),))
-        )
+        event = self._event(event_type, iteration, data, correlation_id=correlation_id)
+        await self._write(WriteUnit((event,), "record_run_event"))
 
     # -- helpers ------------------------------------------------------------------
 

@@ -396,3 +396,37 @@ async def test_postgres_sends_each_hook_as_one_statement_in_one_transaction(
         "tool_calls": 1,
         "run_events": 3,
     }
+
+
+async def test_postgres_group_commits_concurrent_hooks_and_still_notifies(
+    postgres_url: str,
+) -> None:
+    """Eight runs' hooks queued together go as one pipelined batch: one
+    transaction for all of them, each event's notification delivered."""
+    admin = await asyncpg.connect(postgres_url)
+    heard: list[str] = []
+    await admin.add_listener("dendrux_run_events", lambda *args: heard.append(args[3]))
+    try:
+        async with StateStore.from_database_url(postgres_url) as store:
+            for run_id in RUNS:
+                await store.create_run(run_id, "agent")
+            recorders = await _recorders(store)
+            before = int(
+                await admin.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+            )
+            await asyncio.gather(
+                *(rec.on_governance_event("approval.decided", 1, {"n": 1}) for rec in recorders)
+            )
+            after = int(
+                await admin.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+            )
+        for _ in range(100):
+            if len(heard) == len(RUNS):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+    assert after - before == 1  # one transaction for the eight events
+    assert sorted(heard) == RUNS
+    events = await fetch_rows(postgres_url, "run_events")
+    assert sorted(e["agent_run_id"] for e in events) == RUNS

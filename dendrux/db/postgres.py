@@ -6,13 +6,16 @@ pool is decoded in `Dialect.read_json`. Optional: a schema (namespace) for
 the tables, pinned per connection with ``search_path``; a pooler-friendly
 mode without prepared statements.
 
-One round trip per write where possible: a write unit with a one-statement
+Fewer round trips and commits than writes: a write unit with a one-statement
 form (a data-modifying CTE writing all of a hook's rows) is sent as that one
-prepared statement, and our pool hands connections back without asyncpg's
-reset query (this library leaves no session state behind: no SET, no
-session advisory locks, no LISTEN on pooled connections). This module must
-never be imported unless a PostgreSQL URL (or pool) is used: it imports
-asyncpg.
+prepared statement, and the units of concurrent callers that share a form
+are group-committed: one pipelined ``executemany``, one round trip, one
+commit for all of them (any failure rolls it back whole, and each unit then
+runs alone, so one member's conflict is never another's). Our pool hands
+connections back without asyncpg's reset query (this library leaves no
+session state behind: no SET, no session advisory locks, no LISTEN on pooled
+connections). This module must never be imported unless a PostgreSQL URL
+(or pool) is used: it imports asyncpg.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from dendrux.db.engine import (
 )
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
-from dendrux.db.writes import UnitResult, WriteUnit, may_skip
+from dendrux.db.writes import GroupCommit, Outcome, UnitResult, WriteUnit, may_skip
 from dendrux.errors import (
     AuthenticationFailedError,
     ConnectionFailedError,
@@ -255,6 +258,7 @@ class PostgresEngine(Engine):
         self._pool_lock = asyncio.Lock()
         self._schema_checked = False
         self._wakeups: EventNotifications | None = None
+        self._group = GroupCommit(self._commit_group, name=self.url)
         self._closed = False
 
     @property
@@ -362,6 +366,7 @@ class PostgresEngine(Engine):
 
     def autocommit(self) -> AbstractAsyncContextManager[Connection]:
         # PostgreSQL runs a statement outside a transaction block atomically on its own.
+        self._check_open()
         return _Pooled(self)
 
     @asynccontextmanager
@@ -370,6 +375,47 @@ class PostgresEngine(Engine):
             yield conn
 
     async def write(self, unit: WriteUnit) -> UnitResult:
+        """Group-committed when the unit has a one-statement form, else alone."""
+        self._check_open()
+        query = unit.one_statement
+        if query is not None and query in self.dialect.queries:
+            return await self._group.submit(unit)
+        return await self._write_alone(unit)
+
+    async def _commit_group(self, units: list[WriteUnit]) -> list[Outcome]:
+        """Units sharing a one-statement form go as one pipelined ``executemany``
+        (atomic: one implicit transaction), the forms side by side on their own
+        connections; a lone unit, or every member of a batch that failed for a
+        logical reason, runs alone, in queue order."""
+        outcomes: list[Outcome | None] = [None] * len(units)
+        by_query: dict[str, list[int]] = {}
+        for i, unit in enumerate(units):
+            by_query.setdefault(unit.one_statement or "", []).append(i)
+
+        async def commit(query: str, members: list[int]) -> None:
+            if len(members) > 1:
+                try:
+                    async with _Pooled(self) as conn:
+                        await conn.execute_many(query, [units[i].joined_args() for i in members])
+                except Exception as exc:
+                    if not may_skip(exc):  # lost connection, closed engine...: the same for all
+                        for i in members:
+                            outcomes[i] = exc
+                        return
+                else:
+                    for i in members:
+                        outcomes[i] = UnitResult(units[i].stored_ids())
+                    return
+            for i in members:
+                try:
+                    outcomes[i] = await self._write_alone(units[i])
+                except Exception as exc:
+                    outcomes[i] = exc
+
+        await asyncio.gather(*(commit(query, members) for query, members in by_query.items()))
+        return outcomes  # type: ignore[return-value]
+
+    async def _write_alone(self, unit: WriteUnit) -> UnitResult:
         """The unit's one statement when the dialect has it, else write by write.
 
         The one statement has no ON CONFLICT clauses: a conflict (a retry
@@ -425,6 +471,7 @@ class PostgresEngine(Engine):
         if self._closed:
             return
         self._closed = True
+        await self._group.drain()
         if self._wakeups is not None:
             await self._wakeups.stop()
             self._wakeups = None
@@ -450,8 +497,9 @@ class _Pooled:
         engine = self._engine
         if not engine._schema_checked:
             await engine._ensure_schema()
+        # Callers check that the engine is open (work queued before dispose() still runs).
         pool = engine._pool
-        if pool is None or engine._closed:
+        if pool is None:
             pool = await engine._get_pool()
         try:
             # Waiting for a busy pool has no timeout (asyncpg would pay a wait_for task on

@@ -32,7 +32,7 @@ import aiosqlite
 from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
-from dendrux.db.writes import UnitResult, Write, WriteUnit
+from dendrux.db.writes import GroupCommit, Outcome, UnitResult, Write, WriteUnit
 from dendrux.errors import (
     ConnectionFailedError,
     DatabaseError,
@@ -49,8 +49,6 @@ _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_CONSTRAINT = 19
-_MAX_GROUP = 256
-"""Units committed together at most: bounds one transaction's size and latency."""
 _SYNCHRONOUS = {
     "FULL": "synchronous_full",
     "NORMAL": "synchronous_normal",
@@ -189,7 +187,7 @@ def _run_unit(
     return tuple(values), skipped
 
 
-def _commit_group(
+def _commit_on_writer_thread(
     conn: sqlite3.Connection, dialect: SqliteDialect, units: list[WriteUnit]
 ) -> list[_Outcome]:
     """Every unit in one transaction, on the writer thread; an outcome per unit.
@@ -382,8 +380,7 @@ class SqliteEngine(Engine):
         self._ready = False
         self._idle_readers: list[aiosqlite.Connection] = []
         self._reader_slots = asyncio.Semaphore(self._reader_count)
-        self._queued: list[tuple[WriteUnit, asyncio.Future[UnitResult]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._group = GroupCommit(self._commit_group, name=self.url, gate=self._write_lock)
         self._closed = False
 
     @property
@@ -500,61 +497,24 @@ class SqliteEngine(Engine):
         """Queue the unit for the next group commit and wait for that commit."""
         await self._ensure_ready()
         self._check_open()
-        done: asyncio.Future[UnitResult] = asyncio.get_running_loop().create_future()
-        self._queued.append((unit, done))
-        if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_queued())
-        return await done
+        return await self._group.submit(unit)
 
-    async def _commit_queued(self) -> None:
-        """Commit queued units, a group at a time, until none are left.
-
-        A group is whatever queued up while the previous one was committing
-        (or while another caller held the writer), so concurrent writers share
-        fsyncs without anyone waiting on a timer.
-        """
-        try:
-            while self._queued:
-                async with self._write_lock:
-                    group = [item for item in self._queued[:_MAX_GROUP] if not item[1].done()]
-                    del self._queued[:_MAX_GROUP]
-                    if not group:
-                        continue
-                    # Queued before dispose() began: still committed (dispose waits for it).
-                    writer = self._writer
-                    units = [unit for unit, _ in group]
-                    try:
-                        if writer is None:
-                            raise StoreClosedError(f"the engine for {self.url} was disposed")
-                        outcomes: list[_Outcome] = await in_connection_thread(
-                            writer, _commit_group, self.dialect, units
-                        )
-                    except Exception as exc:  # the connection itself is gone
-                        outcomes = [exc] * len(group)
-                    except BaseException:
-                        # Cancelled (the loop is closing): the group may or may not commit.
-                        for _, done in group:
-                            if not done.done():
-                                done.set_exception(
-                                    StoreClosedError(f"the writer of {self.url} was stopped")
-                                )
-                        raise
-                for (_, done), outcome in zip(group, outcomes, strict=True):
-                    if done.done():
-                        continue
-                    if isinstance(outcome, Exception):
-                        done.set_exception(_caused(outcome, self.url))
-                    else:
-                        values, refused = outcome
-                        skipped = tuple((lbl, _caused(e, self.url)) for lbl, e in refused)
-                        done.set_result(UnitResult(values, skipped))
-        finally:
-            self._committer = None
-            # Only when this task itself was cancelled (the loop is shutting down).
-            stranded, self._queued = self._queued, []
-            for _, done in stranded:
-                if not done.done():
-                    done.set_exception(StoreClosedError(f"the writer of {self.url} was stopped"))
+    async def _commit_group(self, units: list[WriteUnit]) -> list[Outcome]:
+        """One group, one transaction, one hop to the writer's thread; runs holding
+        the write lock (the group's gate). Units queued before dispose() still land."""
+        writer = self._writer
+        if writer is None:
+            raise StoreClosedError(f"the engine for {self.url} was disposed")
+        outcomes = await in_connection_thread(writer, _commit_on_writer_thread, self.dialect, units)
+        results: list[Outcome] = []
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                results.append(_caused(outcome, self.url))
+            else:
+                values, refused = outcome
+                skipped = tuple((label, _caused(e, self.url)) for label, e in refused)
+                results.append(UnitResult(values, skipped))
+        return results
 
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
@@ -592,9 +552,8 @@ class SqliteEngine(Engine):
         if self._closed:
             return
         self._closed = True
-        if self._committer is not None:
-            # Queued units still commit (or fail with StoreClosedError) before the writer goes.
-            await asyncio.shield(self._committer)
+        # Queued units still commit (or fail) before the writer goes.
+        await self._group.drain()
         async with self._write_lock:
             readers, self._idle_readers = self._idle_readers, []
             for raw in readers:

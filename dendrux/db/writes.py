@@ -21,6 +21,8 @@ This module never imports a driver.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, TypeGuard
@@ -68,10 +70,12 @@ class WriteUnit:
     """Writes that belong together; the fail-closed ones are contiguous.
 
     ``one_statement`` names a query that performs every write at once, taking
-    their parameters in order (`joined_args`) and returning one row with each
-    write's value; it has no ``ON CONFLICT`` clauses, so any conflict fails it
-    as a whole and the engine falls back to the writes one by one. Dialects
-    that cannot express it (SQLite has no data-modifying CTEs) do not define it.
+    their parameters in order (`joined_args`) and returning one row with a
+    value per write (`stored_ids`); it has no ``ON CONFLICT`` clauses, so any
+    conflict fails it as a whole and the engine falls back to the writes one
+    by one. Because it fails instead of skipping, units that share it can also
+    be sent together in one pipelined batch. Dialects that cannot express it
+    (SQLite has no data-modifying CTEs) do not define it.
     """
 
     writes: tuple[Write, ...]
@@ -100,6 +104,11 @@ class WriteUnit:
         """The parameters of `one_statement`: every write's, in order."""
         return tuple(chain.from_iterable(w.args for w in self.writes))
 
+    def stored_ids(self) -> tuple[Any, ...]:
+        """What `one_statement` returns once it succeeded: the id of each
+        fail-closed insert, None for the other writes."""
+        return tuple(w.args[0] if w.own_row_query else None for w in self.writes)
+
 
 @dataclass(frozen=True, slots=True)
 class UnitResult:
@@ -124,3 +133,92 @@ def may_skip(exc: BaseException) -> TypeGuard[DendruxError]:
         and not getattr(exc, "transient", False)
         and not isinstance(exc, StoreClosedError | SchemaError)
     )
+
+
+Outcome = UnitResult | Exception
+"""What committing one unit came to: its result, or the error it failed with."""
+
+
+class GroupCommit:
+    """Queues write units; what queued up while one group was being committed is
+    the next group, so groups grow with the number of concurrent writers and
+    nobody waits on a timer.
+
+    ``commit`` gets a group in queue order and returns an `Outcome` per unit;
+    every caller resumes only once its own unit's outcome is known. With a
+    ``gate`` (a lock others also take to use the writer), a group is formed
+    only once the gate is held, so what queued while others held it joins. A
+    caller cancelled before its group is formed writes nothing.
+    """
+
+    __slots__ = ("_commit", "_gate", "_limit", "_name", "_queued", "_task")
+
+    def __init__(
+        self,
+        commit: Callable[[list[WriteUnit]], Awaitable[list[Outcome]]],
+        *,
+        name: str,
+        gate: asyncio.Lock | None = None,
+        limit: int = 256,
+    ) -> None:
+        self._commit = commit
+        self._name = name
+        self._gate = gate
+        self._limit = limit
+        self._queued: list[tuple[WriteUnit, asyncio.Future[UnitResult]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, unit: WriteUnit) -> UnitResult:
+        """Queue ``unit`` and wait for the commit that holds it."""
+        done: asyncio.Future[UnitResult] = asyncio.get_running_loop().create_future()
+        self._queued.append((unit, done))
+        if self._task is None:
+            self._task = asyncio.create_task(self._commit_queued())
+        return await done
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far is committed (or failed)."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _commit_queued(self) -> None:
+        try:
+            while self._queued:
+                if self._gate is None:
+                    group = await self._commit_next()
+                else:
+                    async with self._gate:
+                        group = await self._commit_next()
+                for (_, done), outcome in group:
+                    if done.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        done.set_exception(outcome)
+                    else:
+                        done.set_result(outcome)
+        finally:
+            self._task = None
+            stranded, self._queued = self._queued, []
+            self._stop(stranded)
+
+    async def _commit_next(
+        self,
+    ) -> list[tuple[tuple[WriteUnit, asyncio.Future[UnitResult]], Outcome]]:
+        group = [item for item in self._queued[: self._limit] if not item[1].done()]
+        del self._queued[: self._limit]
+        if not group:
+            return []
+        try:
+            outcomes = await self._commit([unit for unit, _ in group])
+        except Exception as exc:
+            outcomes = [exc] * len(group)
+        except BaseException:
+            # Cancelled (the loop is closing): the group may or may not have landed.
+            self._stop(group)
+            raise
+        return list(zip(group, outcomes, strict=True))
+
+    def _stop(self, items: list[tuple[WriteUnit, asyncio.Future[UnitResult]]]) -> None:
+        for _, done in items:
+            if not done.done():
+                done.set_exception(StoreClosedError(f"the writer of {self._name} was stopped"))

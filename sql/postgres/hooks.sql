@@ -1,9 +1,28 @@
--- One-statement forms of the recorder's multi-row hooks (PostgreSQL only: SQLite has no
+-- One-statement forms of the recorder's hooks (PostgreSQL only: SQLite has no
 -- data-modifying CTEs and runs the same writes one by one inside its group commit).
 -- Each takes the parameters of its writes in order, exactly as the single-row queries
--- of rows.sql and runs.sql take them, and returns one row with a value per write.
+-- of rows.sql and runs.sql take them, and returns one row with a value per write: the
+-- id of each fail-closed insert, NULL for the others.
 -- No ON CONFLICT here: any conflict (a retry whose first attempt landed, another row in
--- a slot) fails the whole statement, and the engine then writes row by row.
+-- a slot) fails the whole statement, and the engine then writes row by row. That is also
+-- what lets the engine send many hooks' statements as one pipelined batch.
+
+-- name: record_trace
+-- insert_trace ($1-$7), failing on a taken id or slot.
+INSERT INTO react_traces (id, agent_run_id, role, content, order_index, meta, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $7)
+RETURNING id;
+
+-- name: record_run_event
+-- insert_run_event ($1-$8), failing on a taken id or slot; notifies streaming readers at commit.
+WITH inserted AS (
+    INSERT INTO run_events (
+        id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
+        created_at
+    ) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+    RETURNING id, agent_run_id
+)
+SELECT id, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
 
 -- name: record_llm_call
 -- insert_llm_interaction ($1-$18), insert_usage ($19-$32), insert_run_event ($33-$40) and
