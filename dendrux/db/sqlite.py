@@ -130,7 +130,7 @@ async def in_connection_thread(raw: aiosqlite.Connection, fn: Callable[..., T], 
     """``fn(sqlite3_connection, *args)`` on the connection's own thread, in one hop.
 
     aiosqlite has no public call for this; ``_execute`` and ``_conn`` have been
-    its queueing primitive since its first releases (tests/test_engine.py
+    its queueing primitive since its first releases (tests/test_write_units.py
     checks they are there, so an aiosqlite that drops them fails loudly).
     """
     return await raw._execute(fn, raw._conn, *args)  # type: ignore[no-untyped-call,no-any-return]
