@@ -10,10 +10,11 @@ import argparse
 import asyncio
 import csv
 import signal
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.pg import run_with_cluster
 from bench.recorder import REPO, Databases, PostgresDatabases, SqliteDatabases
 
 RESULTS_DIR = REPO / "bench" / "results"
@@ -53,20 +54,32 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
     return path
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, markdown: bool = False) -> str:
-    """An aligned plain-text table (first column left, the rest right) or a markdown one."""
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    align: str = "",
+    markdown: bool = False,
+) -> str:
+    """An aligned plain-text table, or a markdown one. ``align`` has one letter per column,
+    ``l`` or ``r``; by default the first column is left-aligned and the rest right."""
     body = [[str(cell) for cell in row] for row in rows]
+    align = align or "l" + "r" * (len(headers) - 1)
     if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
+        rule = "|".join("---:" if a == "r" else "---" for a in align)
+        lines = ["| " + " | ".join(headers) + " |", f"|{rule}|"]
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body
+        ]
         return "\n".join(lines)
     widths = [max([len(h), *(len(r[i]) for r in body)]) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        first, *rest = cells
-        return "  ".join(
-            [first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))]
-        ).rstrip()
+        padded = (
+            c.rjust(w) if a == "r" else c.ljust(w)
+            for c, w, a in zip(cells, widths, align, strict=True)
+        )
+        return "  ".join(padded).rstrip()
 
     return "\n".join([line(list(headers)), line(["-" * w for w in widths]), *map(line, body)])
 
@@ -84,6 +97,61 @@ def pyplot() -> Any | None:
     return plt
 
 
+def add_common_options(p: argparse.ArgumentParser) -> None:
+    """The options every benchmark shares with `bench.pg.run_with_cluster`'s needs."""
+    p.add_argument(
+        "--dialect", choices=("sqlite", "postgres", "both"), default="both", help="(both)"
+    )
+    p.add_argument("--json", metavar="PATH", help="write the JSON result here instead of stdout")
+    p.add_argument(
+        "--pg-settings",
+        choices=("durable", "test"),
+        default="durable",
+        help="durable: fsync=on, synchronous_commit=on (default); test: the test suite's",
+    )
+    p.add_argument("--seed", type=int, default=20240601, help=argparse.SUPPRESS)
+
+
+def run(
+    args: argparse.Namespace,
+    name: str,
+    measure: Callable[[argparse.Namespace, list[str], Any, str], Awaitable[dict[str, Any]]],
+) -> int:
+    """`bench.pg.run_with_cluster` for ``measure(args, dialects, cluster, tmp)``: the exit
+    status of benchmark ``name``."""
+
+    async def measured(dialects: list[str], cluster: Any, tmp: str) -> dict[str, Any]:
+        return await measure(args, dialects, cluster, tmp)
+
+    return run_with_cluster(args, temp_prefix=f"dendrux-bench-{name}-", measure=measured, name=name)
+
+
+def out(line: str) -> None:
+    """Report progress as it happens (the output is often piped into a log)."""
+    print(line, flush=True)
+
+
+def begin(benchmark: str, args: argparse.Namespace, *private: str) -> dict[str, Any]:
+    """Start a benchmark inside its event loop: SIGTERM cancels it, the machine is
+    printed; returns the JSON result's skeleton (the options but ``private`` ones)."""
+    from bench.recorder import machine_info
+
+    cancel_on_sigterm()
+    machine = machine_info()
+    out(machine_line(machine))
+    params = {k: v for k, v in vars(args).items() if k not in ("json", *private)}
+    return {"benchmark": benchmark, "params": params, "machine": machine}
+
+
+def finish(result: dict[str, Any], report: list[str], failures: list[str]) -> dict[str, Any]:
+    """Print the report and the failures; ``ok`` (the exit status) is: no failures."""
+    for line in [*report, *(f"   FAILURE {f}" for f in failures)]:
+        out(line)
+    result["failures"] = failures
+    result["ok"] = not failures
+    return result
+
+
 def cancel_on_sigterm() -> None:
     """Turn SIGTERM into a cancellation of the running main task: a KeyboardInterrupt
     raised at an arbitrary bytecode could land inside a driver's protocol code."""
@@ -94,8 +162,4 @@ def cancel_on_sigterm() -> None:
 
 def machine_line(m: Mapping[str, Any]) -> str:
     """One line describing the machine, from `bench.recorder.machine_info`."""
-    return (
-        f"machine: nproc={m['nproc']} cpu={m['cpu']!r} kernel={m['kernel']} "
-        f"python={m['python']} sqlite={m['sqlite']} aiosqlite={m['aiosqlite']} "
-        f"asyncpg={m['asyncpg']} dendrux={m['dendrux_commit']} loadavg={m['loadavg_at_start']}"
-    )
+    return "machine: " + " ".join(f"{k}={v}" for k, v in m.items() if k != "tmpdir")

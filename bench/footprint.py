@@ -26,14 +26,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import recorder as rec
 from bench import workload as w
-from bench.common import cancel_on_sigterm, databases, machine_line, table
-from bench.pg import run_with_cluster
+from bench.common import add_common_options, begin, databases, finish, out, run, table
 
 IMPORT_TARGET_MS = 60.0
 RSS_TARGET_MB = 20.0  # MB = 10**6 bytes
@@ -78,7 +76,7 @@ def import_tree(stderr: str, module: str = MODULE) -> dict[str, tuple[int, int]]
     return {name: (self_us, cum) for _depth, name, self_us, cum in lines[start : end + 1]}
 
 
-def import_footprint(runs: int, out: Callable[[str], None]) -> dict[str, Any]:
+def import_footprint(runs: int) -> dict[str, Any]:
     """Medians over ``runs`` fresh interpreters each of: -X importtime, and the wall time of
     importing the module against an empty interpreter (their order alternating)."""
     _python("-c", f"import {MODULE}")  # .pyc files written, files in the page cache
@@ -227,7 +225,6 @@ async def rss_footprint(
     cluster: Any,
     tmp: str,
     args: argparse.Namespace,
-    out: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
@@ -331,17 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--imports", type=int, default=15, help="fresh interpreters timed (15)")
     p.add_argument("--runs", type=int, default=1000, help="rss: runs recorded (1000)")
     p.add_argument("--concurrency", type=int, default=8, help="rss: runs in flight (8)")
-    p.add_argument(
-        "--dialect", choices=("sqlite", "postgres", "both"), default="both", help="(both)"
-    )
-    p.add_argument("--json", metavar="PATH", help="write the JSON result here instead of stdout")
-    p.add_argument(
-        "--pg-settings",
-        choices=("durable", "test"),
-        default="durable",
-        help="durable: fsync=on, synchronous_commit=on (default); test: tests'",
-    )
-    p.add_argument("--seed", type=int, default=20240601, help=argparse.SUPPRESS)
+    add_common_options(p)
     p.add_argument("--rss-child", metavar="JSON", help=argparse.SUPPRESS)
     return p
 
@@ -349,32 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
 async def _measure(
     args: argparse.Namespace, dialects: list[str], cluster: Any, tmp: str
 ) -> dict[str, Any]:
-    def out(line: str) -> None:
-        print(line, flush=True)
-
-    cancel_on_sigterm()
-    machine = rec.machine_info()
-    out(machine_line(machine))
-    result: dict[str, Any] = {
-        "benchmark": "footprint",
-        "params": {k: v for k, v in vars(args).items() if k not in ("json", "rss_child")},
-        "machine": machine,
-        "targets": {"import_ms": IMPORT_TARGET_MS, "rss_growth_mb": RSS_TARGET_MB},
-    }
+    result = begin("footprint", args, "rss_child")
+    result["targets"] = {"import_ms": IMPORT_TARGET_MS, "rss_growth_mb": RSS_TARGET_MB}
     report: list[str] = []
     failures: list[str] = []
     if args.part in ("import", "both"):
-        result["import"] = import_footprint(args.imports, out)
+        result["import"] = import_footprint(args.imports)
         report += import_report(result["import"])
     if args.part in ("rss", "both"):
-        rows, failures = await rss_footprint(dialects, cluster, tmp, args, out)
+        rows, failures = await rss_footprint(dialects, cluster, tmp, args)
         result["rss"] = rows
         report += rss_report(rows, args.runs, args.concurrency)
-    for line in report + [f"   FAILURE {f}" for f in failures]:
-        out(line)
-    result["failures"] = failures
-    result["ok"] = not failures
-    return result
+    return finish(result, report, failures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,13 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.part == "import":  # no database involved: no PostgreSQL to start
         args.dialect = "sqlite"
-
-    async def measure(dialects: list[str], cluster: Any, tmp: str) -> dict[str, Any]:
-        return await _measure(args, dialects, cluster, tmp)
-
-    return run_with_cluster(
-        args, temp_prefix="dendrux-bench-footprint-", measure=measure, name="footprint"
-    )
+    return run(args, "footprint", _measure)
 
 
 if __name__ == "__main__":

@@ -34,15 +34,17 @@ from bench import workload as w
 from bench.common import (
     PLOT_HINT,
     RESULTS_DIR,
-    cancel_on_sigterm,
+    add_common_options,
+    begin,
     databases,
+    finish,
     int_list,
-    machine_line,
+    out,
     pyplot,
+    run,
     table,
     write_csv,
 )
-from bench.pg import run_with_cluster
 
 RECORD_COLUMNS = (
     "dialect",
@@ -92,7 +94,7 @@ def _record_row(dialect: str, concurrency: int, runs: int, res: dict[str, Any]) 
     reps = res["repeats"]
 
     def med(variant: str, kind: str, p: str) -> float:
-        return statistics.median(x[variant]["latency_ms"][kind][p] for x in reps)
+        return float(statistics.median(x[variant]["latency_ms"][kind][p] for x in reps))
 
     row: dict[str, Any] = {
         "dialect": dialect,
@@ -115,7 +117,6 @@ async def record_growth(
     cluster: Any,
     tmp: str,
     args: argparse.Namespace,
-    out: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One `bench_dialect` per (dialect, concurrency) on the same pre-generated runs."""
     specs = w.make_runs(args.runs, args.seed)
@@ -287,7 +288,7 @@ async def time_reads(
     for t in timed:
 
         def med(side: str, p: str, key: str = t.key) -> float:
-            return statistics.median(rep[key][side][p] for rep in repeats)
+            return float(statistics.median(rep[key][side][p] for rep in repeats))
 
         rows.append(
             {
@@ -337,7 +338,6 @@ async def reads_growth(
     cluster: Any,
     tmp: str,
     args: argparse.Namespace,
-    out: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     loads: list[dict[str, Any]] = []
@@ -394,6 +394,13 @@ def _call_order(rows: list[dict[str, Any]]) -> Callable[[dict[str, Any]], tuple[
     return lambda r: (order[r["call"]], r["runs"])
 
 
+def _short(n: int) -> str:
+    for unit, div in (("M", 1_000_000), ("k", 1_000)):
+        if n >= div and n % (div // 10) == 0:
+            return f"{n / div:g}{unit}"
+    return str(n)
+
+
 def reads_chart(plt: Any, rows: list[dict[str, Any]], path: Path) -> Path:
     dialects = list(dict.fromkeys(r["dialect"] for r in rows))
     calls = list(dict.fromkeys(r["call"] for r in rows))
@@ -421,12 +428,16 @@ def reads_chart(plt: Any, rows: list[dict[str, Any]], path: Path) -> Path:
         ratio.set_title(f"{dialect}: library p50 / bare p50 (target <= {reads.TARGET_RATIO}x)")
         ratio.set_ylabel("ratio")
         ratio.set_xlabel("runs in the store (log)")
+        sizes = sorted({r["runs"] for r in rows})
         for ax in (latency, ratio):
             ax.set_xscale("log")
+            ax.set_xticks(sizes, [_short(n) for n in sizes])
+            ax.set_xticks([], minor=True)
             ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle("RunStore reads as the store grows (one line per call; p99 in the CSV)")
     handles, names = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, names, loc="center right", fontsize=8, title="call")
-    fig.tight_layout(rect=(0, 0, 1 - 3.6 / fig.get_figwidth(), 1))
+    fig.tight_layout(rect=(0, 0, 1 - 3.6 / fig.get_figwidth(), 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -443,7 +454,6 @@ def write_outputs(
     rows: list[dict[str, Any]],
     chart: Callable[[Any, list[dict[str, Any]], Path], Path],
     out_dir: Path,
-    out: Callable[[str], None],
 ) -> dict[str, str]:
     """The CSV, and the chart when matplotlib is there (one line saying so when not)."""
     files = {"csv": str(write_csv(out_dir / f"{name}.csv", columns, rows))}
@@ -460,9 +470,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench growth")
     p.description = "Recorder throughput against concurrency; read latency against store size."
     p.add_argument("--part", choices=("record", "reads", "both"), default="both", help="(both)")
-    p.add_argument(
-        "--dialect", choices=("sqlite", "postgres", "both"), default="both", help="(both)"
-    )
     p.add_argument(
         "--concurrency",
         type=int_list,
@@ -505,36 +512,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=RESULTS_DIR, help=f"CSV/PNG directory ({RESULTS_DIR})"
     )
-    p.add_argument("--json", metavar="PATH", help="write the JSON result here instead of stdout")
-    p.add_argument(
-        "--pg-settings",
-        choices=("durable", "test"),
-        default="durable",
-        help="durable: fsync=on, synchronous_commit=on (default); test: tests'",
-    )
-    p.add_argument("--seed", type=int, default=20240601, help=argparse.SUPPRESS)
+    add_common_options(p)
     return p
 
 
 async def _measure(
     args: argparse.Namespace, dialects: list[str], cluster: Any, tmp: str
 ) -> dict[str, Any]:
-    def out(line: str) -> None:
-        print(line, flush=True)
-
-    cancel_on_sigterm()
-    machine = rec.machine_info()
-    out(machine_line(machine))
-    result: dict[str, Any] = {
-        "benchmark": "growth",
-        "params": {k: v for k, v in vars(args).items() if k not in ("json", "out")},
-        "machine": machine,
-        "files": {},
-    }
+    result = begin("growth", args, "out")
+    result["files"] = {}
     failures: list[str] = []
     report: list[str] = []
     if args.part in ("record", "both"):
-        rows, problems = await record_growth(dialects, cluster, tmp, args, out)
+        rows, problems = await record_growth(dialects, cluster, tmp, args)
         result["record"], failures = rows, failures + problems
         report += [
             "",
@@ -543,10 +533,10 @@ async def _measure(
             record_table(rows),
         ]
         result["files"]["record"] = write_outputs(
-            "growth-record", RECORD_COLUMNS, rows, record_chart, args.out, out
+            "growth-record", RECORD_COLUMNS, rows, record_chart, args.out
         )
     if args.part in ("reads", "both"):
-        rows, loads, problems = await reads_growth(dialects, cluster, tmp, args, out)
+        rows, loads, problems = await reads_growth(dialects, cluster, tmp, args)
         result["reads"], result["loads"], failures = rows, loads, failures + problems
         for dialect in dialects:
             report += ["", f"== growth, reads, {dialect}: ms per call (median of {args.repeat})"]
@@ -558,13 +548,9 @@ async def _measure(
             ]
             report.append(reads_table(rows, dialect))
         result["files"]["reads"] = write_outputs(
-            "growth-reads", READ_COLUMNS, rows, reads_chart, args.out, out
+            "growth-reads", READ_COLUMNS, rows, reads_chart, args.out
         )
-    for line in report + [f"FAILURE {f}" for f in failures]:
-        out(line)
-    result["failures"] = failures
-    result["ok"] = not failures
-    return result
+    return finish(result, report, failures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -576,13 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.sizes) < 2 or args.chunk < 1:
         print("--sizes must be >= 2 and --chunk >= 1", file=sys.stderr)
         return 2
-
-    async def measure(dialects: list[str], cluster: Any, tmp: str) -> dict[str, Any]:
-        return await _measure(args, dialects, cluster, tmp)
-
-    return run_with_cluster(
-        args, temp_prefix="dendrux-bench-growth-", measure=measure, name="growth"
-    )
+    return run(args, "growth", _measure)
 
 
 if __name__ == "__main__":

@@ -39,11 +39,11 @@ FULL: dict[str, list[str]] = {
     "footprint": [],
 }
 QUICK: dict[str, list[str]] = {
-    "recorder": ["--runs", "8", "--repeat", "1"],
-    "reads": ["--runs", "500", "--repeat", "1", "--iterations", "5", "--warmup", "1"],
-    "growth": ["--runs", "8", "--concurrency", "1,8", "--sizes", "300,1000",
-               "--iterations", "5", "--warmup", "1"],
-    "footprint": ["--imports", "3", "--runs", "20"],
+    "recorder": ["--runs", "4", "--repeat", "1"],
+    "reads": ["--runs", "300", "--repeat", "1", "--iterations", "3", "--warmup", "1"],
+    "growth": ["--runs", "4", "--concurrency", "1,4", "--sizes", "200,500", "--iterations", "3",
+               "--warmup", "1", "--stream-iterations", "1"],
+    "footprint": ["--imports", "2", "--runs", "10", "--concurrency", "4"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -89,15 +89,23 @@ def run_part(name: str, argv: list[str], out_dir: Path) -> Part:
     finally:
         signal.signal(signal.SIGTERM, previous)
     part.seconds = time.perf_counter() - t0
+    read_result(part, path)
+    if part.exit_status != 0:
+        part.error = part.error or f"exit status {part.exit_status}"
+    if part.exit_status == -signal.SIGTERM:
+        raise KeyboardInterrupt
+    return part
+
+
+def read_result(part: Part, path: Path) -> Part:
+    """The part's JSON result, when it wrote one."""
     if path.exists():
         try:
             part.result = json.loads(path.read_text())
         except ValueError as exc:
             part.error = f"unreadable JSON result: {exc}"
-    if part.exit_status != 0:
-        part.error = part.error or f"exit status {part.exit_status}"
-    if part.exit_status == -signal.SIGTERM:
-        raise KeyboardInterrupt
+    elif part.exit_status is None:
+        part.error = f"no result in {path}"
     return part
 
 
@@ -143,8 +151,10 @@ def recorder_rows(r: dict[str, Any]) -> list[Row]:
         if d is None:
             continue
         med = d["median"]
-        each = " / ".join(f"{x['library']['hook_calls_per_s']:,.0f}" for x in d["repeats"])
-        row.measured = f"{med['library_hook_calls_per_s']:,.0f}/s (median of {each})"
+        each = [f"{x['library']['hook_calls_per_s']:,.0f}" for x in d["repeats"]]
+        row.measured = f"{med['library_hook_calls_per_s']:,.0f}/s" + (
+            f" (median of {' / '.join(each)})" if len(each) > 1 else " (1 repeat)"
+        )
         row.met = med["library_hook_calls_per_s"] >= target
         row.vs_bare = f"{med['ratio']:.2f}x time (bare {med['bare_hook_calls_per_s']:,.0f}/s)"
     return rows
@@ -316,6 +326,7 @@ def render(rows: list[Row], *, markdown: bool) -> str:
     return table(
         ("figure", "target", "measured", "met", "vs bare driver"),
         ((r.figure, r.target, r.measured, r.verdict, r.vs_bare) for r in rows),
+        align="lllll",
         markdown=markdown,
     )
 
@@ -365,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
     )
     p.add_argument(
+        "--summarize",
+        action="store_true",
+        help="run nothing: summarise the part results already in --out (<part>.json)",
+    )
+    p.add_argument(
         "--dialect", choices=("sqlite", "postgres", "both"), default="both", help="(both)"
     )
     p.add_argument(
@@ -384,15 +400,21 @@ def main(argv: list[str]) -> int:
     parts: dict[str, Part] = {}
     try:
         for name in names:
-            parts[name] = run_part(
-                name, [*(QUICK if args.quick else FULL)[name], *common], args.out
+            parts[name] = (
+                read_result(Part(name, []), args.out / f"{name}.json")
+                if args.summarize
+                else run_part(name, [*(QUICK if args.quick else FULL)[name], *common], args.out)
             )
     except KeyboardInterrupt:
         print("\ninterrupted: no summary written", file=sys.stderr)
         return 130
     rows = summarize(parts)
-    machine = machine_info()
-    command = "python -m bench" + (" " + " ".join(argv) if argv else "")
+    # the machine as the parts saw it (a --summarize run may come much later)
+    machine = next((p.result["machine"] for p in parts.values() if p.result), None)
+    machine = machine or machine_info()
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    if args.dialect != "both":
+        command += f" --dialect {args.dialect}"
     combined = {
         "benchmark": "all",
         "generated_at": datetime.now(UTC).isoformat(),
@@ -401,14 +423,15 @@ def main(argv: list[str]) -> int:
         "machine": machine,
         "summary": [asdict(r) | {"verdict": r.verdict} for r in rows],
         "parts": {n: asdict(p) for n, p in parts.items()},
-        "ok": all(p.exit_status == 0 for p in parts.values()),
+        "ok": not any(p.error for p in parts.values()),
     }
     (args.out / "latest.json").write_text(json.dumps(combined, indent=1, default=str) + "\n")
     (args.out / "latest.md").write_text(markdown_report(rows, machine, parts, args.quick, command))
     print("\n######## summary of the targets" + (" (--quick: small sizes)" if args.quick else ""))
     print(machine_line(machine))
     for p in parts.values():
-        print(f"  {p.name:<10} {p.seconds:7.1f} s  {'ok' if not p.error else 'FAILED: ' + p.error}")
+        took = f"{p.seconds:7.1f} s" if p.command else "(result read)"
+        print(f"  {p.name:<10} {took}  {'ok' if not p.error else 'FAILED: ' + p.error}")
     print(render(rows, markdown=False))
     print(f"\nwrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
     failed = [p.name for p in parts.values() if p.error]
