@@ -126,7 +126,11 @@ async def record_growth(
         dbs = databases(dialect, cluster, tmp)
         for concurrency in args.concurrency:
             out(f"\n[record] {dialect}, {args.runs} runs, concurrency {concurrency}")
-            point = argparse.Namespace(repeat=args.repeat, concurrency=concurrency)
+            # the recorder benchmark's own options, defaults included, for this point
+            point = rec.build_parser().parse_args(
+                ["--runs", str(args.runs), "--concurrency", str(concurrency),
+                 "--repeat", str(args.repeat), "--pg-settings", args.pg_settings]
+            )  # fmt: skip
             res = await rec.bench_dialect(dbs, specs, point, out)
             rows.append(_record_row(dialect, concurrency, args.runs, res))
             failures += [f"record {dialect} C={concurrency}: {f}" for f in res["failures"]]

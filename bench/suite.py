@@ -80,10 +80,15 @@ def run_part(name: str, argv: list[str], out_dir: Path) -> Part:
     print(f"\n######## {name}: {' '.join(part.command[1:])}", flush=True)
     t0 = time.perf_counter()
     proc = subprocess.Popen(part.command, cwd=REPO)
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())
+
+    def terminate(signum: int, frame: Any) -> None:
+        proc.terminate()  # the child stops its cluster and removes its files
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         part.exit_status = proc.wait()
-    except KeyboardInterrupt:  # Ctrl-C reached the child too: let it clean up
+    except KeyboardInterrupt:  # Ctrl-C reaches the child too: let it clean up first
         proc.wait()
         raise
     finally:
@@ -92,8 +97,6 @@ def run_part(name: str, argv: list[str], out_dir: Path) -> Part:
     read_result(part, path)
     if part.exit_status != 0:
         part.error = part.error or f"exit status {part.exit_status}"
-    if part.exit_status == -signal.SIGTERM:
-        raise KeyboardInterrupt
     return part
 
 
