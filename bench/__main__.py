@@ -1,49 +1,47 @@
-"""``python -m bench [recorder|http|reads] [options]``: run a benchmark.
+"""``python -m bench [recorder|reads|growth|footprint|http] [options]``: run a benchmark.
 
-No arguments: the recorder benchmark, then the reads benchmark, each with its
-defaults. Options without a benchmark name go to the recorder benchmark.
+No benchmark name: the whole suite (`bench.suite`: recorder, reads, growth and footprint
+on both dialects, then a summary of the issue's targets), ``--quick`` for a smoke run of
+it. Options the suite does not know, given without a benchmark name, go to the recorder
+benchmark, as before.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
-BENCHMARKS = ("recorder", "http", "reads")
+BENCHMARKS = ("recorder", "http", "reads", "growth", "footprint")
 
 
 def main(argv: list[str]) -> int:
+    from bench import suite
+
     if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
+        suite.build_parser().print_help()
         print(
-            "usage: python -m bench [recorder|http|reads] [options]\n\n"
-            "benchmarks: recorder (`python -m bench recorder --help` for options),\n"
-            "            http (the HTTP read router; `python -m bench http --help`),\n"
-            "            reads (RunStore reads at scale, with query plans;\n"
-            "            `python -m bench reads --help`)\n"
-            "no arguments: recorder, then reads, each with its defaults"
+            "\nbenchmarks (python -m bench <name> --help for their options):\n"
+            "  recorder   PersistenceRecorder hook throughput against the bare driver\n"
+            "  reads      RunStore reads at scale against the bare driver, with query plans\n"
+            "  growth     recorder throughput against concurrency, reads against store size\n"
+            "  footprint  import time of dendrux.store, peak RSS growth of a recording\n"
+            "  http       the HTTP read router: throughput and SSE latency"
         )
         return 0
-    if not argv:
-        from bench import reads, recorder
-
-        status = recorder.main([])
-        return max(status, reads.main([]))
-    name = "recorder"
-    if argv and not argv[0].startswith("-"):
+    if not argv or argv[0].startswith("-"):
+        _known, unknown = suite.build_parser().parse_known_args(argv)
+        if not unknown:
+            return suite.main(argv)
+        name = "recorder"
+    else:
         name, argv = argv[0], argv[1:]
         if name not in BENCHMARKS:
             print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
             return 2
-    if name == "http":
-        from bench import http
-
-        return http.main(argv)
-    if name == "reads":
-        from bench import reads
-
-        return reads.main(argv)
-    from bench import recorder
-
-    return recorder.main(argv)
+    module: Any = importlib.import_module(f"bench.{name}")
+    status: int = module.main(argv)
+    return status
 
 
 if __name__ == "__main__":

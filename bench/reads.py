@@ -41,7 +41,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,21 +142,25 @@ def ulid(ms: int, rand80: int) -> str:
     return (head + base64.b32encode(rand80.to_bytes(10, "big"))).decode().translate(_CROCKFORD)
 
 
+Rows = dict[str, list[tuple[Any, ...]]]  # table -> rows, in TABLES order
+
+
 @dataclass
 class Dataset:
     runs: int
     seed: int
-    rows: dict[str, list[tuple[Any, ...]]]
-    big_run: str
-    big_run_index: int
-    threads: list[str]  # existing thread_id values, rotated through by the calls
-    users: list[str]
-    run_ids: list[str]
-    statuses: Counter[str]
+    rows: Rows = field(default_factory=dict)  # empty when the rows were streamed
+    big_run: str = ""
+    big_run_index: int = 0
+    threads: list[str] = field(default_factory=list)  # existing thread_id values, in turn
+    users: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
     build_s: float = 0.0
+    row_counts: Counter[str] = field(default_factory=Counter)
 
     def counts(self) -> dict[str, int]:
-        return {table: len(rows) for table, rows in self.rows.items()}
+        return dict(self.row_counts)
 
 
 def _text(rng: Any, words: int) -> str:
@@ -164,9 +168,21 @@ def _text(rng: Any, words: int) -> str:
 
 
 def build_dataset(runs: int, seed: int) -> Dataset:
-    """Seeded rows for every table (datetimes are aware UTC; JSON is library-format text)."""
+    """Seeded rows for every table, all in memory (see `generate_rows` to stream them)."""
+    ds = Dataset(runs, seed)
+    (ds.rows,) = generate_rows(ds)  # one chunk, and the generator runs to its end
+    return ds
+
+
+def generate_rows(ds: Dataset, chunk_runs: int | None = None) -> Iterator[Rows]:
+    """Seeded rows for every table of ``ds.runs`` runs, ``chunk_runs`` runs at a time (all
+    at once by default), so a dataset of millions of rows can be loaded without holding it
+    in memory; the same rows whatever the chunking. Fills in ``ds`` (samples, statuses, row
+    counts, generation time) once exhausted. Datetimes are aware UTC; JSON is
+    library-format text."""
     import random
 
+    runs, seed = ds.runs, ds.seed
     t0 = time.perf_counter()
     rng = random.Random(seed)
     step = max(1, SPAN_US // runs)
@@ -176,17 +192,32 @@ def build_dataset(runs: int, seed: int) -> Dataset:
     traces: list[tuple[Any, ...]] = []
     llm: list[tuple[Any, ...]] = []
     tools: list[tuple[Any, ...]] = []
-    statuses: Counter[str] = Counter()
+    statuses = ds.statuses
+    run_ids: list[str] = []
+    error_runs: list[int] = []
     rand = rng.getrandbits
     us = timedelta(microseconds=1)
 
+    def chunk() -> Rows:
+        rows = dict(zip(TABLES, (run_rows, events, traces, llm, tools), strict=True))
+        ds.row_counts.update({table: len(r) for table, r in rows.items()})
+        return rows
+
     for n in range(runs):
+        if chunk_runs and n and n % chunk_runs == 0:
+            ds.build_s += time.perf_counter() - t0
+            yield chunk()
+            t0 = time.perf_counter()
+            run_rows, events, traces, llm, tools = [], [], [], [], []
         offset = n * step + rng.randrange(step)  # strictly increasing: distinct timestamps
         created = BASE + offset * us
         ms = BASE_MS + offset // 1000
         run_id = ulid(ms, rand(80))
         status = "success" if n == big else STATUS_MIX[bisect.bisect(_STATUS_CUM, rng.random())][0]
         statuses[status] += 1
+        run_ids.append(run_id)
+        if status == "error":
+            error_runs.append(n)
         agent = AGENTS[bisect.bisect(AGENT_WEIGHTS, rng.random())]
         iterations = 100 if n == big else 1 + rng.randrange(12)
         t_in, t_out = 500 + rng.randrange(60_000), 100 + rng.randrange(6_000)
@@ -273,31 +304,16 @@ def build_dataset(runs: int, seed: int) -> Dataset:
                  40, 1, None, None, created + (duration // 2) * us, created + (duration // 2) * us)
             )  # fmt: skip
 
-    run_ids = [r[0] for r in run_rows]
-    error_runs = [n for n, r in enumerate(run_rows) if r[3] == "error"]
     sample = random.Random(seed + 1)
-    ds = Dataset(
-        runs=runs,
-        seed=seed,
-        rows={
-            "agent_runs": run_rows,
-            "run_events": events,
-            "react_traces": traces,
-            "llm_interactions": llm,
-            "tool_calls": tools,
-        },
-        big_run=run_ids[big],
-        big_run_index=big,
-        threads=[f"thread_{sample.randrange(min(runs, THREADS))}" for _ in range(64)],
-        # users with at least one error run, so the count is not trivially 0
-        users=[
-            f"u_{sample.choice(error_runs) % USERS}" if error_runs else "u_0" for _ in range(64)
-        ],
-        run_ids=[run_ids[sample.randrange(runs)] for _ in range(64)],
-        statuses=statuses,
-    )
-    ds.build_s = time.perf_counter() - t0
-    return ds
+    ds.big_run, ds.big_run_index = run_ids[big], big
+    ds.threads = [f"thread_{sample.randrange(min(runs, THREADS))}" for _ in range(64)]
+    # users with at least one error run, so the count is not trivially 0
+    ds.users = [
+        f"u_{sample.choice(error_runs) % USERS}" if error_runs else "u_0" for _ in range(64)
+    ]
+    ds.run_ids = [run_ids[sample.randrange(runs)] for _ in range(64)]
+    ds.build_s += time.perf_counter() - t0
+    yield chunk()
 
 
 CORRELATED = ("llm.completed", "tool.completed")
@@ -391,47 +407,52 @@ def _timestamp_columns(cols: Sequence[str]) -> list[int]:
     return [i for i, c in enumerate(cols) if c in ("created_at", "updated_at", "last_progress_at")]
 
 
-def load_sqlite(path: str, ds: Dataset) -> None:
-    """Bulk insert through sqlite3 (one transaction, executemany), then ANALYZE."""
+def load_sqlite(path: str, ds: Dataset, chunks: Iterable[Rows] | None = None) -> None:
+    """Bulk insert through sqlite3 (executemany, one transaction per chunk; ``ds.rows`` as
+    the one chunk by default), then ANALYZE."""
     from dendrux.db.sqlite import sqlite_timestamp
 
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA synchronous = OFF")  # loading only; the benchmark reads
-        conn.execute("BEGIN")
-        for table, cols in TABLES.items():
-            ts = _timestamp_columns(cols)
-            bools = [i for i, c in enumerate(cols) if c == "success"]
+        for rows in [ds.rows] if chunks is None else chunks:
+            conn.execute("BEGIN")
+            for table, cols in TABLES.items():
+                ts = _timestamp_columns(cols)
+                bools = [i for i, c in enumerate(cols) if c == "success"]
 
-            def convert(
-                row: tuple[Any, ...], ts: list[int] = ts, bools: list[int] = bools
-            ) -> list[Any]:
-                out = list(row)
-                for i in ts:
-                    out[i] = sqlite_timestamp(out[i])
-                for i in bools:
-                    out[i] = int(out[i])
-                return out
+                def convert(
+                    row: tuple[Any, ...], ts: list[int] = ts, bools: list[int] = bools
+                ) -> list[Any]:
+                    out = list(row)
+                    for i in ts:
+                        out[i] = sqlite_timestamp(out[i])
+                    for i in bools:
+                        out[i] = int(out[i])
+                    return out
 
-            sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-            conn.executemany(sql, (convert(r) for r in ds.rows[table]))
-        conn.execute("COMMIT")
+                columns, marks = ", ".join(cols), ", ".join("?" * len(cols))
+                sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+                conn.executemany(sql, (convert(r) for r in rows[table]))
+            conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
 
 
-async def load_postgres(dsn: str, ds: Dataset) -> None:
-    """Bulk COPY through asyncpg, then VACUUM (ANALYZE) and CHECKPOINT."""
+async def load_postgres(dsn: str, ds: Dataset, chunks: Iterable[Rows] | None = None) -> None:
+    """Bulk COPY through asyncpg (per chunk; ``ds.rows`` as the one chunk by default), then
+    VACUUM (ANALYZE) and CHECKPOINT."""
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
     try:
         # The rows are consistent by construction: skip the per-row FK triggers while copying.
         await conn.execute("SET session_replication_role = replica")
-        for table, cols in TABLES.items():
-            await conn.copy_records_to_table(table, records=ds.rows[table], columns=list(cols))
+        for rows in [ds.rows] if chunks is None else chunks:
+            for table, cols in TABLES.items():
+                await conn.copy_records_to_table(table, records=rows[table], columns=list(cols))
         await conn.execute("SET session_replication_role = DEFAULT")
         await conn.execute("VACUUM (ANALYZE)")
         await conn.execute("CHECKPOINT")

@@ -1,0 +1,104 @@
+"""Smoke test of the benchmark suite (``bench/``, not the library): ``python -m bench
+--quick`` runs its parts on both dialects in a subprocess, exits 0 and writes the CSV,
+JSON and markdown files with the columns the README documents.
+
+Timings are not checked (the machine is shared); only that every part ran, verified its
+rows and left results that a reader (or the summary) can use.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pgcluster import find_binaries
+
+REPO = Path(__file__).resolve().parent.parent
+CI = os.environ.get("CI", "").strip().lower() == "true"
+# The parts the suite runs here: growth and footprint are the suite's own, recorder the
+# one whose figures lead the summary. (reads --quick alone takes ~20 s: run it by hand.)
+PARTS = ("recorder", "growth", "footprint")
+# The columns bench/README.md documents (bench.growth.RECORD_COLUMNS / READ_COLUMNS).
+RECORD_COLUMNS = [
+    "dialect", "concurrency", "runs", "repeats", "library_hook_calls_per_s",
+    "bare_hook_calls_per_s", "ratio", "library_message_p50_ms", "library_worst_hook_p99_ms",
+    "bare_message_p50_ms", "bare_worst_hook_p99_ms", "verified",
+]  # fmt: skip
+READ_COLUMNS = [
+    "dialect", "runs", "call", "label", "n", "rows", "library_p50_ms", "library_p99_ms",
+    "bare_p50_ms", "bare_p99_ms", "ratio_p50", "generate_s", "load_s", "size_mb",
+]  # fmt: skip
+
+
+def _csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def test_quick_suite_writes_its_results(tmp_path: Path) -> None:
+    if find_binaries() is None and CI:
+        pytest.fail("PostgreSQL server binaries are required under CI=true")
+    dialects = ["sqlite", "postgres"] if find_binaries() is not None else ["sqlite"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--parts", ",".join(PARTS),
+         "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert proc.returncode == 0, output
+
+    combined = json.loads((tmp_path / "latest.json").read_text())
+    assert combined["ok"] is True and combined["quick"] is True
+    assert set(combined["parts"]) == set(PARTS)
+    assert all(p["exit_status"] == 0 and p["error"] is None for p in combined["parts"].values())
+    summary = combined["summary"]
+    assert {"figure", "target", "measured", "met", "vs_bare", "verdict"} <= set(summary[0])
+    names = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+    unmeasured = [
+        r for r in summary
+        if r["part"] in PARTS and r["measured"] == "n/a"
+        and any(r["figure"].startswith(names[d]) for d in dialects)
+    ]  # fmt: skip
+    assert not unmeasured, unmeasured
+    for dialect in dialects:
+        assert any(r["figure"].startswith(names[dialect]) for r in summary)
+    markdown = (tmp_path / "latest.md").read_text()
+    assert "| figure | target | measured | met | vs bare driver |" in markdown
+
+    columns, rows = _csv(tmp_path / "growth-record.csv")
+    assert columns == RECORD_COLUMNS
+    assert {(r["dialect"], r["concurrency"]) for r in rows} == {
+        (d, c) for d in dialects for c in ("1", "4")
+    }
+    assert all(r["verified"] == "True" and float(r["library_hook_calls_per_s"]) > 0 for r in rows)
+
+    columns, rows = _csv(tmp_path / "growth-reads.csv")
+    assert columns == READ_COLUMNS
+    calls = {r["call"] for r in rows}
+    assert {"list_runs", "list_runs_thread", "get_run", "stream_events"} <= calls
+    assert {(r["dialect"], r["runs"]) for r in rows} == {
+        (d, n) for d in dialects for n in ("200", "500")
+    }
+    assert len(rows) == len(calls) * len(dialects) * 2
+    assert all(float(r["library_p50_ms"]) > 0 and float(r["bare_p50_ms"]) > 0 for r in rows)
+
+    if importlib.util.find_spec("matplotlib") is not None:
+        for name in ("growth-record.png", "growth-reads.png"):
+            assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert "chart skipped: matplotlib is not installed" in proc.stdout
+
+    footprint = json.loads((tmp_path / "footprint.json").read_text())
+    assert footprint["import"]["cumulative_ms"] > 0
+    assert isinstance(footprint["import"]["drivers_imported"], list)
+    assert {(r["dialect"], r["variant"]) for r in footprint["rss"]} == {
+        (d, v) for d in dialects for v in ("library", "bare")
+    }
+    assert all(r["verified"] and r["growth_mb"] >= 0 for r in footprint["rss"]), footprint["rss"]
