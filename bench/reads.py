@@ -479,12 +479,29 @@ class BareSqlite:
 
     async def fetch_all(self, name: str, args: Sequence[Any], json_cols: Sequence[str]) -> Any:
         rows = await self.db.execute_fetchall(self.q[name], tuple(args))
-        if not json_cols:
+        if not json_cols or not rows:
             return rows
+        # The least a caller does to get the JSON decoded: json.loads per value, by
+        # position (a per-row inner loop or access by name would be bare-side overhead).
         loads = json.loads
-        return [
-            (row, [None if row[c] is None else loads(row[c]) for c in json_cols]) for row in rows
-        ]
+        keys = rows[0].keys()
+        pos = [keys.index(c) for c in json_cols]
+        if len(pos) == 1:
+            (a,) = pos
+            return [(row, (None if row[a] is None else loads(row[a]),)) for row in rows]
+        if len(pos) == 2:
+            a, b = pos
+            return [
+                (
+                    row,
+                    (
+                        None if row[a] is None else loads(row[a]),
+                        None if row[b] is None else loads(row[b]),
+                    ),
+                )
+                for row in rows
+            ]
+        return [(row, [None if row[i] is None else loads(row[i]) for i in pos]) for row in rows]
 
     async def fetch_row(self, name: str, args: Sequence[Any], json_cols: Sequence[str]) -> Any:
         rows = await self.fetch_all(name, args, json_cols)

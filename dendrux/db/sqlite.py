@@ -14,7 +14,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,36 @@ _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_CONSTRAINT = 19
+_parse_iso = datetime.fromisoformat
+_loads = json.loads
 _SYNCHRONOUS = {
     "FULL": "synchronous_full",
     "NORMAL": "synchronous_normal",
     "OFF": "synchronous_off",
 }
+
+
+def read_sqlite_timestamp(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime: our aware UTC text parses to the UTC
+    singleton in one C call; naive (upstream) text is UTC by convention."""
+    if value.__class__ is str:
+        parsed = _parse_iso(value)
+        return parsed if parsed.tzinfo is UTC else utc_from_naive_or_aware(parsed)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return utc_from_naive_or_aware(value)
+    return utc_from_naive_or_aware(_parse_iso(value))
+
+
+def read_sqlite_json(value: Any) -> Any:
+    """A stored JSON column: text on our schema; the upstream schema's NUMERIC-affinity
+    JSON columns may hand back numbers, which are the values themselves."""
+    if value.__class__ is str:
+        return _loads(value)
+    if value is None or not isinstance(value, bytes):
+        return value
+    return _loads(value)
 
 
 class SqliteDialect(Dialect):
@@ -61,6 +86,11 @@ class SqliteDialect(Dialect):
 
     def bind(self, args: Sequence[Any]) -> tuple[Any, ...]:
         """Parameters as sqlite3 takes them: datetimes become the database's text form."""
+        for arg in args:
+            if isinstance(arg, datetime):
+                break
+        else:
+            return tuple(args)  # most reads bind no datetime: nothing to rebuild
         if self.naive_timestamps:
             return tuple(_naive_text(a) if isinstance(a, datetime) else a for a in args)
         return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
@@ -68,12 +98,10 @@ class SqliteDialect(Dialect):
     def text_list(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
 
-    def read_ts(self, value: Any) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, datetime):
-            return utc_from_naive_or_aware(value)
-        return utc_from_naive_or_aware(datetime.fromisoformat(value))
+    # Both readers run once per value of every row read, so they are plain functions
+    # (no method binding per call) with the common case first.
+    read_ts = staticmethod(read_sqlite_timestamp)
+    read_json = staticmethod(read_sqlite_json)
 
 
 def _naive_text(value: datetime) -> str:
@@ -137,13 +165,13 @@ class SqliteConnection:
             raise wrap_sqlite_error(exc, self._url) from exc
 
     async def fetch_all(self, query: str, *args: Any) -> list[Row]:
+        dialect = self._dialect
         try:
-            rows = await self._raw.execute_fetchall(
-                self._dialect.sql(query), self._dialect.bind(args)
-            )
+            rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
         except Exception as exc:
             raise wrap_sqlite_error(exc, self._url) from exc
-        return list(rows)  # type: ignore[arg-type]
+        # aiosqlite hands back cursor.fetchall()'s list: no copy needed.
+        return rows if rows.__class__ is list else list(rows)  # type: ignore[arg-type]
 
     async def fetch_one(self, query: str, *args: Any) -> Row | None:
         rows = await self.fetch_all(query, *args)
@@ -365,27 +393,8 @@ class SqliteEngine(Engine):
         async with self._locked_transaction() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[Connection]:
-        await self._ensure_ready()
-        if self._single_connection:
-            assert self._writer is not None
-            async with self._write_lock:
-                self._check_open()
-                yield SqliteConnection(self._writer, self.dialect, self.url)
-            return
-        async with self._reader_slots:
-            self._check_open()
-            raw = self._idle_readers.pop() if self._idle_readers else None
-            if raw is None:
-                raw = await self._open(reader=True)
-            try:
-                yield SqliteConnection(raw, self.dialect, self.url)
-            finally:
-                if self._closed:
-                    await raw.close()
-                else:
-                    self._idle_readers.append(raw)
+    def connect(self) -> AbstractAsyncContextManager[Connection]:
+        return _ReaderLease(self)
 
     async def dispose(self) -> None:
         if self._closed:
@@ -398,3 +407,52 @@ class SqliteEngine(Engine):
             if self._writer is not None and self._owns_connection:
                 await self._writer.close()
             self._writer = None
+
+
+class _ReaderLease:
+    """What `SqliteEngine.connect()` returns: a reader connection from the idle list
+    for the ``async with`` block (the writer's, behind the write lock, when there is
+    only one connection). A class rather than a generator: it runs on every read."""
+
+    __slots__ = ("_engine", "_locked", "_raw")
+
+    def __init__(self, engine: SqliteEngine) -> None:
+        self._engine = engine
+        self._raw: aiosqlite.Connection | None = None
+        self._locked = False
+
+    async def __aenter__(self) -> Connection:
+        engine = self._engine
+        await engine._ensure_ready()
+        if engine._single_connection:
+            await engine._write_lock.acquire()
+            if engine._closed or engine._writer is None:
+                engine._write_lock.release()
+                engine._check_open()
+                raise StoreClosedError(f"the engine for {engine.url} was disposed")
+            self._locked = True
+            return SqliteConnection(engine._writer, engine.dialect, engine.url)
+        await engine._reader_slots.acquire()
+        try:
+            engine._check_open()
+            idle = engine._idle_readers
+            self._raw = idle.pop() if idle else await engine._open(reader=True)
+        except BaseException:
+            engine._reader_slots.release()
+            raise
+        return SqliteConnection(self._raw, engine.dialect, engine.url)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        engine = self._engine
+        if self._locked:
+            engine._write_lock.release()
+            return
+        raw, self._raw = self._raw, None
+        try:
+            if raw is not None:
+                if engine._closed:
+                    await raw.close()
+                else:
+                    engine._idle_readers.append(raw)
+        finally:
+            engine._reader_slots.release()
