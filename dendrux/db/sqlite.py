@@ -423,7 +423,8 @@ class _ReaderLease:
 
     async def __aenter__(self) -> Connection:
         engine = self._engine
-        await engine._ensure_ready()
+        if not engine._ready:
+            await engine._ensure_ready()
         if engine._single_connection:
             await engine._write_lock.acquire()
             if engine._closed or engine._writer is None:

@@ -396,9 +396,10 @@ async def get_run(db: Executor, run_id: str) -> RunRecord | None:
         return None if row is None else run_record(row, conn.dialect)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunFilters:
-    """Validated ``list_runs`` / ``count_runs`` filters, ready to bind."""
+    """Validated ``list_runs`` / ``count_runs`` filters, ready to bind (built per call:
+    not frozen, whose ``__init__`` would cost more than all the checks)."""
 
     statuses: list[str] | None
     agent_name: str | None
