@@ -53,7 +53,7 @@ from dendrux.db.queries import load_queries
 
 TARGET_P50_MS = 5.0  # PostgreSQL, every call but the unselective count_runs()
 TARGET_RATIO = 1.3  # library p50 / bare p50
-BIG_TABLES = ("agent_runs", "run_events", "react_traces")
+BIG_TABLES = ("agent_runs", "run_events", "react_traces", "agent_run_meta")
 STREAM_EVENTS = 10_000
 
 # ---------------------------------------------------------------------------
@@ -587,7 +587,8 @@ class Call:
 def _filter_args(
     dialect: str, statuses: list[str] | None, meta: dict[str, Any] | None
 ) -> list[Any]:
-    """Parameters 1..7 of list_run_summaries/count_runs, as `RunFilters.bind` builds them."""
+    """Parameters 1..7 of list_run_summaries/count_runs (and their *_by_meta twins, which a
+    metadata filter selects), as `RunFilters.bind` builds them."""
     status_arg: Any = None
     if statuses is None:
         pass
@@ -630,7 +631,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "list_runs_thread",
             "list_runs(metadata_filter={thread_id})",
-            "list_run_summaries",
+            "list_run_summaries_by_meta",
             "all",
             ("meta",),
             lambda i: store.list_runs(metadata_filter={"thread_id": th[i % k]}),
@@ -654,7 +655,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "count_error_user",
             "count_runs(status='error', metadata_filter={user_id})",
-            "count_runs",
+            "count_runs_by_meta",
             "value",
             (),
             lambda i: store.count_runs(status="error", metadata_filter={"user_id": us[i % k]}),

@@ -163,19 +163,17 @@ class PausePair:
 # costs into floats; Python decodes only timestamps and JSON, with the dialect's
 # per-value readers looked up once per call.
 
+_SUMMARY_COLUMNS = (
+    "id", "agent_name", "status", "created_at", "updated_at", "iteration_count",
+    "total_input_tokens", "total_output_tokens", "total_cache_read_tokens",
+    "total_cache_creation_tokens", "total_cost_usd", "model", "parent_run_id",
+    "delegation_level", "tenant_id", "total_reasoning_tokens", "meta",
+)  # fmt: skip
 READ_COLUMNS: dict[str, tuple[str, ...]] = {
-    "list_run_summaries": (
-        "id", "agent_name", "status", "created_at", "updated_at", "iteration_count",
-        "total_input_tokens", "total_output_tokens", "total_cache_read_tokens",
-        "total_cache_creation_tokens", "total_cost_usd", "model", "parent_run_id",
-        "delegation_level", "tenant_id", "total_reasoning_tokens", "meta",
-    ),
+    "list_run_summaries": _SUMMARY_COLUMNS,
+    "list_run_summaries_by_meta": _SUMMARY_COLUMNS,
     "get_run": (
-        "id", "agent_name", "status", "created_at", "updated_at", "iteration_count",
-        "total_input_tokens", "total_output_tokens", "total_cache_read_tokens",
-        "total_cache_creation_tokens", "total_cost_usd", "model", "parent_run_id",
-        "delegation_level", "tenant_id", "total_reasoning_tokens", "meta", "strategy",
-        "input_data", "output_data", "error", "failure_reason",
+        *_SUMMARY_COLUMNS, "strategy", "input_data", "output_data", "error", "failure_reason",
     ),
     "get_run_events": (
         "sequence_index", "iteration_index", "event_type", "correlation_id", "data",
@@ -331,10 +329,10 @@ class RunStore(EngineHolder):
         )
         page, skip = clamp_limit("limit", limit), check_offset("offset", offset)
         async with self._db().connect() as conn:
-            rows = await conn.fetch_all(
-                "list_run_summaries", *filters.bind(conn.dialect), page, skip
-            )
-            return _summary_list(rows, conn.dialect)
+            d = conn.dialect
+            query = "list_run_summaries_by_meta" if filters.by_meta(d) else "list_run_summaries"
+            rows = await conn.fetch_all(query, *filters.bind(d), page, skip)
+            return _summary_list(rows, d)
 
     async def count_runs(
         self,

@@ -57,6 +57,12 @@ class Dialect(ABC):
         """A stored boolean."""
         return bool(value)
 
+    @property
+    def metadata_index(self) -> bool:
+        """Whether metadata filters run the ``*_by_meta`` queries, which an index serves
+        (PostgreSQL's GIN index on ``meta``; SQLite's ``agent_run_meta`` table)."""
+        return True
+
 
 def utc_from_naive_or_aware(value: datetime) -> datetime:
     """Naive values (older schemas) are UTC by convention."""

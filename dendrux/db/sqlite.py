@@ -98,6 +98,11 @@ class SqliteDialect(Dialect):
     def text_list(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
 
+    @property
+    def metadata_index(self) -> bool:
+        # An upstream-schema database (read as it is) has no agent_run_meta table.
+        return not self.naive_timestamps
+
     # Both readers run once per value of every row read, so they are plain functions
     # (no method binding per call) with the common case first.
     read_ts = staticmethod(read_sqlite_timestamp)

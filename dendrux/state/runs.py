@@ -433,6 +433,11 @@ class RunFilters:
             metadata_json=encode_json("metadata_filter", meta) if meta else None,
         )
 
+    def by_meta(self, dialect: Dialect) -> bool:
+        """Whether to run the ``*_by_meta`` twin of a listing or count query: there is a
+        metadata filter and the database has an index for it."""
+        return self.metadata_json is not None and dialect.metadata_index
+
     def bind(self, dialect: Dialect) -> list[Any]:
         """Parameters ?1..?7 of the ``list_runs`` / ``count_runs`` queries."""
         return [
@@ -472,7 +477,8 @@ async def list_runs(
     page = clamp_limit("limit", limit)
     skip = check_offset("offset", offset)
     async with reading(db) as conn:
-        rows = await conn.fetch_all("list_runs", *filters.bind(conn.dialect), page, skip)
+        query = "list_runs_by_meta" if filters.by_meta(conn.dialect) else "list_runs"
+        rows = await conn.fetch_all(query, *filters.bind(conn.dialect), page, skip)
         return [run_record(row, conn.dialect) for row in rows]
 
 
@@ -498,7 +504,8 @@ async def count_runs(
         metadata_filter=metadata_filter,
     )
     async with reading(db) as conn:
-        return int(await conn.fetch_value("count_runs", *filters.bind(conn.dialect)))
+        query = "count_runs_by_meta" if filters.by_meta(conn.dialect) else "count_runs"
+        return int(await conn.fetch_value(query, *filters.bind(conn.dialect)))
 
 
 # ---------------------------------------------------------------------------
