@@ -20,8 +20,7 @@ from dendrux.db import create_engine, parse_database_url
 from dendrux.db.engine import Connection, Dialect
 from dendrux.db.holder import EngineHolder
 from dendrux.errors import RunNotFoundError
-from dendrux.state import runs
-from dendrux.state.runs import RunFilters
+from dendrux.state.filters import RunFilters
 from dendrux.validation import (
     check_int,
     check_offset,
@@ -346,8 +345,7 @@ class RunStore(EngineHolder):
         metadata_filter: dict[str, Any] | None = None,
     ) -> int:
         """How many runs `list_runs` pages through with the same filters."""
-        return await runs.count_runs(
-            self._db(),
+        filters = RunFilters.check(
             status=status,
             agent_name=agent_name,
             parent_run_id=parent_run_id,
@@ -356,6 +354,8 @@ class RunStore(EngineHolder):
             started_before=started_before,
             metadata_filter=metadata_filter,
         )
+        async with self._db().connect() as conn:
+            return await filters.count(conn)
 
     async def get_run(self, run_id: str) -> RunDetail | None:
         """One run's anchor row, or None."""

@@ -9,15 +9,17 @@ layers above never see a driver type.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dendrux.db.queries import DialectName, load_queries
+
+if TYPE_CHECKING:
+    import asyncio
 
 Row = Mapping[str, Any]
 
