@@ -26,6 +26,9 @@ _EVENT_TYPE = r"[a-z0-9_.]+"
 _ESCAPED_NUL = r"(?<!\\)(?:\\\\)*\\u0000"
 # A float json.dumps wrote with a positive exponent (it only does so from 1e16 up).
 _BIG_FLOAT = r"[0-9]e\+[0-9]"
+# json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")), without
+# building an encoder per call (json.dumps does for any non-default argument).
+_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def check_text(name: str, value: object, *, optional: bool = False) -> str | None:
@@ -221,6 +224,18 @@ def check_metadata_filter(name: str, value: object) -> dict[str, Any] | None:
             raise InvalidArgumentError(
                 f"{name} key {key!r} must match ^[A-Za-z0-9_-]+$ (nested paths are not supported)"
             )
+        # The common values pass without building the argument's name for a message.
+        kind = item.__class__
+        if kind is str:
+            if item.isascii() and "\x00" not in item:
+                continue
+        elif item is None or kind is bool:
+            continue
+        elif kind is int:
+            if -INT64_MAX - 1 <= item <= INT64_MAX:
+                continue
+        elif kind is float and math.isfinite(item):
+            continue
         if item is not None and not isinstance(item, str | int | float | bool):
             raise InvalidArgumentTypeError(
                 f"{name}[{key!r}] must be str, int, float, bool or None, got {type(item).__name__}"
@@ -239,7 +254,7 @@ def encode_json(name: str, value: object) -> str | None:
     if value is None:
         return None
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _encode(value)
     except TypeError as exc:
         raise InvalidArgumentTypeError(f"{name} is not JSON-serialisable: {exc}") from None
     except ValueError as exc:

@@ -178,13 +178,23 @@ class SqliteConnection:
         # aiosqlite hands back cursor.fetchall()'s list: no copy needed.
         return rows if rows.__class__ is list else list(rows)  # type: ignore[arg-type]
 
+    # fetch_one / fetch_value run the statement themselves rather than through
+    # fetch_all: a coroutine layer per call is measurable on one-row reads.
     async def fetch_one(self, query: str, *args: Any) -> Row | None:
-        rows = await self.fetch_all(query, *args)
-        return rows[0] if rows else None
+        dialect = self._dialect
+        try:
+            rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+        return rows[0] if rows else None  # type: ignore[index]
 
     async def fetch_value(self, query: str, *args: Any) -> Any:
-        row = await self.fetch_one(query, *args)
-        return None if row is None else row[0]  # type: ignore[index]
+        dialect = self._dialect
+        try:
+            rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+        return rows[0][0] if rows else None  # type: ignore[index]
 
     async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
         try:
