@@ -53,7 +53,7 @@ from dendrux.db.queries import load_queries
 
 TARGET_P50_MS = 5.0  # PostgreSQL, every call but the unselective count_runs()
 TARGET_RATIO = 1.3  # library p50 / bare p50
-BIG_TABLES = ("agent_runs", "run_events", "react_traces")
+BIG_TABLES = ("agent_runs", "run_events", "react_traces", "agent_run_meta")
 STREAM_EVENTS = 10_000
 
 # ---------------------------------------------------------------------------
@@ -500,12 +500,29 @@ class BareSqlite:
 
     async def fetch_all(self, name: str, args: Sequence[Any], json_cols: Sequence[str]) -> Any:
         rows = await self.db.execute_fetchall(self.q[name], tuple(args))
-        if not json_cols:
+        if not json_cols or not rows:
             return rows
+        # The least a caller does to get the JSON decoded: json.loads per value, by
+        # position (a per-row inner loop or access by name would be bare-side overhead).
         loads = json.loads
-        return [
-            (row, [None if row[c] is None else loads(row[c]) for c in json_cols]) for row in rows
-        ]
+        keys = rows[0].keys()
+        pos = [keys.index(c) for c in json_cols]
+        if len(pos) == 1:
+            (a,) = pos
+            return [(row, (None if row[a] is None else loads(row[a]),)) for row in rows]
+        if len(pos) == 2:
+            a, b = pos
+            return [
+                (
+                    row,
+                    (
+                        None if row[a] is None else loads(row[a]),
+                        None if row[b] is None else loads(row[b]),
+                    ),
+                )
+                for row in rows
+            ]
+        return [(row, [None if row[i] is None else loads(row[i]) for i in pos]) for row in rows]
 
     async def fetch_row(self, name: str, args: Sequence[Any], json_cols: Sequence[str]) -> Any:
         rows = await self.fetch_all(name, args, json_cols)
@@ -591,7 +608,8 @@ class Call:
 def _filter_args(
     dialect: str, statuses: list[str] | None, meta: dict[str, Any] | None
 ) -> list[Any]:
-    """Parameters 1..7 of list_run_summaries/count_runs, as `RunFilters.bind` builds them."""
+    """Parameters 1..7 of list_run_summaries/count_runs (and their *_by_meta twins, which a
+    metadata filter selects), as `RunFilters.bind` builds them."""
     status_arg: Any = None
     if statuses is None:
         pass
@@ -634,7 +652,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "list_runs_thread",
             "list_runs(metadata_filter={thread_id})",
-            "list_run_summaries",
+            "list_run_summaries_by_meta",
             "all",
             ("meta",),
             lambda i: store.list_runs(metadata_filter={"thread_id": th[i % k]}),
@@ -658,7 +676,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "count_error_user",
             "count_runs(status='error', metadata_filter={user_id})",
-            "count_runs",
+            "count_runs_by_meta",
             "value",
             (),
             lambda i: store.count_runs(status="error", metadata_filter={"user_id": us[i % k]}),

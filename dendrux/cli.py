@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 from dendrux import __version__
 from dendrux.db.urls import default_database_url, mask_url, parse_database_url
 from dendrux.errors import RunNotFoundError
-from dendrux.types import TERMINAL_STATUS_VALUES, RunStatus
+from dendrux.status import TERMINAL_STATUS_VALUES, RunStatus
 
 if TYPE_CHECKING:
     from dendrux.state import StateStore

@@ -103,8 +103,8 @@ from dendrux.errors import (
     RunNotFoundError,
     TransientDatabaseError,
 )
+from dendrux.status import TERMINAL_STATUS_VALUES, RunStatus
 from dendrux.store import RunStore, StoredEvent
-from dendrux.types import TERMINAL_STATUS_VALUES, RunStatus
 from dendrux.validation import check_required_id
 
 __all__ = ["ReadRouter", "make_read_router"]

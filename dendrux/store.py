@@ -9,19 +9,18 @@ Records are frozen, slotted dataclasses with aware-UTC datetimes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, make_dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from dendrux.db import create_engine, parse_database_url
-from dendrux.db.engine import Connection, Dialect, Row
+from dendrux.db.engine import Connection, Dialect
 from dendrux.db.holder import EngineHolder
 from dendrux.errors import RunNotFoundError
-from dendrux.state import runs
-from dendrux.state.rowmap import optional_float
-from dendrux.state.runs import RunFilters
+from dendrux.state.filters import RunFilters
 from dendrux.validation import (
     check_int,
     check_offset,
@@ -155,37 +154,139 @@ class PausePair:
     user_input: Any
 
 
-def _summary_values(row: Row, d: Dialect) -> tuple[Any, ...]:
-    return (
-        row["id"],
-        row["agent_name"],
-        row["status"],
-        d.read_ts(row["created_at"]),
-        d.read_ts(row["updated_at"]),
-        row["iteration_count"] or 0,
-        row["total_input_tokens"] or 0,
-        row["total_output_tokens"] or 0,
-        row["total_cache_read_tokens"] or 0,
-        row["total_cache_creation_tokens"] or 0,
-        optional_float(row["total_cost_usd"]),
-        row["model"],
-        row["parent_run_id"],
-        row["delegation_level"] or 0,
-        row["tenant_id"],
-        row["total_reasoning_tokens"] or 0,
-        d.read_json(row["meta"]),
-    )
+# -- building records ---------------------------------------------------------------
+#
+# Reads build records by column position, from rows whose SELECT lists put the
+# record's fields first and in order (`READ_COLUMNS`; a test checks both
+# dialects' queries against it). The SQL already turns NULL counters into 0 and
+# costs into floats; Python decodes only timestamps and JSON, with the dialect's
+# per-value readers looked up once per call.
+
+_SUMMARY_COLUMNS = (
+    "id", "agent_name", "status", "created_at", "updated_at", "iteration_count",
+    "total_input_tokens", "total_output_tokens", "total_cache_read_tokens",
+    "total_cache_creation_tokens", "total_cost_usd", "model", "parent_run_id",
+    "delegation_level", "tenant_id", "total_reasoning_tokens", "meta",
+)  # fmt: skip
+READ_COLUMNS: dict[str, tuple[str, ...]] = {
+    "list_run_summaries": _SUMMARY_COLUMNS,
+    "list_run_summaries_by_meta": _SUMMARY_COLUMNS,
+    "get_run": (
+        *_SUMMARY_COLUMNS, "strategy", "input_data", "output_data", "error", "failure_reason",
+    ),
+    "get_run_events": (
+        "sequence_index", "iteration_index", "event_type", "correlation_id", "data",
+        "created_at",
+    ),
+    "get_traces": ("role", "content", "order_index", "meta", "created_at"),
+    "get_tool_calls": (
+        "iteration_index", "tool_name", "tool_call_id", "provider_tool_call_id", "target",
+        "params", "result", "success", "error_message", "duration_ms", "created_at",
+    ),
+    "get_llm_calls": (
+        "iteration_index", "provider", "model", "input_tokens", "output_tokens", "total_tokens",
+        "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "duration_ms",
+        "provider_request", "provider_response", "created_at", "id",
+    ),
+}  # fmt: skip
+"""The leading columns each reader query returns, by position, as the builders read them."""
 
 
-def _event(row: Row, d: Dialect) -> StoredEvent:
-    return StoredEvent(
-        row["sequence_index"],
-        row["iteration_index"],
-        row["event_type"],
-        row["correlation_id"],
-        d.read_json(row["data"]),
-        d.read_ts(row["created_at"]),
+@cache
+def _twin(cls: type) -> Callable[..., Any]:
+    """A mutable slotted twin of a frozen, slotted record class: same slots, so the
+    same memory layout, so a twin instance becomes a ``cls`` instance by
+    ``__class__`` assignment.
+
+    A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__``,
+    ~3-5x the cost of the plain slot stores of the twin's ``__init__``; with
+    hundreds of rows per call that was most of the library's time. The result of
+    twin-then-assign is an ordinary frozen ``cls`` instance. Built on first use.
+    """
+    twin = make_dataclass(
+        f"_{cls.__name__}Twin",
+        [f.name for f in fields(cls)],
+        slots=True,
+        repr=False,
+        eq=False,
+        match_args=False,
     )
+    if getattr(twin, "__slots__", ()) != getattr(cls, "__slots__", None):  # inherited fields?
+        raise TypeError(f"{cls.__name__} is not a flat slotted dataclass")
+    return twin
+
+
+def _summary_list(rows: list[Any], d: Dialect) -> list[RunSummary]:
+    cls, ts, js = RunSummary, d.read_ts, d.read_json
+    make = _twin(cls)
+    out = []
+    for r in rows:
+        summary = make(
+            r[0], r[1], r[2], ts(r[3]), ts(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+            r[12], r[13], r[14], r[15], js(r[16]),
+        )  # fmt: skip
+        summary.__class__ = cls
+        out.append(summary)
+    return out
+
+
+def _detail(r: Any, d: Dialect) -> RunDetail:
+    ts, js = d.read_ts, d.read_json
+    output = js(r[19])
+    return RunDetail(
+        r[0], r[1], r[2], ts(r[3]), ts(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+        r[12], r[13], r[14], r[15], js(r[16]), r[17], js(r[18]),
+        output.get("answer") if isinstance(output, dict) else None, r[20], r[21],
+    )  # fmt: skip
+
+
+def _event_list(rows: list[Any], d: Dialect) -> list[StoredEvent]:
+    cls, ts, js = StoredEvent, d.read_ts, d.read_json
+    make = _twin(cls)
+    out = []
+    for r in rows:
+        event = make(r[0], r[1], r[2], r[3], js(r[4]), ts(r[5]))
+        event.__class__ = cls
+        out.append(event)
+    return out
+
+
+def _trace_list(rows: list[Any], d: Dialect) -> list[TraceEntry]:
+    cls, ts, js = TraceEntry, d.read_ts, d.read_json
+    make = _twin(cls)
+    out = []
+    for r in rows:
+        entry = make(r[0], r[1], r[2], js(r[3]), ts(r[4]))
+        entry.__class__ = cls
+        out.append(entry)
+    return out
+
+
+def _tool_list(rows: list[Any], d: Dialect) -> list[ToolInvocation]:
+    cls, ts, js, flag = ToolInvocation, d.read_ts, d.read_json, d.read_bool
+    make = _twin(cls)
+    out = []
+    for r in rows:
+        tool = make(
+            r[0], r[1], r[2], r[3], r[4], js(r[5]), js(r[6]), flag(r[7]), r[8], r[9], ts(r[10])
+        )
+        tool.__class__ = cls
+        out.append(tool)
+    return out
+
+
+def _llm_call_list(rows: list[Any], d: Dialect) -> list[LLMCall]:
+    cls, ts, js = LLMCall, d.read_ts, d.read_json
+    make = _twin(cls)
+    out = []
+    for r in rows:
+        call = make(
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], js(r[10]), js(r[11]),
+            ts(r[12]), r[13],
+        )  # fmt: skip
+        call.__class__ = cls
+        out.append(call)
+    return out
 
 
 class RunStore(EngineHolder):
@@ -227,10 +328,10 @@ class RunStore(EngineHolder):
         )
         page, skip = clamp_limit("limit", limit), check_offset("offset", offset)
         async with self._db().connect() as conn:
-            rows = await conn.fetch_all(
-                "list_run_summaries", *filters.bind(conn.dialect), page, skip
-            )
-            return [RunSummary(*_summary_values(row, conn.dialect)) for row in rows]
+            d = conn.dialect
+            query = "list_run_summaries_by_meta" if filters.by_meta(d) else "list_run_summaries"
+            rows = await conn.fetch_all(query, *filters.bind(d), page, skip)
+            return _summary_list(rows, d)
 
     async def count_runs(
         self,
@@ -244,8 +345,7 @@ class RunStore(EngineHolder):
         metadata_filter: dict[str, Any] | None = None,
     ) -> int:
         """How many runs `list_runs` pages through with the same filters."""
-        return await runs.count_runs(
-            self._db(),
+        filters = RunFilters.check(
             status=status,
             agent_name=agent_name,
             parent_run_id=parent_run_id,
@@ -254,25 +354,15 @@ class RunStore(EngineHolder):
             started_before=started_before,
             metadata_filter=metadata_filter,
         )
+        async with self._db().connect() as conn:
+            return await filters.count(conn)
 
     async def get_run(self, run_id: str) -> RunDetail | None:
         """One run's anchor row, or None."""
         run_id = check_required_id("run_id", run_id)
         async with self._db().connect() as conn:
             row = await conn.fetch_one("get_run", run_id)
-            if row is None:
-                return None
-            d = conn.dialect
-            output = d.read_json(row["output_data"])
-            values = (
-                *_summary_values(row, d),
-                row["strategy"],
-                d.read_json(row["input_data"]),
-                output.get("answer") if isinstance(output, dict) else None,
-                row["error"],
-                row["failure_reason"],
-            )
-            return RunDetail(*values)
+            return None if row is None else _detail(row, conn.dialect)
 
     # -- events -----------------------------------------------------------------------
 
@@ -290,7 +380,7 @@ class RunStore(EngineHolder):
         self, conn: Connection, run_id: str, after: int | None, page: int | None
     ) -> list[StoredEvent]:
         rows = await conn.fetch_all("get_run_events", run_id, after, None, page)
-        return [_event(row, conn.dialect) for row in rows]
+        return _event_list(rows, conn.dialect)
 
     async def _exists(self, run_id: str) -> bool:
         async with self._db().connect() as conn:
@@ -363,26 +453,7 @@ class RunStore(EngineHolder):
         page, skip = check_page(limit, offset)
         async with self._db().connect() as conn:
             rows = await conn.fetch_all("get_llm_calls", run_id, it, page, skip)
-            d = conn.dialect
-            return [
-                LLMCall(
-                    row["iteration_index"],
-                    row["provider"],
-                    row["model"],
-                    row["input_tokens"] or 0,
-                    row["output_tokens"] or 0,
-                    (row["input_tokens"] or 0) + (row["output_tokens"] or 0),
-                    row["cache_read_input_tokens"],
-                    row["cache_creation_input_tokens"],
-                    optional_float(row["cost_usd"]),
-                    row["duration_ms"],
-                    d.read_json(row["provider_request"]),
-                    d.read_json(row["provider_response"]),
-                    d.read_ts(row["created_at"]),
-                    row["id"],
-                )
-                for row in rows
-            ]
+            return _llm_call_list(rows, conn.dialect)
 
     async def get_tool_invocations(
         self,
@@ -398,23 +469,7 @@ class RunStore(EngineHolder):
         page, skip = check_page(limit, offset)
         async with self._db().connect() as conn:
             rows = await conn.fetch_all("get_tool_calls", run_id, it, page, skip)
-            d = conn.dialect
-            return [
-                ToolInvocation(
-                    row["iteration_index"],
-                    row["tool_name"],
-                    row["tool_call_id"],
-                    row["provider_tool_call_id"],
-                    row["target"],
-                    d.read_json(row["params"]),
-                    d.read_json(row["result"]),
-                    d.read_bool(row["success"]),
-                    row["error_message"],
-                    row["duration_ms"],
-                    d.read_ts(row["created_at"]),
-                )
-                for row in rows
-            ]
+            return _tool_list(rows, conn.dialect)
 
     async def get_traces(
         self, run_id: str, *, limit: int | None = None, offset: int = 0
@@ -424,17 +479,7 @@ class RunStore(EngineHolder):
         page, skip = check_page(limit, offset)
         async with self._db().connect() as conn:
             rows = await conn.fetch_all("get_traces", run_id, page, skip)
-            d = conn.dialect
-            return [
-                TraceEntry(
-                    row["role"],
-                    row["content"],
-                    row["order_index"],
-                    d.read_json(row["meta"]),
-                    d.read_ts(row["created_at"]),
-                )
-                for row in rows
-            ]
+            return _trace_list(rows, conn.dialect)
 
     async def get_pauses(self, run_id: str) -> list[PausePair]:
         """Each ``run.paused`` paired with the next ``run.resumed``, from events only;
@@ -443,7 +488,7 @@ class RunStore(EngineHolder):
         async with self._db().connect() as conn:
             types = conn.dialect.text_list(["run.paused", "run.resumed"])
             rows = await conn.fetch_all("get_run_events", run_id, None, types, None)
-            events = [_event(row, conn.dialect) for row in rows]
+            events = _event_list(rows, conn.dialect)
         pairs: list[PausePair] = []
         open_pause: StoredEvent | None = None
         for event in events:

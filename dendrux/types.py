@@ -3,7 +3,8 @@ recorder (messages, tool calls, LLM responses, usage) and the read records
 the state layer returns.
 
 Nothing here touches a database. The loop-side types are duck-typed by the
-recorder: any object with the same attributes works.
+recorder: any object with the same attributes works. `RunStatus` and the status
+sets live in `dendrux.status` (import-light) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from dendrux.status import TERMINAL_STATUS_VALUES as TERMINAL_STATUS_VALUES
+from dendrux.status import TERMINAL_STATUSES as TERMINAL_STATUSES
+from dendrux.status import WAITING_STATUS_VALUES as WAITING_STATUS_VALUES
+from dendrux.status import WAITING_STATUSES as WAITING_STATUSES
+from dendrux.status import RunStatus as RunStatus
 from dendrux.ulid import new_ulid
 
 
@@ -23,41 +29,6 @@ class Role(StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
-
-
-class RunStatus(StrEnum):
-    """Lifecycle status of a run; the last four are terminal."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    WAITING_CLIENT_TOOL = "waiting_client_tool"
-    WAITING_HUMAN_INPUT = "waiting_human_input"
-    WAITING_APPROVAL = "waiting_approval"
-    SUCCESS = "success"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-    MAX_ITERATIONS = "max_iterations"
-
-    @property
-    def is_terminal(self) -> bool:
-        """True for statuses a run never leaves."""
-        return self in TERMINAL_STATUSES
-
-    @property
-    def is_waiting(self) -> bool:
-        """True for the statuses of a paused run."""
-        return self in WAITING_STATUSES
-
-
-TERMINAL_STATUSES = frozenset(
-    {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.MAX_ITERATIONS}
-)
-WAITING_STATUSES = frozenset(
-    {RunStatus.WAITING_CLIENT_TOOL, RunStatus.WAITING_HUMAN_INPUT, RunStatus.WAITING_APPROVAL}
-)
-TERMINAL_STATUS_VALUES = frozenset(s.value for s in TERMINAL_STATUSES)
-"""The terminal statuses as plain strings, as rows and arguments carry them."""
-WAITING_STATUS_VALUES = frozenset(s.value for s in WAITING_STATUSES)
 
 
 @dataclass(slots=True)

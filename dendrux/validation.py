@@ -15,18 +15,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
-from dendrux.types import RunStatus
+from dendrux.status import STATUS_VALUES as _STATUS_VALUES
+from dendrux.status import RunStatus
 
 MAX_ID_LENGTH = 26
 INT64_MAX = 2**63 - 1
-_EVENT_TYPE = re.compile(r"^[a-z0-9_.]+$")
-_META_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# Patterns as text: `re` compiles (and caches) each on first use, not at import.
+_EVENT_TYPE = r"[a-z0-9_.]+"
 # A JSON escape for NUL preceded by an even number of backslashes (so it is not a literal "\u0000").
-_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_ESCAPED_NUL = r"(?<!\\)(?:\\\\)*\\u0000"
 # A float json.dumps wrote with a positive exponent (it only does so from 1e16 up).
-_BIG_FLOAT = re.compile(r"[0-9]e\+[0-9]")
-_STATUS_VALUES = frozenset(status.value for status in RunStatus)
-# One encoder for every column (json.dumps would build a new one per call for these options).
+_BIG_FLOAT = r"[0-9]e\+[0-9]"
+# json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")), without
+# building an encoder per call (json.dumps does for any non-default argument).
 _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
@@ -175,7 +176,7 @@ def check_status_filter(name: str, value: object) -> list[str] | None:
 def check_event_type(name: str, value: object) -> str:
     """An event type made of ``[a-z0-9_.]``."""
     text = check_required_text(name, value)
-    if not _EVENT_TYPE.fullmatch(text):
+    if not re.fullmatch(_EVENT_TYPE, text):
         raise InvalidArgumentError(f"{name} {text!r} must match [a-z0-9_.]+")
     return text
 
@@ -207,6 +208,11 @@ def check_offset(name: str, value: object) -> int:
     return max(0, offset)
 
 
+def _is_meta_key(key: str) -> bool:
+    """``^[A-Za-z0-9_-]+$``, without a regex: ASCII letters and digits, ``_`` and ``-``."""
+    return key.isascii() and key.replace("_", "a").replace("-", "a").isalnum()
+
+
 def check_metadata_filter(name: str, value: object) -> dict[str, Any] | None:
     """Top-level equality filter on ``meta``: safe keys, scalar values."""
     if value is None:
@@ -214,10 +220,22 @@ def check_metadata_filter(name: str, value: object) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise InvalidArgumentTypeError(f"{name} must be a dict, got {type(value).__name__}")
     for key, item in value.items():
-        if not isinstance(key, str) or not _META_KEY.fullmatch(key):
+        if not isinstance(key, str) or not _is_meta_key(key):
             raise InvalidArgumentError(
                 f"{name} key {key!r} must match ^[A-Za-z0-9_-]+$ (nested paths are not supported)"
             )
+        # The common values pass without building the argument's name for a message.
+        kind = item.__class__
+        if kind is str:
+            if item.isascii() and "\x00" not in item:
+                continue
+        elif item is None or kind is bool:
+            continue
+        elif kind is int:
+            if -INT64_MAX - 1 <= item <= INT64_MAX:
+                continue
+        elif kind is float and math.isfinite(item):
+            continue
         if item is not None and not isinstance(item, str | int | float | bool):
             raise InvalidArgumentTypeError(
                 f"{name}[{key!r}] must be str, int, float, bool or None, got {type(item).__name__}"
@@ -243,9 +261,9 @@ def encode_json(name: str, value: object) -> str | None:
         # allow_nan=False and circular references both land here.
         raise InvalidArgumentError(f"{name} cannot be stored as JSON: {exc}") from None
     # The substring tests are cheap and almost always false; the regexes are not.
-    if "\\u0000" in text and _ESCAPED_NUL.search(text):
+    if "\\u0000" in text and re.search(_ESCAPED_NUL, text):
         raise InvalidArgumentError(f"{name} contains a NUL character, which is not storable")
-    if "e+" in text and _BIG_FLOAT.search(text):
+    if "e+" in text and re.search(_BIG_FLOAT, text):
         text = _dump_exact(json.loads(text))  # keys are now strings, floats unchanged
     _check_encodable(name, text)
     return text

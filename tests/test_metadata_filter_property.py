@@ -23,7 +23,7 @@ import contextlib
 import math
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dendrux.store import RunStore
+from dendrux.validation import encode_json
 
 KEYS = ["a", "b", "thread_id", "user-id", "x_1"]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -215,24 +216,35 @@ def _variants(value: object) -> list[object]:
 class Scenario:
     runs: list[tuple[str, dict[str, Any] | None]]
     filters: list[dict[str, Any]]
+    updates: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    """Runs whose meta is then rewritten in place (raw SQL), in order."""
+
+    def final_metas(self) -> dict[str, dict[str, Any] | None]:
+        return dict(self.runs) | dict(self.updates)
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
+def scenarios(draw: st.DrawFn, *, updates: bool = False) -> Scenario:
     run_metas = draw(st.lists(metas, min_size=1, max_size=8))
     # Ids in an order unrelated to creation order, so ties by id are exercised too.
     order = draw(st.permutations(range(len(run_metas))))
     runs = [(f"r{n:02d}", meta) for n, meta in zip(order, run_metas, strict=True)]
+    rewrites: list[tuple[str, dict[str, Any] | None]] = []
+    if updates:
+        ids = [run_id for run_id, _ in runs]
+        rewrites = draw(st.lists(st.tuples(st.sampled_from(ids), metas), min_size=1, max_size=5))
+    final = dict(runs) | dict(rewrites)
     candidates = [
         (key, variant)
-        for _, meta in runs
+        for meta in final.values()
         for key, value in (meta or {}).items()
         for variant in _variants(value)
     ]
     fresh = st.tuples(st.sampled_from(KEYS), scalars)
     pair = st.one_of(st.sampled_from(candidates), fresh) if candidates else fresh
     mixed = st.lists(pair, min_size=1, max_size=3).map(dict)
-    filled = [meta for _, meta in runs if meta]
+    # Filters also from metas an update replaced: what a stale index would still match.
+    filled = [meta for meta in [*final.values(), *(m for _, m in runs)] if meta]
     if filled:
         # Most filters are (a variant of) part of one run's meta, so matches happen.
         part = _part_of(st.sampled_from(filled))
@@ -240,7 +252,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     else:
         filter_strategy = mixed
     filters = draw(st.lists(filter_strategy, min_size=1, max_size=4))
-    return Scenario(runs=runs, filters=filters)
+    return Scenario(runs=runs, filters=filters, updates=rewrites)
 
 
 @st.composite
@@ -302,13 +314,54 @@ async def clear_runs(
         await conn.close()
 
 
+@pytest.fixture
+async def set_meta(
+    dialect: str, database_url: str
+) -> AsyncIterator[Callable[[str, dict[str, Any] | None], Awaitable[None]]]:
+    """Rewrite a run's meta in place through the raw driver (no dendrux API does that,
+    but the SQLite metadata index must follow any UPDATE of the column)."""
+    if dialect == "sqlite":
+        path = database_url.split("///", 1)[1]
+
+        async def set_sqlite(run_id: str, meta: dict[str, Any] | None) -> None:
+            raw = sqlite3.connect(path, timeout=10)
+            try:
+                text = encode_json("meta", meta)
+                raw.execute("UPDATE agent_runs SET meta = ? WHERE id = ?", (text, run_id))
+                raw.commit()
+            finally:
+                raw.close()
+
+        yield set_sqlite
+        return
+
+    conn = await asyncpg.connect(database_url)
+
+    async def set_postgres(run_id: str, meta: dict[str, Any] | None) -> None:
+        text = encode_json("meta", meta)
+        await conn.execute("UPDATE agent_runs SET meta = $1::jsonb WHERE id = $2", text, run_id)
+
+    try:
+        yield set_postgres
+    finally:
+        await conn.close()
+
+
 # -- the property ----------------------------------------------------------------------
 
 
-async def _check(state_store: Any, run_store: RunStore, scenario: Scenario) -> None:
+async def _check(
+    state_store: Any,
+    run_store: RunStore,
+    scenario: Scenario,
+    set_meta: Callable[[str, dict[str, Any] | None], Awaitable[None]] | None = None,
+) -> None:
     for run_id, meta in scenario.runs:
         await state_store.create_run(run_id, "prop-agent", meta=meta)
-    metas = dict(scenario.runs)
+    for run_id, meta in scenario.updates:
+        assert set_meta is not None
+        await set_meta(run_id, meta)
+    metas = scenario.final_metas()
 
     everything = await run_store.list_runs(limit=1000)
     order = [summary.run_id for summary in everything]
@@ -331,6 +384,10 @@ async def _check(state_store: Any, run_store: RunStore, scenario: Scenario) -> N
         assert count == len(expected), (
             f"count_runs({metadata_filter!r}) = {count}, not {len(expected)}"
         )
+        # The store functions behind StateStore run the same filter queries.
+        listed = await state_store.list_runs(metadata_filter=metadata_filter, limit=1000)
+        assert [r.id for r in listed] == expected
+        assert await state_store.count_runs(metadata_filter=metadata_filter) == len(expected)
 
 
 @settings(
@@ -347,6 +404,25 @@ async def test_metadata_filter_matches_reference(
 ) -> None:
     await clear_runs()
     await _check(state_store, run_store, scenario)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=scenarios(updates=True))
+async def test_metadata_filter_follows_meta_updates(
+    scenario: Scenario,
+    state_store: Any,
+    run_store: RunStore,
+    clear_runs: Callable[[], Awaitable[None]],
+    set_meta: Callable[[str, dict[str, Any] | None], Awaitable[None]],
+) -> None:
+    """Rewriting ``meta`` in place (SQLite: the update trigger re-indexes the run)
+    selects by the new values only."""
+    await clear_runs()
+    await _check(state_store, run_store, scenario, set_meta)
 
 
 # -- explicit examples for the tricky cases ---------------------------------------------

@@ -2,15 +2,15 @@
 
 ``create_engine(url, **options)`` builds an engine without doing any I/O;
 ``await upgrade(engine_or_url)`` brings its schema to the newest version.
-Drivers are imported only when an engine of their dialect is built.
+Drivers are imported only when an engine of their dialect is built, the
+migrator only when a schema is checked or migrated.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dendrux.db.engine import Connection, Dialect, Engine, Row
-from dendrux.db.migrate import SchemaStatus, engine_status, migrate_engine
 from dendrux.db.urls import (
     ACCEPTED_SCHEMES,
     DatabaseURL,
@@ -18,6 +18,9 @@ from dendrux.db.urls import (
     mask_url,
     parse_database_url,
 )
+
+if TYPE_CHECKING:
+    from dendrux.db.migrate import SchemaStatus
 
 __all__ = [
     "ACCEPTED_SCHEMES",
@@ -76,8 +79,19 @@ def engine_from_connection(connection: object, **options: Any) -> Engine:
     )
 
 
+def __getattr__(name: str) -> object:
+    # The migrator loads with its first use: readers never need it at import.
+    if name == "SchemaStatus":
+        from dendrux.db.migrate import SchemaStatus
+
+        return SchemaStatus
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 async def upgrade(target: Engine | str, **options: Any) -> list[int]:
     """Migrate a database to the newest schema; returns the versions applied (maybe none)."""
+    from dendrux.db.migrate import migrate_engine
+
     if isinstance(target, Engine):
         applied = await migrate_engine(target)
         forget = getattr(target, "forget_schema_check", None)
@@ -93,6 +107,8 @@ async def upgrade(target: Engine | str, **options: Any) -> list[int]:
 
 async def schema_status(target: Engine | str, **options: Any) -> SchemaStatus:
     """Current and newest schema version of a database, without changing it."""
+    from dendrux.db.migrate import engine_status
+
     if isinstance(target, Engine):
         return await engine_status(target)
     engine = create_engine(target, **options)

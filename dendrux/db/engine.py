@@ -10,16 +10,18 @@ see a driver type.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dendrux.db.queries import DialectName, load_queries
 from dendrux.db.writes import UnitResult, Write, WriteUnit, may_skip
+
+if TYPE_CHECKING:
+    import asyncio
 
 Row = Mapping[str, Any]
 
@@ -58,6 +60,12 @@ class Dialect(ABC):
     def read_bool(self, value: Any) -> bool:
         """A stored boolean."""
         return bool(value)
+
+    @property
+    def metadata_index(self) -> bool:
+        """Whether metadata filters run the ``*_by_meta`` queries, which an index serves
+        (PostgreSQL's GIN index on ``meta``; SQLite's ``agent_run_meta`` table)."""
+        return True
 
 
 def utc_from_naive_or_aware(value: datetime) -> datetime:

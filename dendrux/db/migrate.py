@@ -62,6 +62,11 @@ def _verify(applied: Sequence[Row], known: Sequence[Migration], url: str) -> int
     return current
 
 
+def _has_statements(sql: str) -> bool:
+    """False for a migration file of ``--`` comments only (drivers refuse empty queries)."""
+    return any(line.strip() and not line.lstrip().startswith("--") for line in sql.splitlines())
+
+
 async def is_upstream_schema(conn: Connection) -> bool:
     """True for tables made by the upstream (SQLAlchemy/Alembic) dendrux schema:
     ``agent_runs`` exists but our version table does not. Readers use such a
@@ -85,7 +90,8 @@ async def apply_migrations(conn: Connection, url: str) -> list[int]:
     current = _verify(applied, known, url)
     done = []
     for migration in known[current:]:
-        await conn.execute_script(migration.sql)
+        if _has_statements(migration.sql):  # a dialect's empty, commented twin runs nothing
+            await conn.execute_script(migration.sql)
         await conn.execute(
             "record_migration",
             migration.version,

@@ -11,18 +11,17 @@ an editable install or a vendored copy).
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NamedTuple
 
 DialectName = Literal["sqlite", "postgres"]
 
-_NAME_LINE = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$")
-_MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Patterns as text: `re` compiles (and caches) them when the files are first read.
+_NAME_LINE = r"--\s*name:\s*([a-z_][a-z0-9_]*)\s*"
+_MIGRATION_FILE = r"(\d{4})_([a-z0-9_]+)\.sql"
 
 
 def sql_root() -> Path:
@@ -57,7 +56,7 @@ def parse_named_queries(text: str, source: str) -> dict[str, str]:
         queries[name] = statement
 
     for line in text.splitlines():
-        match = _NAME_LINE.match(line.strip())
+        match = re.fullmatch(_NAME_LINE, line.strip())
         if match:
             flush()
             name, body = match.group(1), []
@@ -79,9 +78,9 @@ def load_queries(dialect: DialectName) -> MappingProxyType[str, str]:
     return MappingProxyType(merged)
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One numbered migration file."""
+class Migration(NamedTuple):
+    """One numbered migration file (a named tuple: a frozen dataclass's generated
+    methods would cost import time on every reader)."""
 
     version: int
     name: str
@@ -92,9 +91,11 @@ class Migration:
 @cache
 def load_migrations(dialect: DialectName) -> tuple[Migration, ...]:
     """The dialect's migrations in version order; numbers must run 1, 2, 3..."""
+    import hashlib  # only the migrator needs checksums
+
     migrations = []
     for path in sorted((sql_root() / dialect / "migrations").glob("*.sql")):
-        match = _MIGRATION_FILE.fullmatch(path.name)
+        match = re.fullmatch(_MIGRATION_FILE, path.name)
         if not match:
             raise ValueError(f"{path}: migration files are named NNNN_name.sql")
         text = path.read_text("utf-8")

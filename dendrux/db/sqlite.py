@@ -21,7 +21,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,11 +49,36 @@ _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_CONSTRAINT = 19
+_parse_iso = datetime.fromisoformat
+_loads = json.loads
 _SYNCHRONOUS = {
     "FULL": "synchronous_full",
     "NORMAL": "synchronous_normal",
     "OFF": "synchronous_off",
 }
+
+
+def read_sqlite_timestamp(value: Any) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime: our aware UTC text parses to the UTC
+    singleton in one C call; naive (upstream) text is UTC by convention."""
+    if value.__class__ is str:
+        parsed = _parse_iso(value)
+        return parsed if parsed.tzinfo is UTC else utc_from_naive_or_aware(parsed)
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return utc_from_naive_or_aware(value)
+    return utc_from_naive_or_aware(_parse_iso(value))
+
+
+def read_sqlite_json(value: Any) -> Any:
+    """A stored JSON column: text on our schema; the upstream schema's NUMERIC-affinity
+    JSON columns may hand back numbers, which are the values themselves."""
+    if value.__class__ is str:
+        return _loads(value)
+    if value is None or not isinstance(value, bytes):
+        return value
+    return _loads(value)
 
 
 class SqliteDialect(Dialect):
@@ -69,6 +94,11 @@ class SqliteDialect(Dialect):
 
     def bind(self, args: Sequence[Any]) -> tuple[Any, ...]:
         """Parameters as sqlite3 takes them: datetimes become the database's text form."""
+        for arg in args:
+            if isinstance(arg, datetime):
+                break
+        else:
+            return tuple(args)  # most reads bind no datetime: nothing to rebuild
         if self.naive_timestamps:
             return tuple(_naive_text(a) if isinstance(a, datetime) else a for a in args)
         return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
@@ -76,12 +106,15 @@ class SqliteDialect(Dialect):
     def text_list(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
 
-    def read_ts(self, value: Any) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, datetime):
-            return utc_from_naive_or_aware(value)
-        return utc_from_naive_or_aware(datetime.fromisoformat(value))
+    @property
+    def metadata_index(self) -> bool:
+        # An upstream-schema database (read as it is) has no agent_run_meta table.
+        return not self.naive_timestamps
+
+    # Both readers run once per value of every row read, so they are plain functions
+    # (no method binding per call) with the common case first.
+    read_ts = staticmethod(read_sqlite_timestamp)
+    read_json = staticmethod(read_sqlite_json)
 
 
 def _naive_text(value: datetime) -> str:
@@ -274,21 +307,31 @@ class SqliteConnection:
             raise wrap_sqlite_error(exc, self._url) from exc
 
     async def fetch_all(self, query: str, *args: Any) -> list[Row]:
+        dialect = self._dialect
         try:
-            rows = await self._raw.execute_fetchall(
-                self._dialect.sql(query), self._dialect.bind(args)
-            )
+            rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
         except Exception as exc:
             raise wrap_sqlite_error(exc, self._url) from exc
-        return list(rows)  # type: ignore[arg-type]
+        # aiosqlite hands back cursor.fetchall()'s list: no copy needed.
+        return rows if rows.__class__ is list else list(rows)  # type: ignore[arg-type]
 
+    # fetch_one / fetch_value run the statement themselves rather than through
+    # fetch_all: a coroutine layer per call is measurable on one-row reads.
     async def fetch_one(self, query: str, *args: Any) -> Row | None:
-        rows = await self.fetch_all(query, *args)
-        return rows[0] if rows else None
+        dialect = self._dialect
+        try:
+            rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+        return rows[0] if rows else None  # type: ignore[index]
 
     async def fetch_value(self, query: str, *args: Any) -> Any:
-        row = await self.fetch_one(query, *args)
-        return None if row is None else row[0]  # type: ignore[index]
+        dialect = self._dialect
+        try:
+            rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
+        except Exception as exc:
+            raise wrap_sqlite_error(exc, self._url) from exc
+        return rows[0][0] if rows else None  # type: ignore[index]
 
     async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
         try:
@@ -526,27 +569,8 @@ class SqliteEngine(Engine):
         async with self._locked_transaction() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[Connection]:
-        await self._ensure_ready()
-        if self._single_connection:
-            assert self._writer is not None
-            async with self._write_lock:
-                self._check_open()
-                yield SqliteConnection(self._writer, self.dialect, self.url)
-            return
-        async with self._reader_slots:
-            self._check_open()
-            raw = self._idle_readers.pop() if self._idle_readers else None
-            if raw is None:
-                raw = await self._open(reader=True)
-            try:
-                yield SqliteConnection(raw, self.dialect, self.url)
-            finally:
-                if self._closed:
-                    await raw.close()
-                else:
-                    self._idle_readers.append(raw)
+    def connect(self) -> AbstractAsyncContextManager[Connection]:
+        return _ReaderLease(self)
 
     async def dispose(self) -> None:
         if self._closed:
@@ -561,3 +585,53 @@ class SqliteEngine(Engine):
             if self._writer is not None and self._owns_connection:
                 await self._writer.close()
             self._writer = None
+
+
+class _ReaderLease:
+    """What `SqliteEngine.connect()` returns: a reader connection from the idle list
+    for the ``async with`` block (the writer's, behind the write lock, when there is
+    only one connection). A class rather than a generator: it runs on every read."""
+
+    __slots__ = ("_engine", "_locked", "_raw")
+
+    def __init__(self, engine: SqliteEngine) -> None:
+        self._engine = engine
+        self._raw: aiosqlite.Connection | None = None
+        self._locked = False
+
+    async def __aenter__(self) -> Connection:
+        engine = self._engine
+        if not engine._ready:
+            await engine._ensure_ready()
+        if engine._single_connection:
+            await engine._write_lock.acquire()
+            if engine._closed or engine._writer is None:
+                engine._write_lock.release()
+                engine._check_open()
+                raise StoreClosedError(f"the engine for {engine.url} was disposed")
+            self._locked = True
+            return SqliteConnection(engine._writer, engine.dialect, engine.url)
+        await engine._reader_slots.acquire()
+        try:
+            engine._check_open()
+            idle = engine._idle_readers
+            self._raw = idle.pop() if idle else await engine._open(reader=True)
+        except BaseException:
+            engine._reader_slots.release()
+            raise
+        return SqliteConnection(self._raw, engine.dialect, engine.url)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        engine = self._engine
+        if self._locked:
+            engine._write_lock.release()
+            return
+        raw, self._raw = self._raw, None
+        try:
+            if raw is not None:
+                if engine._closed:
+                    await raw.close()
+                else:
+                    engine._idle_readers.append(raw)
+        finally:
+            engine._reader_slots.release()

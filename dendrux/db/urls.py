@@ -24,11 +24,12 @@ ACCEPTED_SCHEMES = (
 )
 _SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+asyncpg", "postgres"}
-_PASSWORD_IN_NETLOC = re.compile(r"(://[^/:@]*:)[^@/]*@")
-_PASSWORD_IN_QUERY = re.compile(r"(?i)([?&]password=)[^&#]*")
+# Patterns as text: `re` compiles (and caches) them on first use, not at import.
+_PASSWORD_IN_NETLOC = r"(://[^/:@]*:)[^@/]*@"
+_PASSWORD_IN_QUERY = r"(?i)([?&]password=)[^&#]*"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)  # no generated repr/eq: see __repr__
 class DatabaseURL:
     """A parsed URL: the dialect, the driver target and the URL's query options."""
 
@@ -38,6 +39,10 @@ class DatabaseURL:
     postgres_dsn: str | None = None
     options: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # The masked URL only: postgres_dsn and options may hold a password.
+        return f"DatabaseURL({self.masked!r})"
+
     @property
     def is_memory(self) -> bool:
         """True for a private in-memory SQLite database."""
@@ -46,7 +51,7 @@ class DatabaseURL:
 
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ``***``."""
-    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_NETLOC.sub(r"\1***@", url))
+    return re.sub(_PASSWORD_IN_QUERY, r"\1***", re.sub(_PASSWORD_IN_NETLOC, r"\1***@", url))
 
 
 def default_database_url() -> str:

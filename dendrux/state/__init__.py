@@ -1,22 +1,50 @@
 """The write side: store functions (`dendrux.state.runs`, `dendrux.state.rows`)
-and `StateStore`, which binds them to one engine with the upstream names."""
+and `StateStore`, which binds them to one engine with the upstream names.
 
-from dendrux.errors import IdempotencyConflictError
-from dendrux.state.retention import PurgeResult
-from dendrux.state.store import StateStore
-from dendrux.types import (
-    CreateRunResult,
-    DelegationInfo,
-    LLMInteractionRecord,
-    ParentRef,
-    RunBrief,
-    RunEventRecord,
-    RunRecord,
-    SubtreeSummary,
-    SweptRun,
-    ToolCallReadRecord,
-    TraceRecord,
-)
+The names below load on first use (module ``__getattr__``), so importing one
+submodule, as `dendrux.store` does with `dendrux.state.filters`, does not
+create every record class and store function of the write side.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dendrux.errors import IdempotencyConflictError
+    from dendrux.state.retention import PurgeResult
+    from dendrux.state.store import StateStore
+    from dendrux.types import (
+        CreateRunResult,
+        DelegationInfo,
+        LLMInteractionRecord,
+        ParentRef,
+        RunBrief,
+        RunEventRecord,
+        RunRecord,
+        SubtreeSummary,
+        SweptRun,
+        ToolCallReadRecord,
+        TraceRecord,
+    )
+
+_WHERE = {
+    "IdempotencyConflictError": "dendrux.errors",
+    "PurgeResult": "dendrux.state.retention",
+    "StateStore": "dendrux.state.store",
+    "CreateRunResult": "dendrux.types",
+    "DelegationInfo": "dendrux.types",
+    "LLMInteractionRecord": "dendrux.types",
+    "ParentRef": "dendrux.types",
+    "RunBrief": "dendrux.types",
+    "RunEventRecord": "dendrux.types",
+    "RunRecord": "dendrux.types",
+    "SubtreeSummary": "dendrux.types",
+    "SweptRun": "dendrux.types",
+    "ToolCallReadRecord": "dendrux.types",
+    "TraceRecord": "dendrux.types",
+}
 
 __all__ = [
     "CreateRunResult",
@@ -34,3 +62,16 @@ __all__ = [
     "ToolCallReadRecord",
     "TraceRecord",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,11 +9,10 @@ statement; lifecycle writes retry transient failures when given an engine.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dendrux.db.engine import Connection, Dialect, run_write
+from dendrux.db.engine import Connection, run_write
 from dendrux.db.writes import Write, single
 from dendrux.errors import (
     IdempotencyConflictError,
@@ -31,6 +30,7 @@ from dendrux.state._executor import (
     retried,
     write_unit,
 )
+from dendrux.state.filters import RunFilters
 from dendrux.state.rowmap import run_record
 from dendrux.types import (
     TERMINAL_STATUS_VALUES,
@@ -46,17 +46,14 @@ from dendrux.types import (
 )
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
-    check_aware,
     check_duration,
     check_id,
     check_int,
-    check_metadata_filter,
     check_offset,
     check_required_id,
     check_required_int,
     check_required_text,
     check_status,
-    check_status_filter,
     check_statuses,
     check_text,
     check_usage,
@@ -390,55 +387,6 @@ async def get_run(db: Executor, run_id: str) -> RunRecord | None:
         return None if row is None else run_record(row, conn.dialect)
 
 
-@dataclass(frozen=True, slots=True)
-class RunFilters:
-    """Validated ``list_runs`` / ``count_runs`` filters, ready to bind."""
-
-    statuses: list[str] | None
-    agent_name: str | None
-    parent_run_id: str | None
-    tenant_id: str | None
-    started_after: datetime | None
-    started_before: datetime | None
-    metadata_json: str | None
-
-    @classmethod
-    def check(
-        cls,
-        *,
-        status: object = None,
-        agent_name: object = None,
-        parent_run_id: object = None,
-        tenant_id: object = None,
-        started_after: object = None,
-        started_before: object = None,
-        metadata_filter: object = None,
-    ) -> RunFilters:
-        """Validate every filter (before any SQL), naming the bad argument."""
-        meta = check_metadata_filter("metadata_filter", metadata_filter)
-        return cls(
-            statuses=check_status_filter("status", status),
-            agent_name=check_text("agent_name", agent_name, optional=True),
-            parent_run_id=check_text("parent_run_id", parent_run_id, optional=True),
-            tenant_id=check_text("tenant_id", tenant_id, optional=True),
-            started_after=check_aware("started_after", started_after),
-            started_before=check_aware("started_before", started_before),
-            metadata_json=encode_json("metadata_filter", meta) if meta else None,
-        )
-
-    def bind(self, dialect: Dialect) -> list[Any]:
-        """Parameters ?1..?7 of the ``list_runs`` / ``count_runs`` queries."""
-        return [
-            dialect.text_list(self.statuses),
-            self.agent_name,
-            self.parent_run_id,
-            self.tenant_id,
-            self.started_after,
-            self.started_before,
-            self.metadata_json,
-        ]
-
-
 async def list_runs(
     db: Executor,
     *,
@@ -465,7 +413,8 @@ async def list_runs(
     page = clamp_limit("limit", limit)
     skip = check_offset("offset", offset)
     async with reading(db) as conn:
-        rows = await conn.fetch_all("list_runs", *filters.bind(conn.dialect), page, skip)
+        query = "list_runs_by_meta" if filters.by_meta(conn.dialect) else "list_runs"
+        rows = await conn.fetch_all(query, *filters.bind(conn.dialect), page, skip)
         return [run_record(row, conn.dialect) for row in rows]
 
 
@@ -491,7 +440,7 @@ async def count_runs(
         metadata_filter=metadata_filter,
     )
     async with reading(db) as conn:
-        return int(await conn.fetch_value("count_runs", *filters.bind(conn.dialect)))
+        return await filters.count(conn)
 
 
 # ---------------------------------------------------------------------------
@@ -666,6 +615,7 @@ async def get_delegation_info(db: Executor, run_id: str) -> DelegationInfo | Non
 
 
 __all__ = [
+    "RunFilters",
     "RunStatus",
     "cancel_run",
     "claim_paused_run",

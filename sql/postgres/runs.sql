@@ -21,11 +21,18 @@ SELECT id, status, agent_name, created_at FROM agent_runs WHERE id = $1;
 
 -- name: get_run
 -- One run's anchor row, without pause_data and pii_mapping.
-SELECT id, tenant_id, agent_name, status, input_data, output_data, iteration_count, model,
-       strategy, parent_run_id, delegation_level, retry_of_run_id, total_input_tokens,
-       total_output_tokens, total_cost_usd, total_cache_read_tokens,
-       total_cache_creation_tokens, total_reasoning_tokens, meta, error, last_progress_at,
-       failure_reason, cancel_requested, created_at, updated_at
+-- Columns by position: RunDetail's fields first (dendrux.store builds records by index).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason,
+       retry_of_run_id, last_progress_at, cancel_requested
 FROM agent_runs WHERE id = $1;
 
 -- name: finalize_run
@@ -121,11 +128,17 @@ UPDATE agent_runs SET last_progress_at = $2 WHERE id = $1;
 
 -- name: list_runs
 -- Newest first, ties by id; every filter is optional (NULL = not filtered).
-SELECT id, tenant_id, agent_name, status, input_data, output_data, iteration_count, model,
-       strategy, parent_run_id, delegation_level, retry_of_run_id, total_input_tokens,
-       total_output_tokens, total_cost_usd, total_cache_read_tokens,
-       total_cache_creation_tokens, total_reasoning_tokens, meta, error, last_progress_at,
-       failure_reason, cancel_requested, created_at, updated_at
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason,
+       retry_of_run_id, last_progress_at, cancel_requested
 FROM agent_runs
 WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($2::text IS NULL OR agent_name = $2::text)
@@ -226,10 +239,16 @@ ORDER BY r.status;
 
 -- name: list_run_summaries
 -- list_runs for readers: the summary columns only, newest first, ties by id.
-SELECT id, tenant_id, agent_name, status, iteration_count, model, parent_run_id,
-       delegation_level, total_input_tokens, total_output_tokens, total_cost_usd,
-       total_cache_read_tokens, total_cache_creation_tokens, total_reasoning_tokens, meta,
-       created_at, updated_at
+-- Columns by position: RunSummary's fields, in order (dendrux.store builds records by index).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta
 FROM agent_runs
 WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($2::text IS NULL OR agent_name = $2::text)
@@ -244,3 +263,66 @@ LIMIT $8 OFFSET $9;
 -- name: run_exists
 -- 1 when the run exists (and, when $2 is given, belongs to that tenant).
 SELECT count(*) FROM agent_runs WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text);
+
+-- The *_by_meta twins of list_runs / list_run_summaries / count_runs, for a given
+-- metadata filter $7: the GIN index on meta serves meta @> $7 (SQLite seeks its
+-- agent_run_meta index table instead; both dialects name the same queries).
+
+-- name: list_runs_by_meta
+-- list_runs with a metadata filter, served by the metadata index.
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason,
+       retry_of_run_id, last_progress_at, cancel_requested
+FROM agent_runs
+WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+  AND ($2::text IS NULL OR agent_name = $2::text)
+  AND ($3::text IS NULL OR parent_run_id = $3::text)
+  AND ($4::text IS NULL OR tenant_id = $4::text)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+  AND meta::jsonb @> $7::jsonb
+ORDER BY created_at DESC, id DESC
+LIMIT $8 OFFSET $9;
+
+-- name: list_run_summaries_by_meta
+-- list_run_summaries with a metadata filter, served by the metadata index.
+-- Columns by position: RunSummary's fields, in order (dendrux.store builds records by index).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta
+FROM agent_runs
+WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+  AND ($2::text IS NULL OR agent_name = $2::text)
+  AND ($3::text IS NULL OR parent_run_id = $3::text)
+  AND ($4::text IS NULL OR tenant_id = $4::text)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+  AND meta::jsonb @> $7::jsonb
+ORDER BY created_at DESC, id DESC
+LIMIT $8 OFFSET $9;
+
+-- name: count_runs_by_meta
+-- count_runs with a metadata filter, served by the metadata index.
+SELECT count(*)
+FROM agent_runs
+WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+  AND ($2::text IS NULL OR agent_name = $2::text)
+  AND ($3::text IS NULL OR parent_run_id = $3::text)
+  AND ($4::text IS NULL OR tenant_id = $4::text)
+  AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+  AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+  AND meta::jsonb @> $7::jsonb;

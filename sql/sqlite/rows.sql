@@ -72,15 +72,17 @@ SELECT COALESCE(max(sequence_index) + 1, 0) FROM run_events WHERE agent_run_id =
 
 -- name: get_traces
 -- A run's conversation in order.
-SELECT id, role, content, order_index, meta, created_at
+-- Columns by position: TraceEntry's fields first (dendrux.store builds records by index).
+SELECT role, content, order_index, meta, created_at, id
 FROM react_traces WHERE agent_run_id = ?1
 ORDER BY order_index
 LIMIT COALESCE(?2, -1) OFFSET ?3;
 
 -- name: get_tool_calls
 -- A run's tool executions, by iteration then time; ?2 optionally picks one iteration.
-SELECT id, tool_call_id, provider_tool_call_id, tool_name, target, params, result, success,
-       duration_ms, iteration_index, error_message, created_at
+-- Columns by position: ToolInvocation's fields first (dendrux.store builds records by index).
+SELECT iteration_index, tool_name, tool_call_id, provider_tool_call_id, target, params, result,
+       success, error_message, duration_ms, created_at, id
 FROM tool_calls
 WHERE agent_run_id = ?1 AND (?2 IS NULL OR iteration_index = ?2)
 ORDER BY iteration_index, created_at, id
@@ -99,7 +101,8 @@ LIMIT COALESCE(?3, -1) OFFSET ?4;
 -- name: get_run_events
 -- A run's events after a strict cursor, optionally only the types in the JSON array ?3.
 -- (Indexes start at 0, so no cursor is -1: the cursor stays an index bound in every plan.)
-SELECT id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
+-- Columns by position: StoredEvent's fields first (dendrux.store builds records by index).
+SELECT sequence_index, iteration_index, event_type, correlation_id, data, created_at, id
 FROM run_events
 WHERE agent_run_id = ?1
   AND sequence_index > COALESCE(?2, -1)
@@ -109,9 +112,12 @@ LIMIT COALESCE(?4, -1);
 
 -- name: get_llm_calls
 -- A run's LLM calls for readers (no semantic payloads), by iteration then time.
-SELECT id, iteration_index, model, provider, input_tokens, output_tokens, cost_usd, duration_ms,
-       cache_read_input_tokens, cache_creation_input_tokens, provider_request, provider_response,
-       created_at
+-- Columns by position: LLMCall's fields, in order (dendrux.store builds records by index).
+SELECT iteration_index, provider, model, COALESCE(input_tokens, 0) AS input_tokens,
+       COALESCE(output_tokens, 0) AS output_tokens,
+       COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) AS total_tokens,
+       cache_read_input_tokens, cache_creation_input_tokens, CAST(cost_usd AS REAL) AS cost_usd, duration_ms,
+       provider_request, provider_response, created_at, id
 FROM llm_interactions
 WHERE agent_run_id = ?1 AND (?2 IS NULL OR iteration_index = ?2)
 ORDER BY iteration_index, created_at, id

@@ -21,11 +21,18 @@ SELECT id, status, agent_name, created_at FROM agent_runs WHERE id = ?1;
 
 -- name: get_run
 -- One run's anchor row, without pause_data and pii_mapping.
-SELECT id, tenant_id, agent_name, status, input_data, output_data, iteration_count, model,
-       strategy, parent_run_id, delegation_level, retry_of_run_id, total_input_tokens,
-       total_output_tokens, total_cost_usd, total_cache_read_tokens,
-       total_cache_creation_tokens, total_reasoning_tokens, meta, error, last_progress_at,
-       failure_reason, cancel_requested, created_at, updated_at
+-- Columns by position: RunDetail's fields first (dendrux.store builds records by index).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason,
+       retry_of_run_id, last_progress_at, cancel_requested
 FROM agent_runs WHERE id = ?1;
 
 -- name: finalize_run
@@ -131,11 +138,17 @@ UPDATE agent_runs SET last_progress_at = ?2 WHERE id = ?1;
 
 -- name: list_runs
 -- Newest first, ties by id; every filter is optional (NULL = not filtered).
-SELECT id, tenant_id, agent_name, status, input_data, output_data, iteration_count, model,
-       strategy, parent_run_id, delegation_level, retry_of_run_id, total_input_tokens,
-       total_output_tokens, total_cost_usd, total_cache_read_tokens,
-       total_cache_creation_tokens, total_reasoning_tokens, meta, error, last_progress_at,
-       failure_reason, cancel_requested, created_at, updated_at
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason,
+       retry_of_run_id, last_progress_at, cancel_requested
 FROM agent_runs
 WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR agent_name = ?2)
@@ -256,10 +269,16 @@ ORDER BY r.status;
 
 -- name: list_run_summaries
 -- list_runs for readers: the summary columns only, newest first, ties by id.
-SELECT id, tenant_id, agent_name, status, iteration_count, model, parent_run_id,
-       delegation_level, total_input_tokens, total_output_tokens, total_cost_usd,
-       total_cache_read_tokens, total_cache_creation_tokens, total_reasoning_tokens, meta,
-       created_at, updated_at
+-- Columns by position: RunSummary's fields, in order (dendrux.store builds records by index).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta
 FROM agent_runs
 WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR agent_name = ?2)
@@ -284,3 +303,101 @@ LIMIT ?8 OFFSET ?9;
 -- name: run_exists
 -- 1 when the run exists (and, when ?2 is given, belongs to that tenant).
 SELECT count(*) FROM agent_runs WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2);
+
+-- The *_by_meta twins of list_runs / list_run_summaries / count_runs, for a given
+-- metadata filter ?7 (a JSON object): the index table agent_run_meta (migration 0002)
+-- finds the matching runs first, so a selective filter reads a few index
+-- entries instead of every run's meta. (Upstream-schema databases have no such
+-- table: their metadata filters run the json_each form of the base queries.)
+
+-- name: list_runs_by_meta
+-- list_runs with a metadata filter, served by the metadata index.
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason,
+       retry_of_run_id, last_progress_at, cancel_requested
+FROM (
+    -- Runs holding every (key, value) pair of the filter ?7, found in the index.
+    SELECT agent_run_meta.agent_run_id AS run_id
+    FROM json_each(?7) AS f
+    JOIN agent_run_meta
+      ON agent_run_meta.key = f.key
+     AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                               ELSE f.type END
+     AND agent_run_meta.value IS f.atom
+    GROUP BY agent_run_meta.agent_run_id
+    HAVING count(*) = (SELECT count(*) FROM json_each(?7))
+) AS hit
+CROSS JOIN agent_runs ON agent_runs.id = hit.run_id  -- CROSS JOIN: the hits drive the loop
+WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+  AND (?2 IS NULL OR agent_name = ?2)
+  AND (?3 IS NULL OR parent_run_id = ?3)
+  AND (?4 IS NULL OR tenant_id = ?4)
+  AND (?5 IS NULL OR created_at >= ?5)
+  AND (?6 IS NULL OR created_at < ?6)
+ORDER BY created_at DESC, id DESC
+LIMIT ?8 OFFSET ?9;
+
+-- name: list_run_summaries_by_meta
+-- list_run_summaries with a metadata filter, served by the metadata index.
+-- Columns by position: RunSummary's fields, in order (dendrux.store builds records by index).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta
+FROM (
+    -- Runs holding every (key, value) pair of the filter ?7, found in the index.
+    SELECT agent_run_meta.agent_run_id AS run_id
+    FROM json_each(?7) AS f
+    JOIN agent_run_meta
+      ON agent_run_meta.key = f.key
+     AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                               ELSE f.type END
+     AND agent_run_meta.value IS f.atom
+    GROUP BY agent_run_meta.agent_run_id
+    HAVING count(*) = (SELECT count(*) FROM json_each(?7))
+) AS hit
+CROSS JOIN agent_runs ON agent_runs.id = hit.run_id  -- CROSS JOIN: the hits drive the loop
+WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+  AND (?2 IS NULL OR agent_name = ?2)
+  AND (?3 IS NULL OR parent_run_id = ?3)
+  AND (?4 IS NULL OR tenant_id = ?4)
+  AND (?5 IS NULL OR created_at >= ?5)
+  AND (?6 IS NULL OR created_at < ?6)
+ORDER BY created_at DESC, id DESC
+LIMIT ?8 OFFSET ?9;
+
+-- name: count_runs_by_meta
+-- count_runs with a metadata filter, served by the metadata index.
+SELECT count(*)
+FROM (
+    -- Runs holding every (key, value) pair of the filter ?7, found in the index.
+    SELECT agent_run_meta.agent_run_id AS run_id
+    FROM json_each(?7) AS f
+    JOIN agent_run_meta
+      ON agent_run_meta.key = f.key
+     AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                               ELSE f.type END
+     AND agent_run_meta.value IS f.atom
+    GROUP BY agent_run_meta.agent_run_id
+    HAVING count(*) = (SELECT count(*) FROM json_each(?7))
+) AS hit
+CROSS JOIN agent_runs ON agent_runs.id = hit.run_id  -- CROSS JOIN: the hits drive the loop
+WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+  AND (?2 IS NULL OR agent_name = ?2)
+  AND (?3 IS NULL OR parent_run_id = ?3)
+  AND (?4 IS NULL OR tenant_id = ?4)
+  AND (?5 IS NULL OR created_at >= ?5)
+  AND (?6 IS NULL OR created_at < ?6);

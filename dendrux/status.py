@@ -1,0 +1,49 @@
+"""Run statuses: the enum, and the terminal and waiting sets as members and as plain
+strings (as rows and arguments carry them).
+
+Kept apart from `dendrux.types` so that argument checks and the read side can use
+it without creating that module's dataclasses (import time). `dendrux.types`
+re-exports every name here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Lifecycle status of a run; the last four are terminal."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING_CLIENT_TOOL = "waiting_client_tool"
+    WAITING_HUMAN_INPUT = "waiting_human_input"
+    WAITING_APPROVAL = "waiting_approval"
+    SUCCESS = "success"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    MAX_ITERATIONS = "max_iterations"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for statuses a run never leaves."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_waiting(self) -> bool:
+        """True for the statuses of a paused run."""
+        return self in WAITING_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED, RunStatus.MAX_ITERATIONS}
+)
+WAITING_STATUSES = frozenset(
+    {RunStatus.WAITING_CLIENT_TOOL, RunStatus.WAITING_HUMAN_INPUT, RunStatus.WAITING_APPROVAL}
+)
+STATUS_VALUES = frozenset(s.value for s in RunStatus)
+"""Every status as a plain string."""
+TERMINAL_STATUS_VALUES = frozenset(s.value for s in TERMINAL_STATUSES)
+"""The terminal statuses as plain strings, as rows and arguments carry them."""
+WAITING_STATUS_VALUES = frozenset(s.value for s in WAITING_STATUSES)
+"""The waiting (paused) statuses as plain strings."""

@@ -1,0 +1,6 @@
+-- dendrux schema v2 for PostgreSQL: nothing to do.
+--
+-- SQLite's 0002 adds agent_run_meta, a key/value index table kept by triggers,
+-- so that metadata filters seek an index there. PostgreSQL already serves the
+-- same filter (meta @> $n::jsonb) from the GIN index of 0001. Migrations are
+-- numbered alike on both dialects, so this one is an empty, commented file.

@@ -1,0 +1,131 @@
+"""RunStore's fast read path: records built by column position, and frozen all the same.
+
+`dendrux.store` builds records from rows by index (`READ_COLUMNS` says which
+column each position is) and constructs them through a mutable slotted twin
+whose instances become the record class by ``__class__`` assignment. These
+tests hold both to their promises on both dialects: the SQL puts the columns
+where the builders read them, and what comes out is an ordinary frozen,
+slotted record equal to one built through its own ``__init__``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+import re
+import sqlite3
+from datetime import UTC
+from typing import Any
+
+import asyncpg
+import pytest
+
+from dendrux.db.queries import load_queries
+from dendrux.state import StateStore
+from dendrux.store import (
+    READ_COLUMNS,
+    LLMCall,
+    RunStore,
+    RunSummary,
+    StoredEvent,
+    ToolInvocation,
+    TraceEntry,
+)
+from dendrux.types import UsageStats
+
+
+async def _columns(dialect: str, url: str, sql: str) -> list[str]:
+    if dialect == "sqlite":
+        conn = sqlite3.connect(url.split("///", 1)[1])
+        try:
+            count = max((int(n) for n in re.findall(r"\?(\d+)", sql)), default=0)
+            cursor = conn.execute(sql, [0] * count)  # LIMIT/OFFSET refuse NULL
+            return [d[0] for d in cursor.description]
+        finally:
+            conn.close()
+    raw = await asyncpg.connect(url)
+    try:
+        statement = await raw.prepare(sql)
+        return [a.name for a in statement.get_attributes()]
+    finally:
+        await raw.close()
+
+
+@pytest.mark.parametrize("query", sorted(READ_COLUMNS))
+async def test_reader_queries_put_the_record_fields_where_the_builders_read_them(
+    dialect: str, database_url: str, query: str
+) -> None:
+    sql = load_queries(dialect)[query]  # type: ignore[arg-type]
+    expected = list(READ_COLUMNS[query])
+    assert (await _columns(dialect, database_url, sql))[: len(expected)] == expected
+
+
+async def _filled(state_store: StateStore) -> None:
+    await state_store.create_run("r1", "agent", meta={"k": 1}, tenant_id="t")
+    await state_store.save_run_event("r1", event_type="run.started", data={"a": [1]})
+    await state_store.save_trace("r1", "user", "hi", order_index=0, meta={"m": True})
+    await state_store.save_tool_call(
+        "r1",
+        tool_call_id="tc1",
+        provider_tool_call_id="toolu_1",
+        tool_name="refund",
+        target="server",
+        duration_ms=12,
+        params={"order": 1},
+        result_payload='{"ok": true}',
+        success=True,
+        iteration_index=1,
+    )
+    await state_store.save_llm_interaction(
+        "r1",
+        iteration_index=1,
+        usage=UsageStats(10, 5, 0.25),
+        provider_request={"p": 1},
+    )
+
+
+def _records(store_result: dict[str, list[Any]]) -> list[Any]:
+    return [record for records in store_result.values() for record in records]
+
+
+async def test_fast_built_records_are_ordinary_frozen_records(
+    state_store: StateStore, database_url: str
+) -> None:
+    await _filled(state_store)
+    async with RunStore.from_database_url(database_url) as store:
+        got = {
+            "runs": await store.list_runs(),
+            "events": await store.get_events("r1"),
+            "traces": await store.get_traces("r1"),
+            "tools": await store.get_tool_invocations("r1"),
+            "llm": await store.get_llm_calls("r1"),
+        }
+    kinds = {
+        "runs": RunSummary,
+        "events": StoredEvent,
+        "traces": TraceEntry,
+        "tools": ToolInvocation,
+        "llm": LLMCall,
+    }
+    for key, cls in kinds.items():
+        assert len(got[key]) == 1, key
+        record = got[key][0]
+        assert type(record) is cls
+        # Equal to (and hashing like) the same values through the class's own __init__.
+        rebuilt = cls(**{f.name: getattr(record, f.name) for f in dataclasses.fields(cls)})
+        assert record == rebuilt and repr(record) == repr(rebuilt)
+        field = dataclasses.fields(cls)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, field, None)
+        with pytest.raises(AttributeError):
+            record.__dict__  # noqa: B018  (slotted: no instance dict)
+        assert pickle.loads(pickle.dumps(record)) == record
+        assert copy.deepcopy(record) == record
+        assert type(dataclasses.replace(record)) is cls
+    assert got["runs"][0].meta == {"k": 1} and got["runs"][0].tenant_id == "t"
+    assert got["tools"][0].success is True and got["tools"][0].result == {"ok": True}
+    call = got["llm"][0]
+    assert (call.input_tokens, call.output_tokens, call.total_tokens) == (10, 5, 15)
+    assert isinstance(call.cost_usd, float) and call.provider_request == {"p": 1}
+    assert all(r.created_at.tzinfo is UTC for r in _records(got))
