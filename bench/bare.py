@@ -17,12 +17,13 @@ governance_event       insert_run_event (RETURNING id)
 
 PostgreSQL: every hook's unit is one statement, its one-statement form in
 ``sql/postgres/hooks.sql`` (``record_trace``, ``record_llm_call``,
-``record_tool_call``, ``record_run_event``), group-committed by hand: hooks
-queued while a group commits form the next group, those sharing a form go
-as one ``executemany`` (one round trip, one commit), a lone one as one
-``fetchrow``. ``create_run`` / ``finalize_run`` are one statement each. An
-asyncpg pool of 1..10 that, like the library's, hands connections back
-without a reset query.
+``record_tool_call``, ``record_run_event``), group-committed by hand as the
+library does: a hook that finds one of the pool's ten slots free goes at
+once (``fetchrow``); hooks arriving while all are busy queue and leave
+together, one ``executemany`` per form (one round trip, one commit).
+``create_run`` / ``finalize_run`` are one statement each. An asyncpg pool of
+1..10 that, like the library's, hands connections back without a reset
+query.
 
 SQLite: group commit, written by hand: units queued while a group commits
 run together in one thread hop on one WAL connection (``synchronous=FULL``)
@@ -240,9 +241,10 @@ async def _keep_session(_conn: Any) -> None:
 
 class PostgresBackend:
     """An asyncpg pool (min 1, max 10, no reset query on release: the library's
-    settings) and a hand-written group commit: the units queued while a group
-    commits form the next one; units sharing a one-statement form go as one
-    ``executemany`` (one round trip, one commit), a lone unit as one ``fetchrow``."""
+    settings) and the library's group commit by hand: a hook that finds a
+    connection slot free goes at once as one ``fetchrow``; hooks that arrive
+    while all ten are busy queue and leave together when one frees, one
+    ``executemany`` per one-statement form (one round trip, one commit)."""
 
     dialect = "postgres"
 
@@ -252,8 +254,8 @@ class PostgresBackend:
         self.max_size = max_size
         self.q = load_queries("postgres")
         self.pool: asyncpg.Pool | None = None
-        self.queue: list[tuple[str, tuple[Any, ...], int, asyncio.Future[list[Any]]]] = []
-        self.committer: asyncio.Task[None] | None = None
+        self.queue: list[tuple[str, tuple[Any, ...], asyncio.Future[None]]] = []
+        self.busy = 0
         self.units = 0
 
     @staticmethod
@@ -289,48 +291,56 @@ class PostgresBackend:
         self.units += 1
         if not combined:
             ((sql, args),) = statements
-            return [await self._fetch(sql, args)]
+            return await self._fetch(sql, args)
         args = tuple(chain.from_iterable(a for _, a in statements))
-        done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self.queue.append((combined, args, len(statements), done))
-        if self.committer is None:
-            self.committer = asyncio.create_task(self._commit_queued())
-        return await done
+        if self.busy < self.max_size and not self.queue:
+            self.busy += 1
+            try:
+                await self._fetch(self.q[combined], args)
+            finally:
+                self.busy -= 1
+                self._lead()
+            return []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue.append((combined, args, done))
+        self._lead()
+        await done
+        return []
 
-    async def _fetch(self, sql: str, args: tuple[Any, ...], n: int = 1) -> list[Any]:
+    async def _fetch(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         async with self.pool.acquire() as conn:  # type: ignore[union-attr]
             row = await conn.fetchrow(sql, *args)
-        return list(row.values())[:n] if row is not None else [None] * n
+        return [row[0] if row is not None else None]
 
-    async def _commit_queued(self) -> None:
+    def _lead(self) -> None:
+        if self.queue and self.busy < self.max_size:
+            self.busy += 1
+            group, self.queue = self.queue[:GROUP_LIMIT], self.queue[GROUP_LIMIT:]
+            asyncio.get_running_loop().create_task(self._commit(group))
+
+    async def _commit(self, group: list[Any]) -> None:
+        by_query: dict[str, list[Any]] = {}
+        for item in group:
+            by_query.setdefault(item[0], []).append(item)
         try:
-            while self.queue:
-                group, self.queue = self.queue[:GROUP_LIMIT], self.queue[GROUP_LIMIT:]
-                by_query: dict[str, list[Any]] = {}
-                for item in group:
-                    by_query.setdefault(item[0], []).append(item)
-                await asyncio.gather(
-                    *(self._commit(name, items) for name, items in by_query.items())
-                )
+            await asyncio.gather(*(self._batch(name, items) for name, items in by_query.items()))
         finally:
-            self.committer = None
+            self.busy -= 1
+            self._lead()
 
-    async def _commit(self, name: str, items: list[Any]) -> None:
-        sql = self.q[name]
+    async def _batch(self, name: str, items: list[Any]) -> None:
         try:
             if len(items) == 1:
-                ((_, args, n, done),) = items
-                done.set_result(await self._fetch(sql, args, n))
-                return
-            async with self.pool.acquire() as conn:  # type: ignore[union-attr]
-                await conn.executemany(sql, [args for _, args, _, _ in items])
+                await self._fetch(self.q[name], items[0][1])
+            else:
+                async with self.pool.acquire() as conn:  # type: ignore[union-attr]
+                    await conn.executemany(self.q[name], [args for _, args, _ in items])
         except Exception as exc:
             for *_, done in items:
-                if not done.done():
-                    done.set_exception(exc)
+                done.set_exception(exc)
             return
         for *_, done in items:
-            done.set_result([])  # every row landed: a conflict would have raised
+            done.set_result(None)  # every row landed: a conflict would have raised
 
 
 Backend = SqliteBackend | PostgresBackend

@@ -401,13 +401,15 @@ async def test_postgres_sends_each_hook_as_one_statement_in_one_transaction(
 async def test_postgres_group_commits_concurrent_hooks_and_still_notifies(
     postgres_url: str,
 ) -> None:
-    """Eight runs' hooks queued together go as one pipelined batch: one
-    transaction for all of them, each event's notification delivered."""
+    """Hooks that arrive while every pooled connection is busy go as one
+    pipelined batch when one frees: with a pool of one, the first of eight
+    concurrent events commits alone and the other seven together, each
+    event's notification delivered."""
     admin = await asyncpg.connect(postgres_url)
     heard: list[str] = []
     await admin.add_listener("dendrux_run_events", lambda *args: heard.append(args[3]))
     try:
-        async with StateStore.from_database_url(postgres_url) as store:
+        async with StateStore.from_database_url(postgres_url, pool_max_size=1) as store:
             for run_id in RUNS:
                 await store.create_run(run_id, "agent")
             recorders = await _recorders(store)
@@ -426,7 +428,7 @@ async def test_postgres_group_commits_concurrent_hooks_and_still_notifies(
             await asyncio.sleep(0.01)
     finally:
         await admin.close()
-    assert after - before == 1  # one transaction for the eight events
+    assert after - before == 2  # two transactions for the eight events
     assert sorted(heard) == RUNS
     events = await fetch_rows(postgres_url, "run_events")
     assert sorted(e["agent_run_id"] for e in events) == RUNS

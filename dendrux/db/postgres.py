@@ -266,7 +266,8 @@ class PostgresEngine(Engine):
         self._pool_lock = asyncio.Lock()
         self._schema_checked = False
         self._wakeups: EventNotifications | None = None
-        self._group = GroupCommit(self._commit_group, name=self.url)
+        slots = pool.get_max_size() if pool is not None else self._max_size
+        self._group = GroupCommit(self._commit_group, name=self.url, slots=slots)
         self._closed = False
 
     @property
@@ -395,6 +396,11 @@ class PostgresEngine(Engine):
         (atomic: one implicit transaction), the forms side by side on their own
         connections; a lone unit, or every member of a batch that failed for a
         logical reason, runs alone, in queue order."""
+        if len(units) == 1:  # the common case below saturation: a unit on its own
+            try:
+                return [await self._write_alone(units[0])]
+            except Exception as exc:
+                return [exc]
         outcomes: list[Outcome | None] = [None] * len(units)
         by_query: dict[str, list[int]] = {}
         for i, unit in enumerate(units):

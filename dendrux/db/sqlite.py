@@ -99,9 +99,8 @@ class SqliteDialect(Dialect):
                 break
         else:
             return tuple(args)  # most reads bind no datetime: nothing to rebuild
-        if self.naive_timestamps:
-            return tuple(_naive_text(a) if isinstance(a, datetime) else a for a in args)
-        return tuple(sqlite_timestamp(a) if isinstance(a, datetime) else a for a in args)
+        text = _naive_text if self.naive_timestamps else sqlite_timestamp
+        return tuple([text(a) if isinstance(a, datetime) else a for a in args])
 
     def text_list(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
@@ -127,7 +126,9 @@ def _naive_text(value: datetime) -> str:
 
 def sqlite_timestamp(value: datetime) -> str:
     """Fixed-width UTC text, so text order is time order."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")
 
 
 def wrap_sqlite_error(exc: Exception, url: str) -> DendruxError:
@@ -538,7 +539,8 @@ class SqliteEngine(Engine):
 
     async def write(self, unit: WriteUnit) -> UnitResult:
         """Queue the unit for the next group commit and wait for that commit."""
-        await self._ensure_ready()
+        if not self._ready:
+            await self._ensure_ready()
         self._check_open()
         return await self._group.submit(unit)
 
