@@ -8,7 +8,6 @@ Records are frozen, slotted dataclasses with aware-UTC datetimes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass, fields, make_dataclass
@@ -414,6 +413,10 @@ class RunStore(EngineHolder):
             raise InvalidArgumentError(f"poll_interval_s must be positive, got {poll_interval_s}")
         if not await self._exists(run_id):
             raise RunNotFoundError(run_id)
+        # Here, not at module level: `import dendrux.store` stays light for code that
+        # only builds or reads records (the engine's driver has loaded asyncio by now).
+        import asyncio
+
         engine = self._db()
         wakeups = await engine.run_event_wakeups()
         wakeup = wakeups.subscribe(run_id) if wakeups is not None else None

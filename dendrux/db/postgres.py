@@ -40,9 +40,10 @@ from dendrux.db.engine import (
     run_write,
     utc_from_naive_or_aware,
 )
+from dendrux.db.group import GroupCommit
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
-from dendrux.db.writes import GroupCommit, Outcome, UnitResult, WriteUnit, may_skip
+from dendrux.db.writes import Outcome, UnitResult, WriteUnit, may_skip
 from dendrux.errors import (
     AuthenticationFailedError,
     ConnectionFailedError,

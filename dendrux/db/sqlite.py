@@ -30,9 +30,10 @@ from urllib.parse import quote
 import aiosqlite
 
 from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
+from dendrux.db.group import GroupCommit
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
-from dendrux.db.writes import GroupCommit, Outcome, UnitResult, Write, WriteUnit
+from dendrux.db.writes import Outcome, UnitResult, Write, WriteUnit
 from dendrux.errors import (
     ConnectionFailedError,
     DatabaseError,

@@ -16,22 +16,20 @@ meaning is the same on every path:
 * an insert that finds its own id already stored (a retry whose first
   commit did land) succeeds; a different row in its slot is `SlotTakenError`.
 
-This module never imports a driver.
+This module never imports a driver, nor asyncio (`dendrux.db.group` runs the
+queues). Its types are small named tuples and a slotted class: several are
+built per hook, so they stay cheap to make.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from dendrux.errors import DendruxError, SchemaError, SlotTakenError, StoreClosedError
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
     """The unique place a row claims, named by `SlotTakenError` when another row holds it."""
 
     table: str
@@ -39,8 +37,7 @@ class Slot:
     value: object
 
 
-@dataclass(frozen=True, slots=True)
-class Write:
+class Write(NamedTuple):
     """One named statement of a unit, its parameters and its policy.
 
     With ``own_row_query`` the statement is an insert returning its id (no row
@@ -65,7 +62,6 @@ class Write:
         return SlotTakenError(self.slot.table, self.args[1], self.slot.column, self.slot.value)
 
 
-@dataclass(frozen=True, slots=True)
 class WriteUnit:
     """Writes that belong together; the fail-closed ones are contiguous.
 
@@ -78,22 +74,26 @@ class WriteUnit:
     (SQLite has no data-modifying CTEs) do not define it.
     """
 
-    writes: tuple[Write, ...]
-    one_statement: str | None = None
-    required: range = field(init=False)
+    __slots__ = ("one_statement", "required", "writes")
 
-    def __post_init__(self) -> None:
-        if not self.writes:
+    def __init__(self, writes: tuple[Write, ...], one_statement: str | None = None) -> None:
+        if not writes:
             raise ValueError("a write unit needs at least one write")
         first = last = -1
-        for i, write in enumerate(self.writes):
+        for i, write in enumerate(writes):
             if not write.best_effort:
                 if first < 0:
                     first = i
                 elif last != i - 1:
                     raise ValueError("the fail-closed writes of a unit must be contiguous")
                 last = i
-        object.__setattr__(self, "required", range(first, last + 1) if first >= 0 else range(0))
+        self.writes = writes
+        self.one_statement = one_statement
+        self.required = range(first, last + 1) if first >= 0 else range(0)
+        """Positions of the fail-closed writes."""
+
+    def __repr__(self) -> str:
+        return f"WriteUnit({self.writes!r}, {self.one_statement!r})"
 
     @property
     def label(self) -> str:
@@ -110,8 +110,7 @@ class WriteUnit:
         return tuple(w.args[0] if w.own_row_query else None for w in self.writes)
 
 
-@dataclass(frozen=True, slots=True)
-class UnitResult:
+class UnitResult(NamedTuple):
     """What a unit did: each write's value (first column of its first row, or
     None), and the best-effort writes skipped with the error that refused them."""
 
@@ -137,133 +136,3 @@ def may_skip(exc: BaseException) -> TypeGuard[DendruxError]:
 
 Outcome = UnitResult | Exception
 """What committing one unit came to: its result, or the error it failed with."""
-
-
-class GroupCommit:
-    """Commits write units in groups, at most ``slots`` groups at a time.
-
-    A unit that finds a slot free is committed at once, alone; units that
-    arrive while every slot is busy queue up and leave together as the next
-    group when a slot frees. Groups therefore form exactly when writers would
-    otherwise wait, grow with their number, and nobody waits on a timer.
-    SQLite has one slot (its one writer connection), PostgreSQL one per
-    pooled connection.
-
-    ``commit`` gets a group in queue order and returns an `Outcome` per unit;
-    every caller resumes only once its own unit's outcome is known. With a
-    ``gate`` (a lock others also take to use the writer), a group is formed
-    only once the gate is held, so what queued while others held it joins. A
-    caller cancelled before its group is formed writes nothing.
-    """
-
-    __slots__ = (
-        "_busy",
-        "_commit",
-        "_forming",
-        "_gate",
-        "_leaders",
-        "_limit",
-        "_name",
-        "_queued",
-        "_slots",
-    )
-
-    def __init__(
-        self,
-        commit: Callable[[list[WriteUnit]], Awaitable[list[Outcome]]],
-        *,
-        name: str,
-        slots: int = 1,
-        gate: asyncio.Lock | None = None,
-        limit: int = 256,
-    ) -> None:
-        self._commit = commit
-        self._name = name
-        self._slots = slots
-        self._gate = gate
-        self._limit = limit
-        self._queued: list[tuple[WriteUnit, asyncio.Future[UnitResult]]] = []
-        self._busy = 0  # slots in use: lone units committing, and leaders
-        self._forming = False  # a leader was started and has not taken its group yet
-        self._leaders: set[asyncio.Task[None]] = set()
-
-    async def submit(self, unit: WriteUnit) -> UnitResult:
-        """Commit ``unit`` (alone, or with those it queued up with); its result."""
-        if self._busy < self._slots and self._gate is None and not self._queued:
-            self._busy += 1
-            try:
-                (outcome,) = await self._commit([unit])
-            finally:
-                self._busy -= 1
-                self._lead()
-            if isinstance(outcome, Exception):
-                raise outcome
-            return outcome
-        done: asyncio.Future[UnitResult] = asyncio.get_running_loop().create_future()
-        self._queued.append((unit, done))
-        self._lead()
-        return await done
-
-    async def drain(self) -> None:
-        """Wait until every group formed or queued so far is committed (or failed)."""
-        while self._leaders:
-            await asyncio.wait(set(self._leaders))
-
-    def _lead(self) -> None:
-        """Start a leader for the queued units, if a slot is free and none is starting."""
-        if self._queued and not self._forming and self._busy < self._slots:
-            self._busy += 1
-            self._forming = True
-            task = asyncio.create_task(self._commit_queued())
-            self._leaders.add(task)
-
-    def _take(self) -> list[tuple[WriteUnit, asyncio.Future[UnitResult]]]:
-        self._forming = False
-        group = [item for item in self._queued[: self._limit] if not item[1].done()]
-        del self._queued[: self._limit]
-        self._lead()  # more than one group's worth was waiting
-        return group
-
-    async def _commit_queued(self) -> None:
-        group: list[tuple[WriteUnit, asyncio.Future[UnitResult]]] = []
-        try:
-            if self._gate is None:
-                group = self._take()
-                outcomes = await self._commit_group(group)
-            else:
-                async with self._gate:
-                    group = self._take()
-                    outcomes = await self._commit_group(group)
-        except BaseException:
-            # Cancelled (the loop is closing): the group may or may not have landed.
-            stranded, self._queued = self._queued, []
-            self._stop(group + stranded)
-            raise
-        finally:
-            self._busy -= 1
-            task = asyncio.current_task()
-            if task is not None:
-                self._leaders.discard(task)
-        for (_, done), outcome in zip(group, outcomes, strict=True):
-            if done.done():
-                continue
-            if isinstance(outcome, Exception):
-                done.set_exception(outcome)
-            else:
-                done.set_result(outcome)
-        self._lead()
-
-    async def _commit_group(
-        self, group: list[tuple[WriteUnit, asyncio.Future[UnitResult]]]
-    ) -> list[Outcome]:
-        if not group:
-            return []
-        try:
-            return await self._commit([unit for unit, _ in group])
-        except Exception as exc:
-            return [exc] * len(group)
-
-    def _stop(self, items: list[tuple[WriteUnit, asyncio.Future[UnitResult]]]) -> None:
-        for _, done in items:
-            if not done.done():
-                done.set_exception(StoreClosedError(f"the writer of {self._name} was stopped"))
