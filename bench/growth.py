@@ -251,11 +251,12 @@ async def time_reads(
     )
     await bare.open()
     try:
+        calls = reads.build_calls(store, dialect, ds)
         timed = [
             Timed(
                 c.key, c.label, c.fetch, c.lib, reads.bare_fn(bare, c), args.iterations, args.warmup
             )
-            for c in reads.build_calls(store, dialect, ds)
+            for c in calls
         ]
         run = ds.big_run
         timed.append(
@@ -271,13 +272,18 @@ async def time_reads(
         )
         failures: list[str] = []
         sizes: dict[str, int] = {}
-        for t in timed:
-            sizes[t.key] = _size(t.fetch, await t.lib(0))
-            if (bare_size := _size(t.fetch, await t.bare(0))) != sizes[t.key]:
-                failures.append(
-                    f"reads {dialect} {ds.runs} runs {t.label}: library "
-                    f"{sizes[t.key]}, bare {bare_size}"
-                )
+        for c, t in zip(calls, timed, strict=False):  # the reads calls: same rows on both sides
+            compared = await reads.compare_results(c, bare, t.bare)
+            sizes[t.key] = compared["value"] if c.fetch == "value" else compared["rows"]
+            if not compared["same"]:
+                failures.append(f"reads {dialect} {ds.runs} runs {t.label}: results differ")
+        stream = timed[-1]  # stream_events: both sides take the same number of events
+        sizes[stream.key] = _size(stream.fetch, await stream.lib(0))
+        if (bare_size := _size(stream.fetch, await stream.bare(0))) != sizes[stream.key]:
+            failures.append(
+                f"reads {dialect} {ds.runs} runs {stream.label}: library "
+                f"{sizes[stream.key]}, bare {bare_size}"
+            )
         repeats = [
             {
                 t.key: await reads.measure(t.lib, t.bare, t.iterations, t.warmup, args.budget)

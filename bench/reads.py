@@ -624,6 +624,8 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
     run = ds.big_run
     th, us, ids = ds.threads, ds.users, ds.run_ids
     k = len(th)
+    paused = ["run.paused", "run.resumed"]  # get_pauses' event types, bound as the dialect binds
+    pause_types: Any = paused if dialect == "postgres" else json.dumps(paused)
 
     def runs_keys(result: list[Any]) -> Any:
         return [(r.run_id, r.meta, r.created_at) for r in result]
@@ -767,6 +769,33 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
             lambda result: [(t.tool_call_id, t.params, t.result) for t in result],
             lambda rows: [(r["tool_call_id"], r["params"], r["result"]) for r in rows],
         ),
+        Call(
+            "pauses",
+            f"get_pauses(run)  ({BIG_EVENTS // len(_BIG_PATTERN)} pairs)",
+            "get_run_events",
+            "all",
+            ("data",),
+            lambda i: store.get_pauses(run),
+            lambda i: [run, None, pause_types, None],
+            lambda result: [
+                s
+                for p in result
+                for s in (p.pause_sequence_index, p.resume_sequence_index)
+                if s is not None
+            ],
+            lambda rows: [r["sequence_index"] for r in rows],
+        ),
+        Call(
+            "pii_mapping",
+            "get_pii_mapping(run_id)",
+            "get_pii_mapping",
+            "row",
+            ("pii_mapping",),
+            lambda i: store.get_pii_mapping(ids[i % k]),
+            lambda i: [ids[i % k]],
+            lambda mapping: [mapping],
+            lambda rows: [r["pii_mapping"] or {} for r in rows],
+        ),
     ]
 
 
@@ -775,6 +804,23 @@ def _aware(value: Any) -> datetime:
         value = datetime.fromisoformat(value)
     aware: datetime = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware
+
+
+async def compare_results(
+    c: Call, bare: Bare, bare_call: Callable[[int], Awaitable[Any]]
+) -> dict[str, Any]:
+    """Run iteration 0 of a call on both sides: whether they return the same rows (by the
+    call's keys), how many, and the value of a one-value call."""
+    lib_result = await c.lib(0)
+    bare_result = await bare_call(0)
+    if c.fetch == "value":
+        a, b = lib_result, bare_result
+        rows = 1
+    else:
+        a = c.lib_keys(lib_result) if lib_result is not None else []
+        b = c.bare_keys(bare.as_dicts(bare_result, c.json_cols)) if bare_result else []
+        rows = len(a)
+    return {"rows": rows, "value": a if c.fetch == "value" else None, "same": a == b}
 
 
 def bare_fn(bare: Bare, call: Call) -> Callable[[int], Awaitable[Any]]:
@@ -1110,19 +1156,8 @@ async def bench_dialect(
         # Parity: both sides return the same rows (this also warms both up).
         parity: dict[str, Any] = {}
         for c in calls:
-            lib_result = await c.lib(0)
-            bare_result = await bare_fns[c.key](0)
-            if c.fetch == "value":
-                a, b = lib_result, bare_result
-                rows = 1
-            else:
-                a = c.lib_keys(lib_result) if lib_result is not None else []
-                b = c.bare_keys(bare.as_dicts(bare_result, c.json_cols)) if bare_result else []
-                rows = len(a)
-            same = a == b
-            parity[c.key] = {"rows": rows, "value": a if c.fetch == "value" else None,
-                             "same": same}  # fmt: skip
-            if not same:
+            parity[c.key] = await compare_results(c, bare, bare_fns[c.key])
+            if not parity[c.key]["same"]:
                 failures.append(f"parity {c.label}: library and bare results differ")
         streamed = await lib_stream(store, ds.big_run)
         bare_streamed = await bare_stream(bare, ds.big_run)

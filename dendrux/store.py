@@ -491,20 +491,7 @@ class RunStore(EngineHolder):
         async with self._db().connect() as conn:
             types = conn.dialect.text_list(["run.paused", "run.resumed"])
             rows = await conn.fetch_all("get_run_events", run_id, None, types, None)
-            events = _event_list(rows, conn.dialect)
-        pairs: list[PausePair] = []
-        open_pause: StoredEvent | None = None
-        for event in events:
-            if event.event_type == "run.paused":
-                if open_pause is not None:  # paused twice without a resume in between
-                    pairs.append(_pair(open_pause, None))
-                open_pause = event
-            elif open_pause is not None:
-                pairs.append(_pair(open_pause, event))
-                open_pause = None
-        if open_pause is not None:
-            pairs.append(_pair(open_pause, None))
-        return pairs
+            return _pause_pairs(rows, conn.dialect)
 
     async def get_pii_mapping(self, run_id: str) -> dict[str, str]:
         """Placeholder -> real value of a run; ``{}`` when there is none or no such run."""
@@ -514,16 +501,35 @@ class RunStore(EngineHolder):
         return dict(value) if isinstance(value, dict) else {}
 
 
-def _pair(pause: StoredEvent, resume: StoredEvent | None) -> PausePair:
-    pause_data = pause.data or {}
-    resume_data = (resume.data or {}) if resume is not None else {}
-    return PausePair(
-        pause_sequence_index=pause.sequence_index,
-        pause_at=pause.created_at,
-        resume_sequence_index=resume.sequence_index if resume is not None else None,
-        resume_at=resume.created_at if resume is not None else None,
-        reason=pause_data.get("status"),
-        pending_tool_calls=pause_data.get("pending_tool_calls"),
-        submitted_results=resume_data.get("submitted_results"),
-        user_input=resume_data.get("user_input"),
-    )
+def _pause_pairs(rows: list[Any], d: Dialect) -> list[PausePair]:
+    """Pause and resume events (``get_run_events`` rows, in order) as pairs; each
+    event is decoded once, straight from its row (no `StoredEvent` in between)."""
+    ts, js = d.read_ts, d.read_json
+    make = _twin(PausePair)
+    pairs: list[PausePair] = []
+
+    def close(pause: tuple[Any, ...], resume: tuple[Any, ...] | None) -> None:
+        paused = pause[2] or {}
+        resumed = (resume[2] or {}) if resume is not None else {}
+        pair = make(
+            pause[0], pause[1],
+            resume[0] if resume is not None else None, resume[1] if resume is not None else None,
+            paused.get("status"), paused.get("pending_tool_calls"),
+            resumed.get("submitted_results"), resumed.get("user_input"),
+        )  # fmt: skip
+        pair.__class__ = PausePair
+        pairs.append(pair)
+
+    open_pause: tuple[Any, ...] | None = None
+    for r in rows:  # sequence_index, iteration_index, event_type, correlation_id, data, created_at
+        event = (r[0], ts(r[5]), js(r[4]))
+        if r[2] == "run.paused":
+            if open_pause is not None:  # paused twice without a resume in between
+                close(open_pause, None)
+            open_pause = event
+        elif open_pause is not None:
+            close(open_pause, event)
+            open_pause = None
+    if open_pause is not None:
+        close(open_pause, None)
+    return pairs

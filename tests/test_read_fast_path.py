@@ -26,6 +26,7 @@ from dendrux.state import StateStore
 from dendrux.store import (
     READ_COLUMNS,
     LLMCall,
+    PausePair,
     RunStore,
     RunSummary,
     StoredEvent,
@@ -93,13 +94,19 @@ async def test_fast_built_records_are_ordinary_frozen_records(
     state_store: StateStore, database_url: str
 ) -> None:
     await _filled(state_store)
+    await state_store.create_run("r2", "agent")
+    paused = {"status": "waiting_approval", "pending_tool_calls": [{"id": "t1"}]}
+    await state_store.save_run_event("r2", event_type="run.paused", sequence_index=0, data=paused)
+    resumed = {"submitted_results": [{"id": "t1"}], "user_input": "ok"}
+    await state_store.save_run_event("r2", event_type="run.resumed", sequence_index=1, data=resumed)
     async with RunStore.from_database_url(database_url) as store:
         got = {
-            "runs": await store.list_runs(),
+            "runs": await store.list_runs(tenant_id="t"),
             "events": await store.get_events("r1"),
             "traces": await store.get_traces("r1"),
             "tools": await store.get_tool_invocations("r1"),
             "llm": await store.get_llm_calls("r1"),
+            "pauses": await store.get_pauses("r2"),
         }
     kinds = {
         "runs": RunSummary,
@@ -107,6 +114,7 @@ async def test_fast_built_records_are_ordinary_frozen_records(
         "traces": TraceEntry,
         "tools": ToolInvocation,
         "llm": LLMCall,
+        "pauses": PausePair,
     }
     for key, cls in kinds.items():
         assert len(got[key]) == 1, key
@@ -128,4 +136,8 @@ async def test_fast_built_records_are_ordinary_frozen_records(
     call = got["llm"][0]
     assert (call.input_tokens, call.output_tokens, call.total_tokens) == (10, 5, 15)
     assert isinstance(call.cost_usd, float) and call.provider_request == {"p": 1}
+    (pause,) = got.pop("pauses")
+    assert (pause.reason, pause.pending_tool_calls) == ("waiting_approval", [{"id": "t1"}])
+    assert (pause.resume_sequence_index, pause.user_input) == (1, "ok")
+    assert pause.pause_at.tzinfo is UTC and pause.resume_at.tzinfo is UTC  # type: ignore[union-attr]
     assert all(r.created_at.tzinfo is UTC for r in _records(got))

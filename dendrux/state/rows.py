@@ -225,21 +225,9 @@ def prepare_usage(
 ) -> Write:
     """Validate and encode one ``token_usage`` row (its id is minted here, so a
     retried write stores it once)."""
-    run_id = check_required_id("run_id", run_id)
-    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
     args = (
-        _row_id(row_id),
-        run_id,
-        check_required_int("iteration_index", iteration_index),
-        check_text("model", model, optional=True),
-        check_text("provider", provider, optional=True),
-        tokens_in,
-        tokens_out,
-        cost,
-        check_int("duration_ms", duration_ms, optional=True),
-        _optional_tokens(usage, "cache_read_input_tokens", cache_read),
-        _optional_tokens(usage, "cache_creation_input_tokens", cache_creation),
-        _optional_tokens(usage, "reasoning_tokens", reasoning),
+        *_call_head(_row_id(row_id), run_id, iteration_index, model, provider),
+        *_call_figures(usage, duration_ms),
         encode_json_object("meta", meta),
         _now(),
     )
@@ -272,9 +260,33 @@ async def save_usage(
     await write_unit(db, single(row))
 
 
-def _optional_tokens(usage: object, attr: str, value: int) -> int | None:
-    """Keep "unknown" (None) apart from zero in the per-call tables."""
-    return None if getattr(usage, attr, None) is None else value
+def _call_head(
+    row_id: str, run_id: object, iteration_index: object, model: object, provider: object
+) -> tuple[str, str, int, str | None, str | None]:
+    """The first columns of a per-LLM-call row: id, run, iteration, model, provider."""
+    return (
+        row_id,
+        check_required_id("run_id", run_id),
+        check_required_int("iteration_index", iteration_index),
+        check_text("model", model, optional=True),
+        check_text("provider", provider, optional=True),
+    )
+
+
+def _call_figures(usage: object, duration_ms: object) -> tuple[Any, ...]:
+    """Input, output, cost, duration, cache read, cache creation and reasoning figures of
+    one LLM call, in the column order both per-call tables share. "Unknown" (None) stays
+    apart from zero for the three optional token counts."""
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
+    return (
+        tokens_in,
+        tokens_out,
+        cost,
+        check_int("duration_ms", duration_ms, optional=True),
+        None if getattr(usage, "cache_read_input_tokens", None) is None else cache_read,
+        None if getattr(usage, "cache_creation_input_tokens", None) is None else cache_creation,
+        None if getattr(usage, "reasoning_tokens", None) is None else reasoning,
+    )
 
 
 def prepare_llm_interaction(
@@ -293,25 +305,15 @@ def prepare_llm_interaction(
     interaction_id: str | None = None,
 ) -> Write:
     """Validate and encode one ``llm_interactions`` row (``interaction_id`` is its id)."""
-    run_id = check_required_id("run_id", run_id)
-    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = check_usage("usage", usage)
     args = (
-        _row_id(interaction_id, "interaction_id"),
-        run_id,
-        check_required_int("iteration_index", iteration_index),
-        check_text("model", model, optional=True),
-        check_text("provider", provider, optional=True),
+        *_call_head(
+            _row_id(interaction_id, "interaction_id"), run_id, iteration_index, model, provider
+        ),
         encode_json("semantic_request", semantic_request),
         encode_json("semantic_response", semantic_response),
         encode_json("provider_request", provider_request),
         encode_json("provider_response", provider_response),
-        tokens_in,
-        tokens_out,
-        cost,
-        check_int("duration_ms", duration_ms, optional=True),
-        _optional_tokens(usage, "cache_read_input_tokens", cache_read),
-        _optional_tokens(usage, "cache_creation_input_tokens", cache_creation),
-        _optional_tokens(usage, "reasoning_tokens", reasoning),
+        *_call_figures(usage, duration_ms),
         encode_json("guardrail_findings", guardrail_findings),
         _now(),
     )
