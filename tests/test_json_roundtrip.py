@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from dendrux.db.engine import decode_json
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
 from dendrux.state import StateStore
 
@@ -713,3 +716,28 @@ async def test_metadata_filter_matches_json_values_the_same_way(state_store: Sta
                 f"{filt!r}: listed {sorted(listed)}, counted {counted}, want {sorted(expected)}"
             )
     assert not failures, "\n".join(failures)
+
+
+# -- the column decoder ------------------------------------------------------------------
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+_json_values = st.recursive(
+    _scalars, lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20
+)
+
+
+@given(value=_json_values, compact=st.booleans(), pad=st.sampled_from(["", " ", "\n\t"]))
+def test_decode_json_agrees_with_json_loads(value: Any, compact: bool, pad: str) -> None:
+    text = json.dumps(value, separators=(",", ":") if compact else None, ensure_ascii=compact)
+    text = pad + text + pad
+    assert decode_json(text) == json.loads(text)
+    assert decode_json(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "[1,]", "nul", '"\\x"'])
+def test_decode_json_refuses_what_json_loads_refuses(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(text)
+    with pytest.raises(json.JSONDecodeError) as got:
+        decode_json(text)
+    assert str(got.value) == str(expected.value)

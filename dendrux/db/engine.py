@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dendrux.db.queries import DialectName, load_queries
@@ -24,6 +25,23 @@ if TYPE_CHECKING:
     import asyncio
 
 Row = Mapping[str, Any]
+
+_scan_json: Any = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a class
+
+
+def decode_json(text: str | bytes) -> Any:
+    """``json.loads`` for a stored JSON column, about twice as fast on the compact text
+    we store: the decoder's scanner straight away, without the two whitespace regex
+    matches around it; anything else (padding, bytes, bad JSON) goes to ``json.loads``,
+    which decodes it or raises exactly as it always does."""
+    if text.__class__ is str:
+        try:
+            value, end = _scan_json(text, 0)
+        except StopIteration:
+            return json.loads(text)
+        if end == len(text):
+            return value
+    return json.loads(text)
 
 
 class Dialect(ABC):
@@ -54,7 +72,7 @@ class Dialect(ABC):
         if value is None:
             return None
         if isinstance(value, str | bytes):
-            return json.loads(value)
+            return decode_json(value)
         return value
 
     def read_bool(self, value: Any) -> bool:

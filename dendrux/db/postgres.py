@@ -21,7 +21,6 @@ connections). This module must never be imported unless a PostgreSQL URL
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
@@ -37,6 +36,7 @@ from dendrux.db.engine import (
     Engine,
     Row,
     RunEventWakeups,
+    decode_json,
     run_write,
     utc_from_naive_or_aware,
 )
@@ -285,7 +285,7 @@ class PostgresEngine(Engine):
                 type_name,
                 schema="pg_catalog",
                 encoder=_passthrough,
-                decoder=json.loads,
+                decoder=decode_json,
                 format="text",
             )
 

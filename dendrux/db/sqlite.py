@@ -29,7 +29,14 @@ from urllib.parse import quote
 
 import aiosqlite
 
-from dendrux.db.engine import Connection, Dialect, Engine, Row, utc_from_naive_or_aware
+from dendrux.db.engine import (
+    Connection,
+    Dialect,
+    Engine,
+    Row,
+    decode_json,
+    utc_from_naive_or_aware,
+)
 from dendrux.db.group import GroupCommit
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
@@ -51,7 +58,7 @@ _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_CONSTRAINT = 19
 _parse_iso = datetime.fromisoformat
-_loads = json.loads
+_loads = decode_json
 _SYNCHRONOUS = {
     "FULL": "synchronous_full",
     "NORMAL": "synchronous_normal",
