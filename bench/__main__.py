@@ -1,8 +1,8 @@
-"""``python -m bench [recorder|reads|growth|footprint|http] [options]``: run a benchmark.
+"""``python -m bench [calibrate|recorder|reads|growth|footprint|http] [options]``: run a benchmark.
 
-No benchmark name: the whole suite (`bench.suite`: recorder, reads, growth and footprint
-on both dialects, then a summary of the issue's targets), ``--quick`` for a smoke run of
-it. Options the suite does not know, given without a benchmark name, go to the recorder
+No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
+footprint on both dialects, then a summary of the issue's targets), ``--quick`` for a smoke
+run of it. Options the suite does not know, given without a benchmark name, go to the recorder
 benchmark, as before.
 """
 
@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Any
 
-BENCHMARKS = ("recorder", "http", "reads", "growth", "footprint")
+BENCHMARKS = ("calibrate", "recorder", "http", "reads", "growth", "footprint")
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
         suite.build_parser().print_help()
         print(
             "\nbenchmarks (python -m bench <name> --help for their options):\n"
+            "  calibrate  the issue's bare-driver reference figures, on this machine\n"
             "  recorder   PersistenceRecorder hook throughput against the bare driver\n"
             "  reads      RunStore reads at scale against the bare driver, with query plans\n"
             "  growth     recorder throughput against concurrency, reads against store size\n"

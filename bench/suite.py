@@ -1,7 +1,7 @@
 """``python -m bench`` (= ``make bench``): every benchmark of the performance issue, on both
 dialects, then one table of its targets.
 
-    python -m bench [--quick] [--out DIR] [--parts recorder,reads,growth,footprint]
+    python -m bench [--quick] [--out DIR] [--parts calibrate,recorder,reads,growth,footprint]
                     [--dialect both] [--pg-settings durable|test]
 
 Each part runs as its own ``python -m bench <part> --json DIR/<part>.json`` process (a
@@ -15,6 +15,7 @@ against the bare driver where there is one) is printed and written as ``latest.j
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import statistics
@@ -30,15 +31,17 @@ from typing import Any
 from bench.common import RESULTS_DIR, machine_line, table
 from bench.recorder import REPO, machine_info
 
-PARTS = ("recorder", "reads", "growth", "footprint")
+PARTS = ("calibrate", "recorder", "reads", "growth", "footprint")
 # The issue's sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
+    "calibrate": [],
     "recorder": ["--runs", "200", "--concurrency", "8", "--repeat", "3"],
     "reads": ["--runs", "100000", "--repeat", "3"],
     "growth": [],
     "footprint": [],
 }
 QUICK: dict[str, list[str]] = {
+    "calibrate": ["--transactions", "200", "--repeat", "1"],
     "recorder": ["--runs", "4", "--repeat", "1"],
     "reads": ["--runs", "300", "--repeat", "1", "--iterations", "3", "--warmup", "1"],
     "growth": ["--runs", "4", "--concurrency", "1,4", "--sizes", "200,500", "--iterations", "3",
@@ -295,11 +298,54 @@ def growth_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def calibrate_rows(r: dict[str, Any]) -> list[Row]:
+    """Context: the bare drivers on this machine against the issue's reference machine."""
+    return [
+        Row(
+            f"calibration: {f['label']}",
+            f"(reference {f['reference']:,.0f})",
+            f"{f['median']:,.0f} = {f['factor']:.2f}x the reference",
+            part="calibrate",
+            info=True,
+        )
+        for f in r["figures"]
+    ]
+
+
+# The calibration figure a dialect's recorder target scales by: PostgreSQL's hooks are
+# one transaction each, SQLite's share commits.
+SCALED_BY = {"postgres": "postgres_two_insert_tx_per_s", "sqlite": "sqlite_grouped_rows_per_s"}
+
+
+def scaled_rows(calibrate: dict[str, Any], recorder: dict[str, Any]) -> list[Row]:
+    """Context: each recorder target times this machine's calibration factor."""
+    factors = {f["figure"]: f["factor"] for f in calibrate["figures"]}
+    rows = []
+    for dialect, figure in SCALED_BY.items():
+        d = recorder["dialects"].get(dialect)
+        if d is None or figure not in factors:
+            continue
+        scaled = TARGETS[f"{dialect}_hook_calls_per_s"] * factors[figure]
+        got = d["median"]["library_hook_calls_per_s"]
+        rows.append(
+            Row(
+                f"{DIALECT_NAMES[dialect]} recorder target scaled to this machine "
+                f"(x {factors[figure]:.2f}, calibration)",
+                "(context)",
+                f"{scaled:,.0f}/s: measured {got:,.0f}/s = {got / scaled:.2f}x of it",
+                part="calibrate",
+                info=True,
+            )
+        )
+    return rows
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "recorder": recorder_rows,
     "reads": reads_rows,
     "footprint": footprint_rows,
     "growth": growth_rows,
+    "calibrate": calibrate_rows,
 }
 
 
@@ -322,6 +368,11 @@ def summarize(parts: dict[str, Part]) -> list[Row]:
                 rows += got
                 continue
         rows.append(Row(f"{name} figures", "(see the issue)", why, None, part=name))
+    calibrate, recorder = parts.get("calibrate"), parts.get("recorder")
+    if calibrate and calibrate.result and recorder and recorder.result:
+        # on a malformed result, both parts' own rows already say what is missing
+        with contextlib.suppress(KeyError, TypeError, ValueError, ZeroDivisionError):
+            rows += scaled_rows(calibrate.result, recorder.result)
     return rows
 
 
@@ -368,7 +419,8 @@ def markdown_report(rows: list[Row], machine: dict[str, Any], parts: dict[str, P
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", allow_abbrev=False)
     p.description = (
-        "Run every benchmark (recorder, reads, growth, footprint) and summarise the targets. "
+        "Run every benchmark (calibrate, recorder, reads, growth, footprint) and summarise "
+        "the targets. "
         "Each part also runs alone: python -m bench <part> --help."
     )
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke run of everything")

@@ -21,9 +21,10 @@ from pgcluster import find_binaries
 
 REPO = Path(__file__).resolve().parent.parent
 CI = os.environ.get("CI", "").strip().lower() == "true"
-# The parts the suite runs here: growth and footprint are the suite's own, recorder the
-# one whose figures lead the summary. (reads --quick alone takes ~20 s: run it by hand.)
-PARTS = ("recorder", "growth", "footprint")
+# The parts the suite runs here: growth, footprint and calibrate are the suite's own,
+# recorder the one whose figures lead the summary. (reads --quick alone takes ~20 s: run
+# it by hand.)
+PARTS = ("calibrate", "recorder", "growth", "footprint")
 # The columns bench/README.md documents (bench.growth.RECORD_COLUMNS / READ_COLUMNS).
 RECORD_COLUMNS = [
     "dialect", "concurrency", "runs", "repeats", "library_hook_calls_per_s",
@@ -102,3 +103,13 @@ def test_quick_suite_writes_its_results(tmp_path: Path) -> None:
         (d, v) for d in dialects for v in ("library", "bare")
     }
     assert all(r["verified"] and r["growth_mb"] >= 0 for r in footprint["rss"]), footprint["rss"]
+
+    calibrate = json.loads((tmp_path / "calibrate.json").read_text())
+    expected = {"sqlite_tx_per_s", "sqlite_grouped_rows_per_s"}
+    if "postgres" in dialects:
+        expected.add("postgres_two_insert_tx_per_s")
+    assert {f["figure"] for f in calibrate["figures"]} == expected
+    assert all(f["median"] > 0 and f["factor"] > 0 for f in calibrate["figures"])
+    scaled = [r for r in summary if r["figure"].startswith(tuple(names.values()))
+              and "scaled to this machine" in r["figure"]]  # fmt: skip
+    assert len(scaled) == len(dialects), scaled
