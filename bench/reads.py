@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from bench.common import add_common_options
 from bench.pg import run_with_cluster
 from dendrux.db.queries import load_queries
 
@@ -1444,9 +1445,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench reads")
     p.description = "RunStore reads at scale against the bare driver running the same SQL."
     p.add_argument("--runs", type=int, default=100_000, help="runs in the dataset (100000)")
-    p.add_argument(
-        "--dialect", choices=("sqlite", "postgres", "both"), default="both", help="(both)"
-    )
     p.add_argument("--repeat", type=int, default=3, help="repeats of the timings (3)")
     p.add_argument("--iterations", type=int, default=200, help="timed calls per side (200)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls per side first (20)")
@@ -1457,14 +1455,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per call and repeat; a call so slow that --iterations would exceed it "
         "is timed fewer times (at least 20) (20)",
     )
-    p.add_argument("--json", metavar="PATH", help="write the JSON result here instead of stdout")
-    p.add_argument(
-        "--pg-settings",
-        choices=("durable", "test"),
-        default="durable",
-        help="durable: fsync=on, synchronous_commit=on (default); test: the test suite's",
-    )
-    p.add_argument("--seed", type=int, default=20240601, help=argparse.SUPPRESS)
+    add_common_options(p)
     return p
 
 
