@@ -315,28 +315,10 @@ class PostgresEngine(Engine):
                     raise _connect_error(exc, self.url) from exc
             return self._pool
 
-    @asynccontextmanager
-    async def _acquire(self) -> AsyncIterator[Any]:
-        pool = await self._get_pool()
-        try:
-            # New connections are bounded by the pool's connect timeout; waiting for a
-            # busy pool is not (asyncpg would pay a wait_for task on every acquire).
-            raw_cm = pool.acquire()
-            raw = await raw_cm.__aenter__()
-        except Exception as exc:
-            raise _connect_error(exc, self.url) from exc
-        try:
-            yield raw
-        except TransientDatabaseError:
-            # Never hand a connection that failed at the protocol level back to the pool.
-            if not connection_is_gone(raw):
-                raw.terminate()
-            raise
-        finally:
-            # Releasing runs a reset query; if the connection dies right then, asyncpg
-            # has already discarded it, and the work above has finished (or raised).
-            with suppress(Exception):
-                await raw_cm.__aexit__(None, None, None)
+    def _acquire(self) -> _Lease:
+        """``async with self._acquire() as raw``: a raw pooled connection; refused once
+        the engine is disposed."""
+        return _Lease(self)
 
     async def _ensure_schema(self) -> None:
         if self._schema_checked:
@@ -495,11 +477,11 @@ class PostgresEngine(Engine):
             await pool.close()
 
 
-class _Pooled:
-    """``async with _Pooled(engine) as conn``: a pooled connection for one piece of
-    work, like `PostgresEngine._acquire`, as a plain class (no generator-based
-    context manager on every statement's path). A connection whose work failed
-    at the protocol level is terminated, never handed back to the pool."""
+class _Lease:
+    """``async with _Lease(engine) as raw``: a raw asyncpg connection from the engine's
+    pool for one piece of work, as a plain class (no generator-based context manager
+    on every statement's path). A connection whose work failed at the protocol level
+    is terminated, never handed back to the pool."""
 
     __slots__ = ("_engine", "_holder", "_raw")
 
@@ -508,22 +490,18 @@ class _Pooled:
         self._holder: Any = None
         self._raw: Any = None
 
-    async def __aenter__(self) -> Connection:
-        engine = self._engine
-        if not engine._schema_checked:
-            await engine._ensure_schema()
-        # Callers check that the engine is open (work queued before dispose() still runs).
-        pool = engine._pool
-        if pool is None:
-            pool = await engine._get_pool()
+    async def __aenter__(self) -> Any:
+        return await self._take(await self._engine._get_pool())
+
+    async def _take(self, pool: asyncpg.Pool) -> Any:
         try:
             # Waiting for a busy pool has no timeout (asyncpg would pay a wait_for task on
             # every acquire); making a new connection is bounded by the connect timeout.
             self._holder = pool.acquire()
             self._raw = await self._holder.__aenter__()
         except Exception as exc:
-            raise _connect_error(exc, engine.url) from exc
-        return PostgresConnection(self._raw, engine.dialect, engine.url)
+            raise _connect_error(exc, self._engine.url) from exc
+        return self._raw
 
     async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, TransientDatabaseError) and not connection_is_gone(self._raw):
@@ -531,6 +509,22 @@ class _Pooled:
         # If the connection dies while it is released, asyncpg discards it; the work is done.
         with suppress(Exception):
             await self._holder.__aexit__(None, None, None)
+
+
+class _Pooled(_Lease):
+    """``async with _Pooled(engine) as conn``: a `_Lease` as a `Connection`, once the
+    schema was checked. It does not refuse a disposed engine: its callers check
+    that, so that work queued before dispose() still runs."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Connection:
+        engine = self._engine
+        if not engine._schema_checked:
+            await engine._ensure_schema()
+        pool = engine._pool
+        raw = await self._take(pool if pool is not None else await engine._get_pool())
+        return PostgresConnection(raw, engine.dialect, engine.url)
 
 
 def _connect_error(exc: BaseException, url: str) -> DendruxError:
