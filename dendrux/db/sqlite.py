@@ -40,7 +40,7 @@ from dendrux.db.engine import (
 from dendrux.db.group import GroupCommit
 from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
-from dendrux.db.writes import Outcome, UnitResult, Write, WriteUnit
+from dendrux.db.writes import Outcome, UnitResult, Write, WriteUnit, may_skip
 from dendrux.errors import (
     ConnectionFailedError,
     DatabaseError,
@@ -180,8 +180,6 @@ async def in_connection_thread(raw: aiosqlite.Connection, fn: Callable[..., T], 
 
 # -- group commit: what runs on the writer's thread ------------------------------------
 
-_Outcome = tuple[tuple[Any, ...], list[tuple[str, Exception]]] | Exception
-
 
 def _run_write(conn: sqlite3.Connection, dialect: SqliteDialect, write: Write) -> Any:
     """`dendrux.db.engine.run_write`, on the writer thread."""
@@ -194,19 +192,14 @@ def _run_write(conn: sqlite3.Connection, dialect: SqliteDialect, write: Write) -
     return value
 
 
-def _is_busy(exc: BaseException) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-
-
 def _run_unit(
-    conn: sqlite3.Connection, dialect: SqliteDialect, unit: WriteUnit, *, grouped: bool
-) -> _Outcome:
+    conn: sqlite3.Connection, dialect: SqliteDialect, unit: WriteUnit, url: str, *, grouped: bool
+) -> UnitResult:
     """One unit's writes: the fail-closed ones inside a savepoint when there are
-    several, a best-effort one skipped when it is refused for a logical reason
-    (a failed statement undoes only itself) while the transaction goes on."""
+    several, a best-effort one skipped (`may_skip`) when it is refused for a logical
+    reason (a failed statement undoes only itself) while the transaction goes on."""
     values: list[Any] = []
-    skipped: list[tuple[str, Exception]] = []
+    skipped: list[tuple[str, DendruxError]] = []
     required = unit.required
     guarded = len(required) > 1
     for i, write in enumerate(unit.writes):
@@ -215,36 +208,38 @@ def _run_unit(
         try:
             values.append(_run_write(conn, dialect, write))
         except Exception as exc:
-            alive = conn.in_transaction or not grouped
-            if write.best_effort and alive and not _is_busy(exc):
-                skipped.append((write.label, exc))
-                values.append(None)
-                continue
+            if write.best_effort and (conn.in_transaction or not grouped):
+                error = _caused(exc, url)
+                if may_skip(error):
+                    skipped.append((write.label, error))
+                    values.append(None)
+                    continue
             if guarded and required.start <= i < required.stop and conn.in_transaction:
                 conn.execute(dialect.sql("rollback_to_savepoint"))
                 conn.execute(dialect.sql("release_savepoint"))
             raise
         if guarded and i == required.stop - 1:
             conn.execute(dialect.sql("release_savepoint"))
-    return tuple(values), skipped
+    return UnitResult(tuple(values), tuple(skipped))
 
 
 def _commit_on_writer_thread(
-    conn: sqlite3.Connection, dialect: SqliteDialect, units: list[WriteUnit]
-) -> list[_Outcome]:
-    """Every unit in one transaction, on the writer thread; an outcome per unit.
+    conn: sqlite3.Connection, dialect: SqliteDialect, units: list[WriteUnit], url: str
+) -> list[Outcome]:
+    """Every unit in one transaction, on the writer thread; an outcome per unit, its
+    errors already dendrux errors.
 
     A lone one-write unit commits on its own (no BEGIN/COMMIT to send). If a
     member's failure ended the whole transaction (an I/O error, a trigger's
     RAISE(ROLLBACK)), the members whose work it took with it run again in a
     new one; only the failed member keeps its error.
     """
-    outcomes: list[_Outcome | None] = [None] * len(units)
+    outcomes: list[Outcome | None] = [None] * len(units)
     if len(units) == 1 and len(units[0].writes) == 1:
         try:
-            outcomes[0] = _run_unit(conn, dialect, units[0], grouped=False)
+            outcomes[0] = _run_unit(conn, dialect, units[0], url, grouped=False)
         except Exception as exc:
-            outcomes[0] = exc
+            outcomes[0] = _caused(exc, url)
         return outcomes  # type: ignore[return-value]
     if conn.in_transaction:
         error = DatabaseError(
@@ -258,14 +253,14 @@ def _commit_on_writer_thread(
             conn.execute(dialect.sql("begin_immediate"))
         except Exception as exc:
             for i in todo:
-                outcomes[i] = exc
+                outcomes[i] = _caused(exc, url)
             break
         lost = False
         for i in todo:
             try:
-                outcomes[i] = _run_unit(conn, dialect, units[i], grouped=True)
+                outcomes[i] = _run_unit(conn, dialect, units[i], url, grouped=True)
             except Exception as exc:
-                outcomes[i] = exc
+                outcomes[i] = _caused(exc, url)
                 if not conn.in_transaction:
                     todo = [j for j in todo if j != i and not isinstance(outcomes[j], Exception)]
                     lost = True
@@ -280,7 +275,7 @@ def _commit_on_writer_thread(
                     conn.execute(dialect.sql("rollback"))
             for i in todo:
                 if not isinstance(outcomes[i], Exception):
-                    outcomes[i] = exc
+                    outcomes[i] = _caused(exc, url)
         break
     return outcomes  # type: ignore[return-value]
 
@@ -558,16 +553,9 @@ class SqliteEngine(Engine):
         writer = self._writer
         if writer is None:
             raise StoreClosedError(f"the engine for {self.url} was disposed")
-        outcomes = await in_connection_thread(writer, _commit_on_writer_thread, self.dialect, units)
-        results: list[Outcome] = []
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                results.append(_caused(outcome, self.url))
-            else:
-                values, refused = outcome
-                skipped = tuple((label, _caused(e, self.url)) for label, e in refused)
-                results.append(UnitResult(values, skipped))
-        return results
+        return await in_connection_thread(
+            writer, _commit_on_writer_thread, self.dialect, units, self.url
+        )
 
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
