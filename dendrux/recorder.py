@@ -121,6 +121,14 @@ def _value(role: Any) -> Any:
     return getattr(role, "value", role)
 
 
+def _hook_unit(writes: tuple[Write | None, ...], one_statement: str) -> WriteUnit:
+    """A hook's unit: the rows that could be prepared (a best-effort one that could not
+    is None), with the hook's one-statement form only when every row is there (the
+    statement writes them all)."""
+    present = tuple(w for w in writes if w is not None)
+    return WriteUnit(present, one_statement if len(present) == len(writes) else None)
+
+
 def _tool_call_brief(call: Any) -> dict[str, Any]:
     return {
         "id": call.id,
@@ -330,10 +338,9 @@ class PersistenceRecorder:
             },
             correlation_id=interaction_id,
         )
-        writes = (interaction, usage_row, event, self._progress())
-        present = tuple(w for w in writes if w is not None)
-        complete = len(present) == len(writes)
-        await self._write(WriteUnit(present, "record_llm_call" if complete else None))
+        await self._write(
+            _hook_unit((interaction, usage_row, event, self._progress()), "record_llm_call")
+        )
 
     async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
         """FAIL-CLOSED ``tool_calls`` row and ``tool.completed`` event, atomically,
@@ -367,9 +374,7 @@ class PersistenceRecorder:
             },
             correlation_id=tool_call.id,
         )
-        progress = self._progress()
-        writes = (call, event) if progress is None else (call, event, progress)
-        await self._write(WriteUnit(writes, "record_tool_call" if progress else None))
+        await self._write(_hook_unit((call, event, self._progress()), "record_tool_call"))
 
     async def on_governance_event(
         self,
