@@ -20,6 +20,11 @@ from dendrux.status import RunStatus
 
 MAX_ID_LENGTH = 26
 INT64_MAX = 2**63 - 1
+# The one range of the INTEGER columns (sequence, order and iteration indexes,
+# iteration_count, delegation_level, duration_ms) on both dialects: PostgreSQL's
+# INTEGER, as in the upstream schema. Token counts are BIGINT (64-bit).
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
 # Patterns as text: `re` compiles (and caches) each on first use, not at import.
 _EVENT_TYPE = r"[a-z0-9_.]+"
 # A JSON escape for NUL preceded by an even number of backslashes (so it is not a literal "\u0000").
