@@ -6,6 +6,8 @@ masked password to paste. Value parsing is also checked in process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import shutil
 import signal
@@ -19,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 BIG = "9" * 5000  # past Python's 4,300-digit int-string limit
 RUN = "r_hardening"
@@ -285,3 +289,47 @@ def test_messages_are_one_bounded_line() -> None:
     plain = "postgresql://u@h/db"
     error = RuntimeError(f"run `dendrux db upgrade --database-url '{plain}'`")
     assert f"--database-url '{plain}'" in _one_line(error, plain)  # nothing to hide: as it was
+
+
+# -- fuzz: the argument parser never raises anything but a one-line usage exit --------------
+
+_OPTIONS = [
+    ["runs", "--since"],
+    ["runs", "--until"],
+    ["runs", "--limit"],
+    ["runs", "--offset"],
+    ["runs", "--meta"],
+    ["runs", "--status"],
+    ["events", "r1", "--after"],
+    ["events", "r1", "--poll-interval"],
+    ["sweep", "--older-than"],
+    ["purge", "--before"],
+    ["purge", "--before", "1d", "--batch-size"],
+]
+_VALUE_ALPHABET = "0123456789+-.:_=eEdhmswTZ:\"' \t\nxä\x00"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    option=st.sampled_from(_OPTIONS),
+    value=st.one_of(
+        st.text(_VALUE_ALPHABET, max_size=40),
+        st.text(max_size=20),
+        st.integers().map(str),
+        st.from_regex(r"-?[0-9]{15,25}(\.[0-9]{1,5})?[dhmsw]?", fullmatch=True),
+        st.datetimes(timezones=st.timezones()).map(datetime.isoformat),
+        st.integers(min_value=4290, max_value=4310).map(lambda n: "k=" + "7" * n),
+    ),
+)
+def test_fuzz_option_values(option: list[str], value: str) -> None:
+    from dendrux.cli import build_parser
+
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            build_parser().parse_args([*option, value])
+        except SystemExit as exit:
+            assert exit.code == 2, (option, value, exit.code)
+            text = stderr.getvalue()
+            assert text.endswith("\n") and text.count("\n") == 1 and len(text) < 1000, text
+            assert option[-1] in text or "argument" in text or "error" in text, text
