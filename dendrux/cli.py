@@ -6,9 +6,11 @@ Commands: ``db upgrade``, ``db status``, ``runs``, ``show RUN_ID``,
 ``DENDRUX_DATABASE_URL`` or ``~/.dendrux/dendrux.db``), before or after the
 command name; the reading and retention commands print JSON with ``--json``.
 
-Errors are one readable line on stderr with any password masked; exit code 1
-for failures, 2 for usage errors, 130 after Ctrl-C. Colour only when stdout
-is a terminal and ``NO_COLOR`` is unset (or with ``--color always``).
+Errors are one readable line on stderr with any password masked, never a
+traceback; exit code 1 for failures, 2 for usage errors (a value the store
+refuses counts as one), 130 after Ctrl-C. Only ``demo`` and ``db upgrade``
+create a SQLite file. Colour only when stdout is a terminal and ``NO_COLOR``
+is unset (or with ``--color always``).
 
 ``DENDRUX_DEBUG=1`` adds the traceback after the one-line error.
 
@@ -23,19 +25,23 @@ import asyncio
 import bisect
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TextIO
 
 from dendrux import __version__
 from dendrux.db.urls import default_database_url, mask_url, parse_database_url
-from dendrux.errors import RunNotFoundError
+from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, RunNotFoundError
 from dendrux.status import TERMINAL_STATUS_VALUES, RunStatus
+from dendrux.validation import INT64_MAX
 
 if TYPE_CHECKING:
     from dendrux.state import StateStore
@@ -59,6 +65,12 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 _MAX_CHILD_DEPTH = 16
 _DETAIL_WIDTH = 120
 _EVENT_PAGE = 500
+_SHOWN = 40  # characters of a bad value echoed back in a message
+_MESSAGE = 400  # characters of an error line before its middle is elided
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*")
+_JSON_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_MAX_POLL_SECONDS = 3600.0
+_THREAD_GRACE_SECONDS = 2.0
 
 
 # -- parsing command-line values ---------------------------------------------------
@@ -68,16 +80,29 @@ def parse_duration(text: str) -> timedelta:
     """``30m``, ``2h``, ``7d``, ``1h30m``, ``500ms`` (ms s m h d w) as a positive timedelta."""
     compact = text.strip().lower()
     if not _DURATION.fullmatch(compact):
-        raise ValueError(f"{text!r} is not a duration (use e.g. 30s, 30m, 2h, 7d, 1h30m, 500ms)")
+        raise ValueError(
+            f"{_shown(text)} is not a duration (use e.g. 30s, 30m, 2h, 7d, 1h30m, 500ms)"
+        )
     seconds = sum(
         float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(compact)
     )
     if not seconds > 0 or not math.isfinite(seconds):
-        raise ValueError(f"duration {text!r} must be positive")
+        raise ValueError(f"duration {_shown(text)} must be positive")
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f"duration {text!r} is too long") from None
+        raise ValueError(f"duration {_shown(text)} is too long") from None
+
+
+def parse_age(text: str) -> timedelta:
+    """A duration that can still be subtracted from now (`sweep` measures idleness as
+    ``now - age``, which must not fall before year 1)."""
+    age = parse_duration(text)
+    try:
+        datetime.now(UTC) - age
+    except OverflowError:
+        raise ValueError(f"duration {_shown(text)} reaches before year 1") from None
+    return age
 
 
 def parse_instant(text: str, *, now: datetime | None = None) -> datetime:
@@ -88,17 +113,22 @@ def parse_instant(text: str, *, now: datetime | None = None) -> datetime:
         try:
             return (now or datetime.now(UTC)) - parse_duration(value)
         except OverflowError:
-            raise ValueError(f"duration {text!r} reaches before year 1") from None
+            raise ValueError(f"duration {_shown(text)} reaches before year 1") from None
     try:
         parsed = datetime.fromisoformat(value)  # a date alone is midnight
     except ValueError:
         raise ValueError(
-            f"{text!r} is neither a duration (30m, 2h, 7d) nor an ISO date/datetime "
+            f"{_shown(text)} is neither a duration (30m, 2h, 7d) nor an ISO date/datetime "
             "(2026-01-01, 2026-01-01T12:00:00Z)"
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        raise ValueError(
+            f"{_shown(text)} is outside the UTC range 0001-01-01 .. 9999-12-31"
+        ) from None
 
 
 def parse_meta_value(text: str) -> Any:
@@ -106,6 +136,8 @@ def parse_meta_value(text: str) -> Any:
     try:
         value = json.loads(text, parse_constant=lambda name: text)  # NaN/Infinity stay text
     except ValueError:
+        if _JSON_NUMBER.fullmatch(text):  # a number too long for Python to read
+            raise ValueError(f"the number {_shown(text)} has too many digits") from None
         return text
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -118,10 +150,10 @@ def parse_meta(text: str) -> tuple[str, Any]:
     """``key=value`` for ``--meta``; the key must be a plain top-level ``meta`` key."""
     key, sep, raw = text.partition("=")
     if not sep:
-        raise ValueError(f"{text!r} is not key=value (e.g. --meta thread_id=t_1)")
+        raise ValueError(f"{_shown(text)} is not key=value (e.g. --meta thread_id=t_1)")
     if not _META_KEY.fullmatch(key):
         raise ValueError(
-            f"key {key!r} must match [A-Za-z0-9_-]+ "
+            f"key {_shown(key)} must match [A-Za-z0-9_-]+ "
             "(top-level meta keys only; nested paths such as a.b are not supported)"
         )
     return key, parse_meta_value(raw)
@@ -137,7 +169,7 @@ def parse_statuses(texts: Iterable[str], *, terminal_only: bool = False) -> list
             if not status:
                 continue
             if status not in allowed:
-                raise ValueError(f"{item.strip()!r} is not one of: {', '.join(allowed)}")
+                raise ValueError(f"{_shown(item.strip())} is not one of: {', '.join(allowed)}")
             if status not in result:
                 result.append(status)
     return result
@@ -156,14 +188,25 @@ def _arg_type(
     return convert
 
 
-def _whole(minimum: int | None) -> Callable[[str], Any]:
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, shortened: a 5,000-digit value is not echoed whole."""
+    if len(text) <= _SHOWN:
+        return repr(text)
+    return f"{text[:_SHOWN]!r}... ({len(text):,} characters)"
+
+
+def _whole(minimum: int, maximum: int = INT64_MAX) -> Callable[[str], Any]:
+    """A whole number within ``minimum..maximum`` (the store's 64-bit range by default),
+    checked by its digits first: `int` refuses more than 4,300 digits with a message
+    about Python internals."""
+
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
-        if minimum is not None and value < minimum:
-            raise ValueError(f"{text!r} must be at least {minimum}")
+        if not _INTEGER.fullmatch(text):
+            raise ValueError(f"{_shown(text)} is not a whole number")
+        digits = text.strip().lstrip("+-").lstrip("0")
+        value = int(text) if len(digits) <= len(str(INT64_MAX)) else None
+        if value is None or not minimum <= value <= maximum:
+            raise ValueError(f"{_shown(text)} is not between {minimum} and {maximum}")
         return value
 
     return _arg_type(parse, "int")
@@ -173,9 +216,9 @@ def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number of seconds") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{text!r} must be a positive number of seconds")
+        raise ValueError(f"{_shown(text)} is not a number of seconds") from None
+    if not (0 < value <= _MAX_POLL_SECONDS):
+        raise ValueError(f"{_shown(text)} must be more than 0 and at most {_MAX_POLL_SECONDS:g}")
     return value
 
 
@@ -984,6 +1027,14 @@ async def _purge(args: argparse.Namespace, url: str, style: Style) -> int:
 _Action = Callable[[argparse.Namespace, str, Style], Coroutine[Any, Any, int]]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f" (see `{self.prog} --help`)" if self.add_help else ""
+        self.exit(2, f"{_squeeze(f'{self.prog}: error: {message}')}{hint}\n")
+
+
 class _MetaAction(argparse.Action):
     """Collects repeated ``--meta key=value`` into a list of pairs; a repeated key is an error."""
 
@@ -1024,9 +1075,9 @@ class _StatusAction(argparse.Action):
         setattr(namespace, self.dest, current + [s for s in new if s not in current])
 
 
-def _common() -> argparse.ArgumentParser:
+def _common() -> _Parser:
     """Options every command also accepts after its name."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--database-url", default=argparse.SUPPRESS, help="database URL (overrides the default)"
     )
@@ -1045,7 +1096,7 @@ def _json_flag(parser: argparse.ArgumentParser, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dendrux",
         description="The dendrux audit store: inspect, follow and maintain recorded agent runs.",
         epilog=(
@@ -1078,7 +1129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="show the current and newest schema version", parents=[common]
     )
     _json_flag(status, "the schema status as JSON")
-    status.set_defaults(action=_db_status)
+    status.set_defaults(action=_db_status, existing_database=True)
 
     when = _arg_type(parse_instant, "time")
     runs = commands.add_parser(
@@ -1137,7 +1188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     events.add_argument(
         "--after",
-        type=_whole(None),
+        type=_whole(-INT64_MAX - 1),
         metavar="N",
         help="only events with a sequence index above N",
     )
@@ -1161,7 +1212,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--older-than",
-        type=_arg_type(parse_duration, "duration"),
+        type=_arg_type(parse_age, "duration"),
         required=True,
         metavar="DURATION",
         help="idle for longer than this: 30m, 2h, 7d",
@@ -1212,10 +1263,26 @@ def build_parser() -> argparse.ArgumentParser:
 # -- entry point -----------------------------------------------------------------------
 
 
+def _squeeze(message: str) -> str:
+    """One line of readable length: whitespace collapsed, the middle of a long one elided."""
+    line = " ".join(message.split())
+    if len(line) <= _MESSAGE:
+        return line
+    half = _MESSAGE // 2
+    return f"{line[:half]} ... {line[-half:]}"
+
+
 def _one_line(exc: BaseException, url: str) -> str:
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    message = mask_url(message.replace(url, mask_url(url)))
-    return f"dendrux: error: {message}"
+    message = str(exc) or type(exc).__name__
+    masked = mask_url(url)
+    message = mask_url(message.replace(url, masked))
+    if masked != url:  # a hint must not offer a masked password as something to paste
+        message = re.sub(
+            r"--database-url\s+(['\"]?)" + re.escape(masked) + r"\1",
+            lambda _: '--database-url "$DENDRUX_DATABASE_URL"',
+            message,
+        )
+    return f"dendrux: error: {_squeeze(message)}"
 
 
 def _require_sqlite_file(url: str) -> None:
@@ -1226,8 +1293,9 @@ def _require_sqlite_file(url: str) -> None:
     if path is None or parsed.is_memory or "mode" in parsed.options or Path(path).exists():
         return
     raise FileNotFoundError(
-        f"SQLite database {path} does not exist; pass --database-url (or set "
-        "DENDRUX_DATABASE_URL), or run `dendrux demo` to record a sample run"
+        f"no dendrux database at {path} (the file does not exist); pass --database-url "
+        "(or set DENDRUX_DATABASE_URL), or run `dendrux demo` to record a sample run "
+        "(`dendrux db upgrade` creates an empty database)"
     )
 
 
@@ -1240,25 +1308,72 @@ def _quiet_stdout() -> None:
         pass
 
 
+async def _run(action: _Action, args: argparse.Namespace, url: str, style: Style) -> int:
+    """Run ``action``; then give the threads it started (aiosqlite runs one per
+    connection) time to finish while the event loop still runs: a connection that
+    failed to open stops its thread late, and a thread that finds the loop closed
+    prints its traceback to stderr."""
+    before = set(threading.enumerate())
+    try:
+        return await action(args, url, style)
+    finally:
+        deadline = time.monotonic() + _THREAD_GRACE_SECONDS
+        while time.monotonic() < deadline and any(
+            t.is_alive() and not t.daemon and not t.name.startswith("asyncio")
+            for t in threading.enumerate()
+            if t not in before
+        ):
+            await asyncio.sleep(0.005)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    url = args.database_url or default_database_url()
+    """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
+    debug = bool(os.environ.get("DENDRUX_DEBUG"))
+    # The library's own warnings (a retried write...) would add lines before the one-line
+    # error; they are for applications that configure logging, and for DENDRUX_DEBUG.
+    quiet = logging.NullHandler()
+    library_log = logging.getLogger("dendrux")
+    if not debug:
+        library_log.addHandler(quiet)
+    try:
+        args = build_parser().parse_args(argv)
+        url = args.database_url or default_database_url()
+        return _main(args, url, debug)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        library_log.removeHandler(quiet)
+
+
+def _main(args: argparse.Namespace, url: str, debug: bool) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")  # odd names on a non-UTF-8 terminal
     style = Style.for_stream(sys.stdout, args.color)
     action: _Action = args.action
     try:
+        parse_database_url(url)  # a malformed URL is a configuration error (1), not usage
         if getattr(args, "existing_database", False):
             _require_sqlite_file(url)
-        return asyncio.run(action(args, url, style))
+    except Exception as exc:
+        print(_one_line(exc, url), file=sys.stderr)
+        if debug:
+            raise
+        return 1
+    try:
+        return asyncio.run(_run(action, args, url, style))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         _quiet_stdout()
         return 0
+    except (InvalidArgumentError, InvalidArgumentTypeError) as exc:
+        # The store refused a value given on the command line: a usage error.
+        print(_one_line(exc, url), file=sys.stderr)
+        if debug:
+            raise
+        return 2
     except Exception as exc:  # every failure is one line, never a traceback
         print(_one_line(exc, url), file=sys.stderr)
-        if os.environ.get("DENDRUX_DEBUG"):
+        if debug:
             raise
         return 1
