@@ -33,9 +33,11 @@ without a body):
     closed after a terminal event (``run.completed``, ``run.error``,
     ``run.cancelled``, ``run.interrupted``, ``run.abandoned``) or once the
     run has had a terminal status for ``terminal_grace_s`` without new events.
-    Resuming right after a run's last event, when that is a terminal event,
+    Resuming at or after a run's last event, when that is a terminal event,
     is a ``204 No Content`` (which makes a browser ``EventSource`` stop
-    reconnecting).
+    reconnecting). A ``Last-Event-ID`` outside the index range (below) also
+    falls back to ``?after=``; an ``?after=`` above it is a 204 once the run
+    has a terminal status and, until then, a stream of heartbeats only.
 ``/runs/{id}/llm-calls``, ``/runs/{id}/tool-calls``
     ``{"llm_calls" | "tool_calls": [...], "limit": L, "offset": O}``;
     ``?iteration=&limit=&offset=``.
@@ -43,24 +45,44 @@ without a body):
     ``{"traces" | "pauses": [...], "limit": L, "offset": O}``; ``?limit=&offset=``.
 
 Drill-down ``limit`` defaults to 100; values above 1000 are clamped to 1000.
-Unknown query parameters, a parameter given twice (other than ``status``)
-and bad values are a 400 naming the parameter; an empty value counts as
-absent (except for ``meta.<key>``, where it is the empty string). Records are
-serialised field by field, datetimes as ISO-8601 UTC strings.
+Unknown query parameters, a parameter given twice (other than ``status``),
+a malformed ``%``-escape or non-UTF-8 text, and bad values are a 400 naming
+the parameter; an empty value counts as absent (except for ``meta.<key>``,
+where it is the empty string). Records are serialised field by field,
+datetimes as ISO-8601 UTC strings.
+
+Integers: every integer parameter is a 64-bit decimal (longer or larger is a
+400, checked before it is converted). Sequence and iteration indexes are
+PostgreSQL ``INTEGER`` on both dialects (``INT32_MIN..INT32_MAX`` in
+`dendrux.validation`): an ``after`` cursor above that range selects nothing
+and one below it everything, an ``iteration`` above it selects nothing; the
+store never receives a value outside the range. Datetimes must stay within
+``datetime``'s range once converted to UTC.
 
 Authorization: ``authorize(scope)`` (sync or async; it gets the ASGI scope,
 headers included) runs on every route but ``/health``. It rejects by
 raising: `PermissionError` gives 403, any other exception 401; neither
-echoes the exception. It may return a principal whose ``tenant_id``
-(attribute or mapping key; a str, or None for "every tenant") scopes every
-query: ``/runs`` lists that tenant's runs only (a different ``tenant_id``
-query parameter selects nothing) and another tenant's run is a 404 on every
-``/runs/{id}...`` route, exactly like a run that does not exist.
+echoes the exception. It returns the principal, which must be one of:
+
+- ``None``: explicitly unscoped, every tenant's runs;
+- a mapping with a ``tenant_id`` key, or an object whose ``tenant_id``
+  attribute reads, either one a str (that tenant) or None (every tenant).
+
+A ``tenant_id`` str scopes every query: ``/runs`` lists that tenant's runs
+only (a different ``tenant_id`` query parameter selects nothing) and another
+tenant's run is a 404 on every ``/runs/{id}...`` route, exactly like a run
+that does not exist. Anything else fails closed, never wider: a plain
+string, list, number or bool, a mapping without the key (``{"tenant": ...}``),
+an object without the attribute (ambiguous, so refused) or whose property
+raises, a ``tenant_id`` of another type or one that cannot be stored (NUL
+characters) is a 500 ``principal_invalid`` and one error log line naming
+the problem.
 
 Errors are JSON ``{"error": {"code": ..., "message": ...}}``: 400
 ``bad_request``, 401 ``unauthorized``, 403 ``forbidden``, 404 ``not_found``,
 405 ``method_not_allowed`` (with ``Allow``), 503 ``unavailable`` (the database
-cannot be reached; logged), 500 ``internal_error`` (logged, no details).
+cannot be reached; logged), 500 ``principal_invalid`` (see above) and 500
+``internal_error`` (logged, no details).
 
 Mounting: when the server passes the full path (the current ASGI convention,
 uvicorn's ``--root-path``), ``scope["root_path"]`` is stripped from
@@ -706,23 +728,20 @@ class ReadRouter:
         offset = query.integer("offset", default=0, minimum=0)
         assert limit is not None and offset is not None
         query.finish()
+        key = {"llm-calls": "llm_calls", "tool-calls": "tool_calls"}.get(rest or "", rest or "")
         if iteration is not None and iteration > INT32_MAX:
             fetch = _nothing  # no row has an iteration index past the INT32 range
         elif rest == "llm-calls":
-            key = "llm_calls"
             fetch = partial(
                 store.get_llm_calls, run_id, iteration=iteration, limit=limit, offset=offset
             )
         elif rest == "tool-calls":
-            key = "tool_calls"
             fetch = partial(
                 store.get_tool_invocations, run_id, iteration=iteration, limit=limit, offset=offset
             )
         elif rest == "traces":
-            key = "traces"
             fetch = partial(store.get_traces, run_id, limit=limit, offset=offset)
         else:
-            key = "pauses"
             fetch = partial(store.get_pauses, run_id)
         rows = await self._scoped(run_id, tenant, fetch)
         if key == "pauses":
