@@ -33,9 +33,11 @@ without a body):
     closed after a terminal event (``run.completed``, ``run.error``,
     ``run.cancelled``, ``run.interrupted``, ``run.abandoned``) or once the
     run has had a terminal status for ``terminal_grace_s`` without new events.
-    Resuming right after a run's last event, when that is a terminal event,
+    Resuming at or after a run's last event, when that is a terminal event,
     is a ``204 No Content`` (which makes a browser ``EventSource`` stop
-    reconnecting).
+    reconnecting). A ``Last-Event-ID`` outside the index range (below) also
+    falls back to ``?after=``; an ``?after=`` above it is a 204 once the run
+    has a terminal status and, until then, a stream of heartbeats only.
 ``/runs/{id}/llm-calls``, ``/runs/{id}/tool-calls``
     ``{"llm_calls" | "tool_calls": [...], "limit": L, "offset": O}``;
     ``?iteration=&limit=&offset=``.
@@ -43,24 +45,44 @@ without a body):
     ``{"traces" | "pauses": [...], "limit": L, "offset": O}``; ``?limit=&offset=``.
 
 Drill-down ``limit`` defaults to 100; values above 1000 are clamped to 1000.
-Unknown query parameters, a parameter given twice (other than ``status``)
-and bad values are a 400 naming the parameter; an empty value counts as
-absent (except for ``meta.<key>``, where it is the empty string). Records are
-serialised field by field, datetimes as ISO-8601 UTC strings.
+Unknown query parameters, a parameter given twice (other than ``status``),
+a malformed ``%``-escape or non-UTF-8 text, and bad values are a 400 naming
+the parameter; an empty value counts as absent (except for ``meta.<key>``,
+where it is the empty string). Records are serialised field by field,
+datetimes as ISO-8601 UTC strings.
+
+Integers: every integer parameter is a 64-bit decimal (longer or larger is a
+400, checked before it is converted). Sequence and iteration indexes are
+PostgreSQL ``INTEGER`` on both dialects (``INT32_MIN..INT32_MAX`` in
+`dendrux.validation`): an ``after`` cursor above that range selects nothing
+and one below it everything, an ``iteration`` above it selects nothing; the
+store never receives a value outside the range. Datetimes must stay within
+``datetime``'s range once converted to UTC.
 
 Authorization: ``authorize(scope)`` (sync or async; it gets the ASGI scope,
 headers included) runs on every route but ``/health``. It rejects by
 raising: `PermissionError` gives 403, any other exception 401; neither
-echoes the exception. It may return a principal whose ``tenant_id``
-(attribute or mapping key; a str, or None for "every tenant") scopes every
-query: ``/runs`` lists that tenant's runs only (a different ``tenant_id``
-query parameter selects nothing) and another tenant's run is a 404 on every
-``/runs/{id}...`` route, exactly like a run that does not exist.
+echoes the exception. It returns the principal, which must be one of:
+
+- ``None``: explicitly unscoped, every tenant's runs;
+- a mapping with a ``tenant_id`` key, or an object whose ``tenant_id``
+  attribute reads, either one a str (that tenant) or None (every tenant).
+
+A ``tenant_id`` str scopes every query: ``/runs`` lists that tenant's runs
+only (a different ``tenant_id`` query parameter selects nothing) and another
+tenant's run is a 404 on every ``/runs/{id}...`` route, exactly like a run
+that does not exist. Anything else fails closed, never wider: a plain
+string, list, number or bool, a mapping without the key (``{"tenant": ...}``),
+an object without the attribute (ambiguous, so refused) or whose property
+raises, a ``tenant_id`` of another type or one that cannot be stored (NUL
+characters) is a 500 ``principal_invalid`` and one error log line naming
+the problem.
 
 Errors are JSON ``{"error": {"code": ..., "message": ...}}``: 400
 ``bad_request``, 401 ``unauthorized``, 403 ``forbidden``, 404 ``not_found``,
 405 ``method_not_allowed`` (with ``Allow``), 503 ``unavailable`` (the database
-cannot be reached; logged), 500 ``internal_error`` (logged, no details).
+cannot be reached; logged), 500 ``principal_invalid`` (see above) and 500
+``internal_error`` (logged, no details).
 
 Mounting: when the server passes the full path (the current ASGI convention,
 uvicorn's ``--root-path``), ``scope["root_path"]`` is stripped from
@@ -95,7 +117,7 @@ from decimal import Decimal
 from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 from dendrux.errors import (
     InvalidArgumentError,
@@ -105,7 +127,7 @@ from dendrux.errors import (
 )
 from dendrux.status import TERMINAL_STATUS_VALUES, RunStatus
 from dendrux.store import RunStore, StoredEvent
-from dendrux.validation import check_required_id
+from dendrux.validation import INT32_MAX, INT32_MIN, INT64_MAX, check_required_id, check_text
 
 __all__ = ["ReadRouter", "make_read_router"]
 
@@ -130,7 +152,11 @@ DRILL_DEFAULT_LIMIT = 100
 _STATUS_VALUES = frozenset(s.value for s in RunStatus)
 _NEVER_SERVED = frozenset({"pause_data", "pii_mapping"})
 _INT = re.compile(r"-?[0-9]+")
-_INT64 = 2**63
+MAX_DIGITS = 30
+"""Longer integers are a 400 before ``int()`` runs (Python refuses over 4,300 digits)."""
+MAX_DATETIME_LENGTH = 64
+MAX_QUERY_FIELDS = 200
+_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _META_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # "...T12:00:00 02:00": a "+" the client did not percent-encode became a space.
@@ -278,20 +304,14 @@ class _Query:
     """The query string, read parameter by parameter; unknown names are a 400."""
 
     def __init__(self, raw: bytes) -> None:
-        try:
-            pairs = parse_qsl(
-                raw.decode("utf-8"),
-                keep_blank_values=True,
-                encoding="utf-8",
-                errors="strict",
-                max_num_fields=200,
-            )
-        except UnicodeDecodeError:
-            raise _bad("the query string is not valid UTF-8") from None
-        except ValueError:
-            raise _bad("too many query parameters") from None
         self._values: dict[str, list[str]] = {}
-        for name, value in pairs:
+        parts = [part for part in raw.split(b"&") if part]
+        if len(parts) > MAX_QUERY_FIELDS:
+            raise _bad(f"too many query parameters (at most {MAX_QUERY_FIELDS})")
+        for part in parts:
+            raw_name, _, raw_value = part.partition(b"=")
+            name = _unquote(raw_name, "a parameter name")
+            value = _unquote(raw_value, f"parameter {_name(name)}")
             self._values.setdefault(name, []).append(value)
         self._read: set[str] = set()
 
@@ -327,7 +347,7 @@ class _Query:
         for item in statuses:
             if item not in _STATUS_VALUES:
                 raise _bad(
-                    f"status {item!r} is not a run status; expected one of "
+                    f"status {_show(item)} is not a run status; expected one of "
                     f"{', '.join(sorted(_STATUS_VALUES))}"
                 )
         return list(dict.fromkeys(statuses))
@@ -345,7 +365,8 @@ class _Query:
             key = name[len("meta.") :]
             if not _META_KEY.fullmatch(key):
                 raise _bad(
-                    f"{name}: the key must match ^[A-Za-z0-9_-]+$ (nested paths are not supported)"
+                    f"{_name(name)}: the key must match ^[A-Za-z0-9_-]+$ "
+                    "(nested paths are not supported)"
                 )
             if len(values) > 1:
                 raise _bad(f"{name} must be given at most once")
@@ -356,7 +377,7 @@ class _Query:
         """Reject parameters no reader asked for (a typo would otherwise select everything)."""
         for name in self._values:
             if name not in self._read:
-                raise _bad(f"unknown query parameter {name!r}")
+                raise _bad(f"unknown query parameter {_show(name)}")
 
 
 def _parse_int(
@@ -366,12 +387,13 @@ def _parse_int(
     minimum: int | None,
     maximum: int | None,
 ) -> int | None:
+    """A 64-bit decimal integer (at least ``minimum``); above ``maximum`` it is clamped."""
     if text is None:
         return default
-    if not _INT.fullmatch(text):
-        raise _bad(f"{name} must be an integer, got {text!r}")
-    value = int(text)
-    if not -_INT64 <= value < _INT64:
+    value = _bounded_int(text)
+    if value is None and not _INT.fullmatch(text):
+        raise _bad(f"{name} must be an integer, got {_show(text)}")
+    if value is None or not -INT64_MAX - 1 <= value <= INT64_MAX:
         raise _bad(f"{name} is outside the 64-bit integer range")
     if minimum is not None and value < minimum:
         raise _bad(f"{name} must be >= {minimum}, got {value}")
@@ -380,7 +402,38 @@ def _parse_int(
     return value
 
 
+def _bounded_int(text: str) -> int | None:
+    """``int(text)`` for ``-?[0-9]+`` of at most `MAX_DIGITS` digits, else None (never raises)."""
+    if len(text) > MAX_DIGITS + 1 or not _INT.fullmatch(text):
+        return None
+    if len(text) > MAX_DIGITS and text[0] != "-":
+        return None
+    return int(text)
+
+
+def _show(text: str) -> str:
+    """A client's value for a message: quoted, cut short."""
+    return repr(text) if len(text) <= 40 else repr(text[:40]) + "..."
+
+
+def _name(name: str) -> str:
+    """A client's parameter name for a message."""
+    return name if len(name) <= 60 and name.isprintable() else _show(name)
+
+
+def _unquote(raw: bytes, what: str) -> str:
+    """Form-style percent-decoding (``+`` is a space) of UTF-8, or a 400 naming ``what``."""
+    if _PERCENT.search(raw):
+        raise _bad(f"the query string has a malformed %-escape in {what}")
+    try:
+        return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad(f"the query string is not valid UTF-8 in {what}") from None
+
+
 def _parse_datetime(name: str, text: str) -> datetime:
+    if len(text) > MAX_DATETIME_LENGTH:
+        raise _bad(f"{name} must be an ISO-8601 datetime such as 2025-01-31T12:00:00Z")
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -391,11 +444,15 @@ def _parse_datetime(name: str, text: str) -> datetime:
             value = datetime.fromisoformat(f"{match[1]}+{match[2]}")
         except ValueError:
             raise _bad(
-                f"{name} must be an ISO-8601 datetime such as 2025-01-31T12:00:00Z, got {text!r}"
+                f"{name} must be an ISO-8601 datetime such as 2025-01-31T12:00:00Z, "
+                f"got {_show(text)}"
             ) from None
     if value.tzinfo is None or value.utcoffset() is None:
         raise _bad(f"{name} must be timezone-aware: end it in Z or an offset such as +00:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the last UTC datetime
+        raise _bad(f"{name} is outside the range of datetimes once converted to UTC") from None
 
 
 def _meta_value(name: str, text: str) -> Any:
@@ -410,8 +467,8 @@ def _meta_value(name: str, text: str) -> Any:
     if match is None:
         return text
     if match[1] is None and match[2] is None:
-        number = int(text)
-        if not -_INT64 <= number < _INT64:
+        number = _bounded_int(text)
+        if number is None or not -INT64_MAX - 1 <= number <= INT64_MAX:
             raise _bad(f"{name} is outside the 64-bit integer range")
         return number
     real = float(text)
@@ -532,7 +589,17 @@ class ReadRouter:
             if route == "health":
                 await _send_json(tracked_send, 200, _dumps({"status": "ok"}), head)
                 return
-            tenant = _tenant_of(await self._principal(scope))
+            principal = await self._principal(scope)
+            try:
+                tenant = _tenant_of(principal)
+            except _PrincipalError as exc:
+                # Fail closed, and say why once: never fall back to "every tenant".
+                logger.error("dendrux.http: refused %s %r: %s", method, scope.get("path"), exc)
+                raise _HTTPError(
+                    500,
+                    "principal_invalid",
+                    "the server cannot tell which runs this request may read",
+                ) from None
             if run_id is not None:
                 try:
                     run_id = check_required_id("run_id", run_id)
@@ -548,13 +615,21 @@ class ReadRouter:
                     query.text("after")
                 query.finish()
                 await self._require_run(run_id, tenant)
-                if after is not None and await self._ended_at(run_id, after):
-                    # The client already has the terminal event: 204 tells an
-                    # EventSource to stop reconnecting.
+                if after is not None and after < INT32_MIN:
+                    after = None  # before every index: from the start
+                beyond = after is not None and after > INT32_MAX  # no event can follow it
+                if after is not None and (
+                    await self._status(run_id) in TERMINAL_STATUS_VALUES
+                    if beyond
+                    else await self._ended_at(run_id, after)
+                ):
+                    # Nothing more will come: 204 tells an EventSource to stop reconnecting.
                     await tracked_send({"type": "http.response.start", "status": 204})
                     await tracked_send({"type": "http.response.body", "body": b""})
                     return
-                await self._stream(receive, tracked_send, run_id, after, head)
+                await self._stream(
+                    receive, tracked_send, run_id, None if beyond else after, head, beyond=beyond
+                )
                 return
             body = await self._dispatch(route, run_id, rest, query, tenant)
             await _send_json(tracked_send, 200, _dumps(body), head)
@@ -630,17 +705,21 @@ class ReadRouter:
             if detail is None or (tenant is not None and detail.tenant_id != tenant):
                 raise _run_not_found()
             return _record(detail)
+        fetch: Callable[[], Awaitable[Sequence[object]]]
         if rest == "events":
             after = query.integer("after", default=None)
             limit = query.integer(
                 "limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT
             )
             query.finish()
-            events = await self._scoped(
-                run_id,
-                tenant,
-                partial(store.get_events, run_id, after_sequence_index=after, limit=limit),
-            )
+            # Indexes are INT32 on both dialects: past the top nothing follows, below the
+            # bottom everything does; the store never sees a cursor outside the range.
+            if after is not None and after > INT32_MAX:
+                fetch = _nothing
+            else:
+                cursor = None if after is None or after < INT32_MIN else after
+                fetch = partial(store.get_events, run_id, after_sequence_index=cursor, limit=limit)
+            events = await self._scoped(run_id, tenant, fetch)
             return {"events": [_record(e) for e in events], "after": after, "limit": limit}
         iteration = None
         if rest in ("llm-calls", "tool-calls"):
@@ -649,22 +728,20 @@ class ReadRouter:
         offset = query.integer("offset", default=0, minimum=0)
         assert limit is not None and offset is not None
         query.finish()
-        fetch: Callable[[], Awaitable[Sequence[object]]]
-        if rest == "llm-calls":
-            key = "llm_calls"
+        key = {"llm-calls": "llm_calls", "tool-calls": "tool_calls"}.get(rest or "", rest or "")
+        if iteration is not None and iteration > INT32_MAX:
+            fetch = _nothing  # no row has an iteration index past the INT32 range
+        elif rest == "llm-calls":
             fetch = partial(
                 store.get_llm_calls, run_id, iteration=iteration, limit=limit, offset=offset
             )
         elif rest == "tool-calls":
-            key = "tool_calls"
             fetch = partial(
                 store.get_tool_invocations, run_id, iteration=iteration, limit=limit, offset=offset
             )
         elif rest == "traces":
-            key = "traces"
             fetch = partial(store.get_traces, run_id, limit=limit, offset=offset)
         else:
-            key = "pauses"
             fetch = partial(store.get_pauses, run_id)
         rows = await self._scoped(run_id, tenant, fetch)
         if key == "pauses":
@@ -699,8 +776,17 @@ class ReadRouter:
     # -- Server-Sent Events -------------------------------------------------------------
 
     async def _stream(
-        self, receive: Receive, send: Send, run_id: str, after: int | None, head: bool
+        self,
+        receive: Receive,
+        send: Send,
+        run_id: str,
+        after: int | None,
+        head: bool,
+        *,
+        beyond: bool = False,
     ) -> None:
+        """Stream events after ``after``; ``beyond``: the cursor is past every possible
+        index, so only heartbeats are sent until the run ends."""
         await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
         if head:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -709,8 +795,12 @@ class ReadRouter:
         stop: asyncio.Future[str] = loop.create_future()
         self._streams.add(stop)
         watcher = asyncio.create_task(_watch_disconnect(receive, stop))
-        events = self._store.stream_events(
-            run_id, after_sequence_index=after, poll_interval_s=self._poll_interval_s
+        events = (
+            _never()
+            if beyond
+            else self._store.stream_events(
+                run_id, after_sequence_index=after, poll_interval_s=self._poll_interval_s
+            )
         )
         pending: list[asyncio.Task[StoredEvent]] = []
         try:
@@ -793,20 +883,37 @@ class ReadRouter:
                 last_write = loop.time()
 
     async def _ended_at(self, run_id: str, cursor: int) -> bool:
-        """True when event ``cursor`` is a terminal event and nothing follows it."""
+        """True when the client has everything there will be: nothing follows ``cursor``
+        and the run's last event is a terminal event (at or before the cursor)."""
         if cursor < 0:
             return False
-        events = await self._store.get_events(run_id, after_sequence_index=cursor - 1, limit=2)
-        return (
-            len(events) == 1
-            and events[0].sequence_index == cursor
-            and events[0].event_type in TERMINAL_EVENT_TYPES
-        )
+        store = self._store
+        if await store.get_events(run_id, after_sequence_index=cursor, limit=1):
+            return False
+        async with store.engine.connect() as conn:
+            types = conn.dialect.text_list(sorted(TERMINAL_EVENT_TYPES))
+            rows = await conn.fetch_all("get_run_events", run_id, None, types, None)
+        if not rows:
+            return False
+        # The last terminal event is at or before the cursor (nothing follows the
+        # cursor); the run ended there unless events came after it (a resume).
+        last_terminal = int(rows[-1]["sequence_index"])
+        return not await store.get_events(run_id, after_sequence_index=last_terminal, limit=1)
 
     async def _status(self, run_id: str) -> str | None:
         async with self._store.engine.connect() as conn:
             row = await conn.fetch_one("run_identity", run_id)
         return None if row is None else str(row["status"])
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
+async def _never() -> AsyncIterator[StoredEvent]:
+    """An event source that never yields (a cursor no event can follow)."""
+    await asyncio.get_running_loop().create_future()
+    yield  # type: ignore[misc]  # unreachable: makes this an async generator
 
 
 async def _next(events: AsyncIterator[StoredEvent]) -> StoredEvent:
@@ -864,29 +971,56 @@ def _match(path: str) -> tuple[str, str | None, str | None]:
     raise _HTTPError(404, "not_found", "no such route")
 
 
+class _PrincipalError(Exception):
+    """``authorize`` returned something the router cannot read a tenant from."""
+
+
 def _tenant_of(principal: object) -> str | None:
+    """The tenant a principal is scoped to; None only for an explicit ``None``.
+
+    Fails closed: anything but ``None``, a mapping with a ``tenant_id`` key, or an
+    object whose ``tenant_id`` attribute reads, each giving a str or None, raises.
+    """
     if principal is None:
         return None
-    if isinstance(principal, Mapping):
-        tenant = principal.get("tenant_id")
-    else:
-        tenant = getattr(principal, "tenant_id", None)
-    if tenant is not None and not isinstance(tenant, str):
-        # Fail closed: a principal we cannot read must not see every tenant.
-        raise TypeError(
-            f"authorize returned a principal whose tenant_id is a {type(tenant).__name__}, "
-            "not a str or None"
+    where = "the principal's tenant_id"
+    try:
+        if isinstance(principal, Mapping):
+            if "tenant_id" not in principal:
+                raise _PrincipalError(
+                    f"authorize returned a {type(principal).__name__} without a 'tenant_id' key"
+                )
+            tenant = principal["tenant_id"]
+        else:
+            tenant = getattr(principal, "tenant_id")  # noqa: B009 - any failure is caught
+    except _PrincipalError:
+        raise
+    except Exception as exc:
+        raise _PrincipalError(
+            f"authorize returned a {type(principal).__name__} whose tenant_id cannot be read "
+            f"({type(exc).__name__}); return None, a mapping or an object with a tenant_id"
+        ) from None
+    if tenant is None:
+        return None
+    if not isinstance(tenant, str):
+        raise _PrincipalError(
+            f"{where} is of type {type(tenant).__name__}, not str or None "
+            f"(authorize returned a {type(principal).__name__})"
         )
-    return tenant
+    try:
+        return check_text("tenant_id", str.__str__(tenant))
+    except (InvalidArgumentError, InvalidArgumentTypeError) as exc:
+        raise _PrincipalError(f"{where} cannot be stored: {exc}") from None
 
 
 def _last_event_id(scope: Scope) -> int | None:
+    """The ``Last-Event-ID`` cursor; None when absent, malformed or outside the index range."""
     for name, value in scope.get("headers", ()):
         if name.lower() == b"last-event-id":
-            text = value.decode("latin-1").strip()
-            if _INT.fullmatch(text) and -_INT64 <= int(text) < _INT64:
-                return int(text)
-            return None  # malformed: fall back to ?after=
+            number = _bounded_int(value.decode("latin-1").strip())
+            if number is None or not INT32_MIN <= number <= INT32_MAX:
+                return None  # fall back to ?after=
+            return number
     return None
 
 

@@ -436,7 +436,7 @@ def token_authorize(kind: str) -> Callable[[Any], Any]:
     def check(scope: Any) -> dict[str, Any]:
         token = _header(scope, b"authorization")
         if token == "Bearer reader":
-            return {"user": "reader"}
+            return {"user": "reader", "tenant_id": None}  # every tenant, explicitly
         if token == "Bearer intern":
             raise PermissionError("interns may not read runs (secret-detail)")
         raise LookupError(f"token {token!r} not in the token table (secret-detail)")
@@ -870,10 +870,12 @@ async def test_failures_are_500_or_503_without_internals(
             assert response.json() == error("unavailable", "the database is unavailable; retry")
             response = await client.get("/runs/r1/events", headers={"x-odd": "1"})
             assert response.status_code == 500  # fail closed on a principal it cannot read
+            assert response.json()["error"]["code"] == "principal_invalid"
             assert "hunter2" not in response.text
     logged = [r for r in caplog.records if r.name == "dendrux.http"]
-    assert len(logged) == 3 and all(r.exc_info for r in logged)
+    assert len(logged) == 3 and all(r.exc_info for r in logged[:2])
     assert "hunter2" in str(logged[0].exc_info[1])  # type: ignore[index]
+    assert "tenant_id is of type int" in logged[2].getMessage()  # one line, no traceback
 
 
 def test_make_read_router_checks_its_arguments(tmp_path: Any) -> None:
