@@ -416,17 +416,22 @@ async def test_missing_postgres_database(pg_server: PgCluster, operation: str) -
     assert not isinstance(info.value, ConnectionFailedError)
 
 
-async def test_missing_sqlite_file_in_rw_mode(tmp_path: Path) -> None:
-    """``mode=rw`` never creates the file: a missing file is 'cannot connect'."""
+@pytest.mark.parametrize("how", ["mode=rw", "mode=ro", "create=false"])
+async def test_missing_sqlite_file_opened_without_creating(tmp_path: Path, how: str) -> None:
+    """``mode=rw``/``ro`` and ``create=False`` never create the file: a missing file is
+    `DatabaseMissingError` (not a transient 'cannot connect'), raised at once."""
     path = tmp_path / "missing.db"
-    url = f"sqlite+aiosqlite:///{path}?mode=rw"
+    url = f"sqlite+aiosqlite:///{path}?{how}"
     store = StateStore.from_database_url(url)
     try:
-        with pytest.raises(ConnectionFailedError) as info:
-            await store.get_run("run-1")
+        started = time.monotonic()
+        with pytest.raises(DatabaseMissingError) as info:
+            await store.create_run("run-1", "agent")
+        assert time.monotonic() - started < 0.1, "a missing file must not be retried"
     finally:
         await store.close()
     assert url in str(info.value)
+    assert info.value.transient is False
     assert not path.exists()
 
 
