@@ -157,9 +157,7 @@ def sqlite_location_error(path: str | None, url: str, detail: object) -> Databas
                 f"{where}: {path} is a directory; name a file inside it instead, "
                 f"e.g. {target / 'dendrux.db'}"
             )
-        ancestor = target.parent
-        while not ancestor.exists() and ancestor != ancestor.parent:
-            ancestor = ancestor.parent
+        ancestor = _nearest_existing(target.parent)
         if not ancestor.is_dir():
             return DatabaseLocationError(
                 f"{where}: {ancestor} is a file, not a directory; choose a path whose "
@@ -178,6 +176,12 @@ def sqlite_location_error(path: str | None, url: str, detail: object) -> Databas
         f"directory {target.parent} is not writable (SQLite also keeps {name}-wal and "
         f"{name}-shm beside it): make them writable, or choose another location"
     )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def wrap_sqlite_error(exc: Exception, url: str, path: str | None = None) -> DendruxError:
@@ -515,9 +519,8 @@ class SqliteEngine(Engine):
                     raise sqlite_location_error(self._path, self.url, exc) from exc
             mode = ("ro" if self._mode == "ro" else "rw") if reader else self._mode
             if mode != "rwc" and not path.exists():
-                located = sqlite_location_error(self._path, self.url, "no such file")
-                if isinstance(located, DatabaseLocationError):
-                    raise located
+                if not _nearest_existing(path.parent).is_dir():  # a parent is a file
+                    raise sqlite_location_error(self._path, self.url, "no such file")
                 raise DatabaseMissingError(
                     f"SQLite database {self.url} does not exist: {self._path} is opened "
                     f"without creating it (mode={self._mode}); check the path, or create "
