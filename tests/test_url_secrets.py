@@ -10,6 +10,7 @@ formatted cause chain or log line, and not in the CLI's output.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -158,6 +159,28 @@ async def test_no_secret_in_any_error(shape: str, secret: str, log_lines: _Lines
     for line in log_lines.lines[before:]:
         for form in _forms(secret):
             assert form not in line, f"secret in a log line: {line}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shape=st.sampled_from(sorted(SHAPES)),
+    secret=SECRETS,
+    before=st.sampled_from(["", "cannot connect to ", "dendrux: error: x:y "]),
+    after=st.sampled_from(["", " (OSError: a@b); check it", ": key (e)=(x@y)", "\nnext: line"]),
+)
+def test_mask_url_in_messages(shape: str, secret: str, before: str, after: str) -> None:
+    """`mask_url` on a whole message (as the CLI prints it) hides every URL's secret."""
+    masked = mask_url(before + SHAPES[shape](secret) + after)
+    for form in _forms(secret):
+        assert form not in masked, masked
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=60))
+def test_mask_url_takes_any_text(text: str) -> None:
+    assert isinstance(mask_url(text), str)
+    with contextlib.suppress(InvalidArgumentError):
+        parse_database_url(text)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

@@ -35,6 +35,7 @@ _SQLITE_PREFIX = r"(?i)sqlite(?:\+aiosqlite)?:///"
 _QUERY_KEY = r"[?&;]([^=&?#;\s]*)="
 _SECRET_KEY = r"(?i)pass|pwd|secret|token|key|auth|cred|sig"
 _PORTISH = r"\d*(?:[/?#].*)?"
+_PORT = r"\d+(?:[/?#,].*)?"
 _HOST_ITEM = r"(?:\[[^\]@/?#]*\]|[^\[\]@/?#,:]*)(?::(\d*))?"
 MASK = "***"
 
@@ -103,16 +104,24 @@ def _mask_one(url: str) -> str:
     return masked[: colon + 1] + MASK + masked[at:]
 
 
-def _opens_userinfo(token: str, *, first: bool) -> bool:
+def _opens_userinfo(token: str, *, first: bool, following: str) -> bool:
     """A token that ends inside a password (``scheme://user:pass`` followed by a space):
-    it has a ``:`` after the user name that is not a port, and no ``@``."""
+    it has a ``:`` after the user name that is not a port (or is followed by a token
+    whose ``@`` comes before any ``/``, as the rest of a password would be), no ``@``."""
     if "@" in token or re.match(_SQLITE_PREFIX, token):
         return False
     start = _userinfo_start(token)
-    if start == 0 and not first:
+    if start == 0:  # prose ("error: x@y") unless the whole text starts with it
+        colon = token.find(":") if first else -1
+        return colon >= 0 and not re.fullmatch(_PORTISH, token[colon + 1 :])
+    # After a scheme: a ':' in the authority not followed by a port (even an empty
+    # password, then a space) opens the password.
+    slash = token.find("/", start)
+    colon = token.find(":", start, slash if slash >= 0 else len(token))
+    if colon < 0:
         return False
-    colon = token.find(":", start)
-    return colon >= 0 and not re.fullmatch(_PORTISH, token[colon + 1 :])
+    at, slash = following.find("@"), following.find("/")
+    return not re.fullmatch(_PORT, token[colon + 1 :]) or (at >= 0 and (slash < 0 or at < slash))
 
 
 def mask_url(text: str) -> str:
@@ -131,7 +140,8 @@ def mask_url(text: str) -> str:
             i += 1
             continue
         end = i
-        if _opens_userinfo(token, first=i == 0 or (i == 2 and not parts[0])):
+        following = parts[i + 2] if i + 2 < len(parts) else ""
+        if _opens_userinfo(token, first=i == 0 or (i == 2 and not parts[0]), following=following):
             # A password with whitespace in it: runs to the next token holding an '@'.
             for j in range(i + 2, len(parts), 2):
                 if "@" in parts[j]:
