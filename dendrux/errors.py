@@ -49,7 +49,14 @@ class AuthenticationFailedError(DatabaseError):
 
 
 class ReadOnlyDatabaseError(DatabaseError):
-    """The database (or its file) does not accept writes."""
+    """The database (or its file, or the directory SQLite keeps its journal in) does not
+    accept writes. A configuration problem: retrying cannot help."""
+
+
+class DatabaseLocationError(DatabaseError):
+    """A SQLite path that cannot hold a database: its directory is missing and cannot
+    be created, a parent is a regular file, or the path is a directory. A
+    configuration problem, never retried; the message names the path and the fix."""
 
 
 class SchemaError(DendruxError):
@@ -128,4 +135,5 @@ class SlotTakenError(ConflictError):
 
 
 class DatabaseMissingError(DatabaseError):
-    """The server is reachable but the named database does not exist."""
+    """The named database does not exist: on a reachable server, or a SQLite file
+    opened without creating it (``create=False``, ``mode=rw``/``ro``)."""

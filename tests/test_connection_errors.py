@@ -395,6 +395,43 @@ async def test_missing_database_with_password_is_masked(auth_cluster: PgCluster)
     _assert_no_secret(info.value, RIGHT_PASSWORD)
 
 
+SPECIAL_USER = "app_special"
+SPECIAL_PASSWORD = "Sp3c/@:?#&=%zx"  # every reserved character, unencoded
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+async def test_password_with_reserved_characters(auth_cluster: PgCluster, encoded: bool) -> None:
+    """Issue 12: an unencoded ``/`` or ``@`` in the password leaked it into messages.
+    The URL as users write it reaches the server with the password they meant, and
+    a wrong one fails without the password anywhere in the cause chain."""
+    import traceback
+    from urllib.parse import quote
+
+    await _pg_execute(
+        auth_cluster.dsn("postgres"),
+        "SET password_encryption = 'scram-sha-256'",
+        f"DROP ROLE IF EXISTS {SPECIAL_USER}",
+        f"CREATE ROLE {SPECIAL_USER} LOGIN SUPERUSER PASSWORD '{SPECIAL_PASSWORD}'",
+    )
+
+    def url(password: str) -> str:
+        given = quote(password, safe="") if encoded else password
+        return f"postgresql://{SPECIAL_USER}:{given}@127.0.0.1:{auth_cluster.port}/{APP_DB}"
+
+    status = await dendrux.db.schema_status(url(SPECIAL_PASSWORD))
+    assert status.dialect == "postgres"
+
+    wrong = SPECIAL_PASSWORD + "Q"
+    with pytest.raises(AuthenticationFailedError) as info:
+        await dendrux.db.schema_status(url(wrong))
+    chain = "".join(traceback.format_exception(info.value))
+    for secret in (wrong, SPECIAL_PASSWORD, quote(wrong, safe="")):
+        assert secret not in chain, chain
+    assert f"postgresql://{SPECIAL_USER}:***@127.0.0.1:{auth_cluster.port}/{APP_DB}" in str(
+        info.value
+    )
+
+
 # -- database missing -------------------------------------------------------------------
 
 
@@ -416,17 +453,22 @@ async def test_missing_postgres_database(pg_server: PgCluster, operation: str) -
     assert not isinstance(info.value, ConnectionFailedError)
 
 
-async def test_missing_sqlite_file_in_rw_mode(tmp_path: Path) -> None:
-    """``mode=rw`` never creates the file: a missing file is 'cannot connect'."""
+@pytest.mark.parametrize("how", ["mode=rw", "mode=ro", "create=false"])
+async def test_missing_sqlite_file_opened_without_creating(tmp_path: Path, how: str) -> None:
+    """``mode=rw``/``ro`` and ``create=False`` never create the file: a missing file is
+    `DatabaseMissingError` (not a transient 'cannot connect'), raised at once."""
     path = tmp_path / "missing.db"
-    url = f"sqlite+aiosqlite:///{path}?mode=rw"
+    url = f"sqlite+aiosqlite:///{path}?{how}"
     store = StateStore.from_database_url(url)
     try:
-        with pytest.raises(ConnectionFailedError) as info:
-            await store.get_run("run-1")
+        started = time.monotonic()
+        with pytest.raises(DatabaseMissingError) as info:
+            await store.create_run("run-1", "agent")
+        assert time.monotonic() - started < 0.1, "a missing file must not be retried"
     finally:
         await store.close()
     assert url in str(info.value)
+    assert info.value.transient is False
     assert not path.exists()
 
 

@@ -23,8 +23,9 @@ from dendrux.state import StateStore, rows, runs
         ("sqlite+aiosqlite:////abs/app.db", "sqlite", "/abs/app.db"),
         ("sqlite:///app.db", "sqlite", "app.db"),
         ("sqlite+aiosqlite:///:memory:", "sqlite", ":memory:"),
-        ("postgresql://u:pw@h:5433/db", "postgres", "postgresql://u:pw@h:5433/db"),
-        ("postgresql+asyncpg://u@h/db", "postgres", "postgresql://u@h/db"),
+        # The user and password travel apart from the DSN (see DatabaseURL).
+        ("postgresql://u:pw@h:5433/db", "postgres", "postgresql://h:5433/db"),
+        ("postgresql+asyncpg://u@h/db", "postgres", "postgresql://h/db"),
         ("postgres://h/db", "postgres", "postgresql://h/db"),
     ],
 )

@@ -44,9 +44,17 @@ def create_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url`` (see `dendrux.db.urls` for the accepted forms).
 
     SQLite options: ``synchronous``, ``busy_timeout``, ``readers``, ``mode``,
-    ``auto_migrate``. PostgreSQL options: ``schema``, ``prepared_statements``,
-    ``pool_min_size``, ``pool_max_size``, ``connect_timeout``. Options may
-    also be given as URL query parameters.
+    ``create``, ``auto_migrate``. PostgreSQL options: ``schema``,
+    ``prepared_statements``, ``pool_min_size``, ``pool_max_size``,
+    ``connect_timeout``. Options may also be given as URL query parameters.
+
+    ``create=False`` (accepted by both dialects) opens an existing database
+    only: a SQLite file is opened with ``mode=rw`` (or ``mode="ro"`` when also
+    given) and a missing file raises `DatabaseMissingError` instead of being
+    created; on PostgreSQL it changes nothing (a server database is never
+    created). Read-only tools pass it so a mistyped path leaves no empty file.
+
+    The engine's ``url`` and ``repr`` show the URL with its password masked.
     """
     parsed = parse_database_url(url, argument="url")
     if parsed.dialect == "sqlite":

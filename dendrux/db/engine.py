@@ -211,6 +211,9 @@ class Engine(ABC):
     def closed(self) -> bool:
         """True once `dispose` ran."""
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"  # the masked URL: safe anywhere
+
     async def __aenter__(self) -> Engine:
         return self
 

@@ -64,7 +64,14 @@ _MAX_QUERIES = 10_000_000
 """Statements a pooled connection serves before asyncpg replaces it (its default,
 50,000, would reconnect and re-prepare every statement every minute or so under load)."""
 _OWN_OPTIONS = frozenset(
-    {"schema", "prepared_statements", "pool_min_size", "pool_max_size", "connect_timeout"}
+    {
+        "schema",
+        "prepared_statements",
+        "pool_min_size",
+        "pool_max_size",
+        "connect_timeout",
+        "create",
+    }
 )
 
 
@@ -214,8 +221,12 @@ class PostgresEngine(Engine):
     Options (keyword arguments or URL query parameters): ``schema`` (a
     namespace for the tables), ``prepared_statements`` (False for
     PgBouncer-style transaction poolers), ``pool_min_size`` (1),
-    ``pool_max_size`` (10), ``connect_timeout`` (seconds, 10). Other URL
-    query parameters (``sslmode``...) go to asyncpg unchanged.
+    ``pool_max_size`` (10), ``connect_timeout`` (seconds, 10), ``create``
+    (accepted for symmetry with SQLite; a server database is never created).
+    Other URL query parameters (``sslmode``...) go to asyncpg unchanged.
+
+    The user and password are handed to asyncpg as keyword arguments, never
+    inside the DSN string, so no driver message can echo the password.
     """
 
     dialect: PostgresDialect
@@ -252,15 +263,22 @@ class PostgresEngine(Engine):
         self._connect_timeout = seconds_option(
             "connect_timeout", merged.get("connect_timeout", 10.0)
         )
+        bool_option("create", merged.get("create", True))  # validated; nothing to create
         if self._min_size > self._max_size:
             raise InvalidArgumentError("option pool_min_size must be <= pool_max_size")
         if url is not None:
             self.url = url.masked
             assert url.postgres_dsn is not None
             self._dsn = url.postgres_dsn + (f"?{urlencode(passthrough)}" if passthrough else "")
+            self._auth = {
+                k: v
+                for k, v in (("user", url.postgres_user), ("password", url.postgres_password))
+                if v is not None
+            }
         else:
             self.url = "postgresql://(caller-owned pool)"
             self._dsn = ""
+            self._auth = {}
         self.dialect = PostgresDialect(json_decoded_by_driver=pool is None)
         self._pool: asyncpg.Pool | None = pool
         self._owns_pool = pool is None
@@ -302,6 +320,7 @@ class PostgresEngine(Engine):
                 try:
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
+                        **self._auth,
                         min_size=self._min_size,
                         max_size=self._max_size,
                         statement_cache_size=100 if self._prepared else 0,

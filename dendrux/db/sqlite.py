@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
@@ -42,8 +43,9 @@ from dendrux.db.options import bool_option, int_option, seconds_option
 from dendrux.db.urls import DatabaseURL
 from dendrux.db.writes import Outcome, UnitResult, Write, WriteUnit, may_skip
 from dendrux.errors import (
-    ConnectionFailedError,
     DatabaseError,
+    DatabaseLocationError,
+    DatabaseMissingError,
     DendruxError,
     IntegrityError,
     InvalidArgumentError,
@@ -139,8 +141,52 @@ def sqlite_timestamp(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
-def wrap_sqlite_error(exc: Exception, url: str) -> DendruxError:
-    """The dendrux error for a sqlite3/aiosqlite failure (the original is kept as cause)."""
+def sqlite_location_error(path: str | None, url: str, detail: object) -> DatabaseError:
+    """Why SQLite cannot open ``path``, read from the file system (each cause has its
+    own fix). Never transient: a retry meets the same directory."""
+    if path is None or path == ":memory:":
+        return DatabaseLocationError(
+            f"cannot open SQLite database {url} ({detail}); check that its directory "
+            "exists and is writable"
+        )
+    target = Path(path)
+    where = f"cannot use SQLite database {url}"
+    try:
+        if target.is_dir():
+            return DatabaseLocationError(
+                f"{where}: {path} is a directory; name a file inside it instead, "
+                f"e.g. {target / 'dendrux.db'}"
+            )
+        ancestor = _nearest_existing(target.parent)
+        if not ancestor.is_dir():
+            return DatabaseLocationError(
+                f"{where}: {ancestor} is a file, not a directory; choose a path whose "
+                "parents are directories"
+            )
+        if ancestor != target.parent:
+            return DatabaseLocationError(
+                f"{where}: its directory {target.parent} does not exist and cannot be "
+                f"created ({detail}); create it, or choose another location"
+            )
+    except OSError:  # an unreadable parent: the generic advice below still applies
+        pass
+    name = target.name
+    return ReadOnlyDatabaseError(
+        f"{where}: {path} cannot be opened for writing ({detail}); the file or its "
+        f"directory {target.parent} is not writable (SQLite also keeps {name}-wal and "
+        f"{name}-shm beside it): make them writable, or choose another location"
+    )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def wrap_sqlite_error(exc: Exception, url: str, path: str | None = None) -> DendruxError:
+    """The dendrux error for a sqlite3/aiosqlite failure (the original is kept as cause);
+    ``path``, when known, lets a file that cannot be opened say why."""
     if isinstance(exc, DendruxError):
         return exc
     code = getattr(exc, "sqlite_errorcode", None)
@@ -158,10 +204,7 @@ def wrap_sqlite_error(exc: Exception, url: str) -> DendruxError:
             "or open it for reading only"
         )
     if primary == _SQLITE_CANTOPEN:
-        return ConnectionFailedError(
-            f"cannot open SQLite database {url} ({exc}); check that the directory exists "
-            "and is writable"
-        )
+        return sqlite_location_error(path, url, exc)
     return DatabaseError(f"{url}: {type(exc).__name__}: {exc}")
 
 
@@ -292,12 +335,19 @@ def _caused(exc: Exception, url: str) -> DendruxError:
 class SqliteConnection:
     """Runs named queries on one aiosqlite connection."""
 
-    __slots__ = ("_dialect", "_raw", "_url")
+    __slots__ = ("_dialect", "_path", "_raw", "_url")
 
-    def __init__(self, raw: aiosqlite.Connection, dialect: SqliteDialect, url: str) -> None:
+    def __init__(
+        self,
+        raw: aiosqlite.Connection,
+        dialect: SqliteDialect,
+        url: str,
+        path: str | None = None,
+    ) -> None:
         self._raw = raw
         self._dialect = dialect
         self._url = url
+        self._path = path
 
     @property
     def dialect(self) -> Dialect:
@@ -308,14 +358,14 @@ class SqliteConnection:
             # One hop to the connection's thread; the statement runs to completion there.
             await self._raw.execute_fetchall(self._dialect.sql(query), self._dialect.bind(args))
         except Exception as exc:
-            raise wrap_sqlite_error(exc, self._url) from exc
+            raise wrap_sqlite_error(exc, self._url, self._path) from exc
 
     async def fetch_all(self, query: str, *args: Any) -> list[Row]:
         dialect = self._dialect
         try:
             rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
         except Exception as exc:
-            raise wrap_sqlite_error(exc, self._url) from exc
+            raise wrap_sqlite_error(exc, self._url, self._path) from exc
         # aiosqlite hands back cursor.fetchall()'s list: no copy needed.
         return rows if rows.__class__ is list else list(rows)  # type: ignore[arg-type]
 
@@ -326,7 +376,7 @@ class SqliteConnection:
         try:
             rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
         except Exception as exc:
-            raise wrap_sqlite_error(exc, self._url) from exc
+            raise wrap_sqlite_error(exc, self._url, self._path) from exc
         return rows[0] if rows else None  # type: ignore[index]
 
     async def fetch_value(self, query: str, *args: Any) -> Any:
@@ -334,7 +384,7 @@ class SqliteConnection:
         try:
             rows = await self._raw.execute_fetchall(dialect.sql(query), dialect.bind(args))
         except Exception as exc:
-            raise wrap_sqlite_error(exc, self._url) from exc
+            raise wrap_sqlite_error(exc, self._url, self._path) from exc
         return rows[0][0] if rows else None  # type: ignore[index]
 
     async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
@@ -343,7 +393,7 @@ class SqliteConnection:
                 self._dialect.sql(query), [self._dialect.bind(a) for a in args]
             )
         except Exception as exc:
-            raise wrap_sqlite_error(exc, self._url) from exc
+            raise wrap_sqlite_error(exc, self._url, self._path) from exc
 
     async def execute_script(self, script: str) -> None:
         # executescript() would COMMIT first; split and run inside our transaction instead.
@@ -351,7 +401,7 @@ class SqliteConnection:
             try:
                 await self._raw.execute_fetchall(statement)
             except Exception as exc:
-                raise wrap_sqlite_error(exc, self._url) from exc
+                raise wrap_sqlite_error(exc, self._url, self._path) from exc
 
 
 def split_sqlite_script(script: str) -> list[str]:
@@ -382,8 +432,15 @@ class SqliteEngine(Engine):
 
     Options (keyword arguments or URL query parameters): ``synchronous``
     (FULL, NORMAL or OFF; FULL by default), ``busy_timeout`` (seconds, 5),
-    ``readers`` (reader connections, 4), ``mode`` (``ro`` opens read-only),
+    ``readers`` (reader connections, 4), ``mode`` (``ro`` opens read-only,
+    ``rw`` never creates the file), ``create`` (False: open an existing file
+    only, as ``mode=rw`` does; a missing one is `DatabaseMissingError`),
     ``auto_migrate`` (True: the schema is created/updated on first use).
+
+    A path that cannot hold a database is a configuration error, never
+    retried: `DatabaseLocationError` (missing directory that cannot be
+    created, a parent that is a file, a path that is a directory) or
+    `ReadOnlyDatabaseError` (an unwritable file or directory).
     """
 
     dialect: SqliteDialect
@@ -396,20 +453,30 @@ class SqliteEngine(Engine):
         **options: Any,
     ) -> None:
         merged: dict[str, Any] = {**url.options, **options}
-        unknown = set(merged) - {"synchronous", "busy_timeout", "readers", "mode", "auto_migrate"}
+        unknown = set(merged) - {
+            "synchronous",
+            "busy_timeout",
+            "readers",
+            "mode",
+            "create",
+            "auto_migrate",
+        }
         if unknown:
             raise InvalidArgumentError(
                 f"unknown SQLite option(s) {sorted(unknown)}; accepted: synchronous, "
-                "busy_timeout, readers, mode, auto_migrate"
+                "busy_timeout, readers, mode, create, auto_migrate"
             )
         synchronous = str(merged.get("synchronous", "FULL")).upper()
         if synchronous not in _SYNCHRONOUS:
             raise InvalidArgumentError(
                 f"option synchronous must be one of FULL, NORMAL, OFF, got {synchronous!r}"
             )
-        mode = str(merged.get("mode", "rwc"))
+        create = bool_option("create", merged.get("create", True))
+        mode = str(merged.get("mode", "rwc" if create else "rw"))
         if mode not in ("ro", "rw", "rwc"):
             raise InvalidArgumentError(f"option mode must be ro, rw or rwc, got {mode!r}")
+        if not create and mode == "rwc":
+            raise InvalidArgumentError("option create=False contradicts mode=rwc (which creates)")
         self.dialect = SqliteDialect()
         self.url = url.masked
         self._path = url.sqlite_path or ":memory:"
@@ -443,31 +510,37 @@ class SqliteEngine(Engine):
             target, uri = ":memory:", False
         else:
             path = Path(self._path)
+            if path.is_dir():
+                raise sqlite_location_error(self._path, self.url, "a directory")
             if self._mode == "rwc" and not reader:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
-                    raise ConnectionFailedError(
-                        f"cannot create the directory {path.parent} for SQLite database "
-                        f"{self.url} ({exc}); check the path and its permissions"
-                    ) from exc
+                    raise sqlite_location_error(self._path, self.url, exc) from exc
             mode = ("ro" if self._mode == "ro" else "rw") if reader else self._mode
             if mode != "rwc" and not path.exists():
-                raise ConnectionFailedError(
-                    f"SQLite database {self.url} does not exist (mode={self._mode} never "
-                    "creates it); check the path, or drop the mode option to create it"
+                if not _nearest_existing(path.parent).is_dir():  # a parent is a file
+                    raise sqlite_location_error(self._path, self.url, "no such file")
+                raise DatabaseMissingError(
+                    f"SQLite database {self.url} does not exist: {self._path} is opened "
+                    f"without creating it (mode={self._mode}); check the path, or create "
+                    "it first (`dendrux db upgrade` or `await dendrux.db.upgrade(url)`)"
                 )
             target, uri = f"file:{quote(str(path))}?mode={mode}", True
+        pending = aiosqlite.connect(
+            target, uri=uri, isolation_level=None, timeout=self._busy_timeout
+        )
         try:
-            raw = await aiosqlite.connect(
-                target, uri=uri, isolation_level=None, timeout=self._busy_timeout
-            )
+            raw = await pending
         except Exception as exc:
-            raise wrap_sqlite_error(exc, self.url) from exc
+            await _worker_stopped(pending)
+            raise wrap_sqlite_error(exc, self.url, self._path) from exc
         raw.row_factory = sqlite3.Row
         if reader:
             try:
-                await SqliteConnection(raw, self.dialect, self.url).execute("query_only")
+                await SqliteConnection(raw, self.dialect, self.url, self._path).execute(
+                    "query_only"
+                )
             except BaseException:
                 raw.stop()  # a cancelled open must not leave its connection and thread behind
                 raise
@@ -485,7 +558,7 @@ class SqliteEngine(Engine):
             else:
                 # A caller's connection: rows must be addressable by column name.
                 self._writer.row_factory = sqlite3.Row
-            conn = SqliteConnection(self._writer, self.dialect, self.url)
+            conn = SqliteConnection(self._writer, self.dialect, self.url, self._path)
             from dendrux.db.migrate import apply_migrations, check_schema, is_upstream_schema
 
             # An upstream-schema file is read as it is: not even its journal mode changes.
@@ -515,7 +588,7 @@ class SqliteEngine(Engine):
                     f"{self.url}: the connection already has an open transaction; commit it "
                     "before handing the connection to dendrux"
                 )
-            conn = SqliteConnection(self._writer, self.dialect, self.url)
+            conn = SqliteConnection(self._writer, self.dialect, self.url, self._path)
             await conn.execute("begin_immediate")
             try:
                 yield conn
@@ -538,7 +611,7 @@ class SqliteEngine(Engine):
         assert self._writer is not None
         async with self._write_lock:
             self._check_open()
-            yield SqliteConnection(self._writer, self.dialect, self.url)
+            yield SqliteConnection(self._writer, self.dialect, self.url, self._path)
 
     async def write(self, unit: WriteUnit) -> UnitResult:
         """Queue the unit for the next group commit and wait for that commit."""
@@ -585,6 +658,16 @@ class SqliteEngine(Engine):
             self._writer = None
 
 
+async def _worker_stopped(pending: aiosqlite.Connection) -> None:
+    """After a failed connect aiosqlite stops its worker thread without waiting for it;
+    a thread still running when the event loop closes dies with a traceback on
+    stderr. It ends within microseconds: wait for that (bounded) before raising."""
+    thread = getattr(pending, "_thread", None)
+    deadline = time.monotonic() + 2.0
+    while thread is not None and thread.is_alive() and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+
+
 class _ReaderLease:
     """What `SqliteEngine.connect()` returns: a reader connection from the idle list
     for the ``async with`` block (the writer's, behind the write lock, when there is
@@ -608,7 +691,7 @@ class _ReaderLease:
                 engine._check_open()
                 raise StoreClosedError(f"the engine for {engine.url} was disposed")
             self._locked = True
-            return SqliteConnection(engine._writer, engine.dialect, engine.url)
+            return SqliteConnection(engine._writer, engine.dialect, engine.url, engine._path)
         await engine._reader_slots.acquire()
         try:
             engine._check_open()
@@ -617,7 +700,7 @@ class _ReaderLease:
         except BaseException:
             engine._reader_slots.release()
             raise
-        return SqliteConnection(self._raw, engine.dialect, engine.url)
+        return SqliteConnection(self._raw, engine.dialect, engine.url, engine._path)
 
     async def __aexit__(self, *exc_info: object) -> None:
         engine = self._engine
