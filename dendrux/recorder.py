@@ -42,7 +42,7 @@ from dendrux.durability import best_effort, retry_critical, skip_best_effort
 from dendrux.state import rows, runs
 from dendrux.state.store import StateStore
 from dendrux.ulid import new_ulid
-from dendrux.validation import check_required_id, check_required_int
+from dendrux.validation import check_required_id, check_required_index
 
 __all__ = [
     "EventSequencer",
@@ -96,7 +96,7 @@ class EventSequencer:
     __slots__ = ("_counter", "_last")
 
     def __init__(self, initial: int = 0) -> None:
-        start = check_required_int("initial", initial)
+        start = check_required_index("initial", initial)
         self._counter = itertools.count(start)
         self._last = start - 1
 
@@ -239,7 +239,7 @@ class PersistenceRecorder:
         self._model = model
         self._provider = provider_name
         self._targets = dict(target_lookup or {})
-        self._order = check_required_int("initial_order_index", initial_order_index)
+        self._order = check_required_index("initial_order_index", initial_order_index)
         self.event_sequencer = event_sequencer or EventSequencer(0)
 
     @property
