@@ -173,9 +173,13 @@ def check_cost(name: str, value: object) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidArgumentTypeError(f"{name} must be a float, got {type(value).__name__}")
-    cost = float(value)
+    try:
+        cost = float(value)
+    except OverflowError:  # an int beyond the float range
+        cost = math.inf
     if not math.isfinite(cost) or cost < 0:
-        raise InvalidArgumentError(f"{name} must be a finite number >= 0, got {value!r}")
+        shown = int_text(value) if isinstance(value, int) else repr(value)
+        raise InvalidArgumentError(f"{name} must be a finite number >= 0, got {shown}")
     return cost
 
 
