@@ -132,11 +132,15 @@ def int_text(value: int) -> str:
 def check_index(name: str, value: object, *, optional: bool = False) -> int | None:
     """A value for an INTEGER column (an index, a count, a duration): 0..`INT32_MAX`,
     the one range both dialects store (PostgreSQL's INTEGER)."""
+    if value.__class__ is int and 0 <= value <= INT32_MAX:
+        return value
     return check_int(name, value, optional=optional, maximum=INT32_MAX)
 
 
 def check_required_index(name: str, value: object) -> int:
     """A non-optional `check_index`."""
+    if value.__class__ is int and 0 <= value <= INT32_MAX:
+        return value
     checked = check_int(name, value, maximum=INT32_MAX)
     assert checked is not None
     return checked
