@@ -141,10 +141,13 @@ def _tool_call_brief(call: Any) -> dict[str, Any]:
 def _usage_dict(usage: Any) -> dict[str, Any]:
     input_tokens = getattr(usage, "input_tokens", 0) or 0
     output_tokens = getattr(usage, "output_tokens", 0) or 0
+    counts = input_tokens.__class__ is int and output_tokens.__class__ is int
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
+        # Not a sum when a provider sent something else: the fail-closed event records
+        # what it said; the best-effort rows refuse it by name (`check_usage`).
+        "total_tokens": input_tokens + output_tokens if counts else None,
         "cost_usd": getattr(usage, "cost_usd", None),
         "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", None),
         "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", None),

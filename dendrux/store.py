@@ -26,6 +26,7 @@ from dendrux.validation import (
     check_offset,
     check_page,
     check_required_id,
+    check_seconds,
     clamp_cursor,
     clamp_limit,
 )
@@ -403,14 +404,7 @@ class RunStore(EngineHolder):
         """
         run_id = check_required_id("run_id", run_id)
         cursor = clamp_cursor("after_sequence_index", after_sequence_index)
-        if isinstance(poll_interval_s, bool) or not isinstance(poll_interval_s, int | float):
-            from dendrux.errors import InvalidArgumentTypeError
-
-            raise InvalidArgumentTypeError("poll_interval_s must be a number of seconds")
-        if not poll_interval_s > 0:
-            from dendrux.errors import InvalidArgumentError
-
-            raise InvalidArgumentError(f"poll_interval_s must be positive, got {poll_interval_s}")
+        interval = check_seconds("poll_interval_s", poll_interval_s)
         if not await self._exists(run_id):
             raise RunNotFoundError(run_id)
         # Here, not at module level: `import dendrux.store` stays light for code that
@@ -432,10 +426,10 @@ class RunStore(EngineHolder):
                 if len(page) == STREAM_PAGE:
                     continue
                 if wakeup is None:
-                    await asyncio.sleep(poll_interval_s)
+                    await asyncio.sleep(interval)
                     continue
                 with suppress(TimeoutError):  # the poll fallback
-                    await asyncio.wait_for(wakeup.wait(), poll_interval_s)
+                    await asyncio.wait_for(wakeup.wait(), interval)
         finally:
             if wakeups is not None and wakeup is not None:
                 wakeups.unsubscribe(run_id, wakeup)

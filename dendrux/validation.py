@@ -187,6 +187,28 @@ def check_cost(name: str, value: object) -> float | None:
     return cost
 
 
+MAX_SECONDS = 86_400.0
+
+
+def check_seconds(name: str, value: object) -> float:
+    """A wait in seconds: a finite number above 0 and at most a day (an infinite or
+    astronomically long poll would never poll, and asyncio cannot schedule it)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentTypeError(
+            f"{name} must be a number of seconds, got {type(value).__name__}"
+        )
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond the float range
+        seconds = math.inf if value > 0 else -math.inf
+    if not 0 < seconds <= MAX_SECONDS:  # NaN fails this too
+        shown = int_text(value) if isinstance(value, int) else repr(value)
+        raise InvalidArgumentError(
+            f"{name} must be a number of seconds above 0 and at most {MAX_SECONDS:.0f}, got {shown}"
+        )
+    return seconds
+
+
 def check_bool(name: str, value: object) -> bool:
     """A real bool."""
     if not isinstance(value, bool):

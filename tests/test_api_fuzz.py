@@ -35,7 +35,7 @@ from dendrux.errors import (
     RunNotFoundError,
     SlotTakenError,
 )
-from dendrux.recorder import PersistenceRecorder
+from dendrux.recorder import PersistenceRecorder, resume_event_sequencer
 from dendrux.state import StateStore
 from dendrux.store import RunStore
 from dendrux.validation import INT32_MAX, MAX_JSON_DEPTH
@@ -91,6 +91,15 @@ class Opaque:
         return "Opaque()"
 
 
+@dataclass
+class Response:
+    """What a provider adapter hands ``on_llm_call_completed`` (duck-typed)."""
+
+    text: Any = "hi"
+    usage: Any = None
+    provider_response: Any = None
+
+
 def build(value: Any) -> Any:
     """The value a marker stands for (inside dicts, lists and usage objects too)."""
     if isinstance(value, Huge):
@@ -104,6 +113,8 @@ def build(value: Any) -> Any:
         return {build(k): build(v) for k, v in value.items()}
     if isinstance(value, list):
         return [build(v) for v in value]
+    if isinstance(value, Response):
+        return Response(build(value.text), build(value.usage), build(value.provider_response))
     if isinstance(value, Usage):
         return Usage(*(build(getattr(value, f)) for f in Usage.__dataclass_fields__))
     return value
@@ -223,7 +234,9 @@ _usages = st.builds(
     _ints | st.none(),
     _ints | st.none(),
 )
+_responses = st.builds(Response, _text | st.none(), _usages | _scalars, _odd_json)
 weird = st.one_of(
+    _responses,
     _scalars,
     _scalars,
     _datetimes,
@@ -459,7 +472,16 @@ CALLS: list[tuple[str, str, dict[str, Any], bool]] = [
         dict(event_type="policy.checked", iteration=0, data={"ok": True}, correlation_id=None),
         True,
     ),
+    (
+        "recorder",
+        "on_llm_call_completed",
+        dict(response=Response(usage=Usage()), iteration=0, duration_ms=5, guardrail_findings=None),
+        True,
+    ),
 ]
+# A hook refuses what it was given under the name of the column it fills: the
+# iteration is the rows' iteration_index, the response's figures are the event's data.
+ALIASES = {"iteration": "iteration_index", "response": "data"}
 
 
 @st.composite
@@ -527,9 +549,8 @@ async def invoke(
     state_store: StateStore, run_store: RunStore, api: str, method: str, kwargs: dict[str, Any]
 ) -> None:
     if api == "recorder":
-        recorder = PersistenceRecorder(state_store, "r1")
-        recorder.event_sequencer.next()  # past the seeded events: a fresh index each time
-        recorder.event_sequencer.next()
+        sequencer = await resume_event_sequencer(state_store, "r1")  # a free index
+        recorder = PersistenceRecorder(state_store, "r1", event_sequencer=sequencer)
         await getattr(recorder, method)(**kwargs)
         return
     if method == "stream_events":
@@ -558,6 +579,7 @@ async def test_api_arguments_fuzz(
     counts: Callable[[], Awaitable[dict[str, int]]],
 ) -> None:
     api, method, kwargs, writes, names = call
+    names = [*names, *(ALIASES[n] for n in names if n in ALIASES)]
     if await state_store.get_run("r1") is None:
         await seed(state_store)
     kwargs = build(kwargs)

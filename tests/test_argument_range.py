@@ -406,3 +406,23 @@ async def test_json_depth_limit_is_the_same_on_both_dialects(
         )  # fmt: skip
     results = [t.result for t in await run_store.get_tool_invocations("r1")]
     assert results == [{"raw": "[" * d + "]" * d} for d in (MAX_JSON_DEPTH + 1, 10_000)]
+
+
+async def test_stream_poll_interval_is_checked(
+    state_store: StateStore, run_store: RunStore
+) -> None:
+    """Found by the fuzz test: ``poll_interval_s=-10**5000`` raised a bare ValueError
+    while building the message, and an int past the float range or an infinite wait
+    could not be scheduled (or would never poll)."""
+    await state_store.create_run("r1", "agent")
+    for value in (-HUGE, HUGE, 10**400, float("inf"), float("nan"), 0, -1.5, 86_401):
+        stream = run_store.stream_events("r1", poll_interval_s=value)
+        with pytest.raises(InvalidArgumentError) as exc:
+            await anext(stream)
+        refused(exc, "poll_interval_s")
+    stream = run_store.stream_events("r1", poll_interval_s=86_400)
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(stream), 0.2)
+    finally:
+        await stream.aclose()
