@@ -426,3 +426,20 @@ async def test_stream_poll_interval_is_checked(
             await asyncio.wait_for(anext(stream), 0.2)
     finally:
         await stream.aclose()
+
+
+async def test_llm_hook_with_odd_token_counts(
+    state_store: StateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A provider's non-int token count reached ``input + output`` and raised a bare
+    TypeError before anything was checked. Now the fail-closed ``llm.completed`` event
+    records what the provider said and the best-effort rows are refused by name."""
+    await state_store.create_run("r1", "agent")
+    recorder = PersistenceRecorder(state_store, "r1")
+    usage = Usage(input_tokens="12", output_tokens=3)
+    with caplog.at_level(logging.WARNING, logger="dendrux"):
+        await recorder.on_llm_call_completed(LLMResponse(text="hi", usage=usage), 0)  # type: ignore[arg-type]
+    [event] = await state_store.get_run_events("r1")
+    assert event.data is not None and event.data["input_tokens"] == "12"
+    skipped = [r.getMessage() for r in caplog.records if "best-effort" in r.getMessage()]
+    assert any("usage.input_tokens" in m for m in skipped), skipped
