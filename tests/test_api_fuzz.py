@@ -252,207 +252,73 @@ weird = st.one_of(
 
 # -- the calls -------------------------------------------------------------------------------
 
+# fmt: off
 TOOL = dict(
-    tool_call_id="tcz",
-    provider_tool_call_id=None,
-    tool_name="t",
-    target="server",
-    params={"q": 1},
-    result_payload='{"ok": true}',
-    success=True,
-    duration_ms=3,
+    tool_call_id="tcz", provider_tool_call_id=None, tool_name="t", target="server",
+    params={"q": 1}, result_payload='{"ok": true}', success=True, duration_ms=3,
     iteration_index=0,
 )
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
-# (api, method, base keyword arguments, is a write, fuzzable argument -> strategy)
+# (api, method, a valid call's keyword arguments, whether it writes)
 CALLS: list[tuple[str, str, dict[str, Any], bool]] = [
-    (
-        "state",
-        "create_run",
-        dict(
-            run_id="n1",
-            agent_name="a",
-            input_data={"q": 1},
-            model="m",
-            strategy="s",
-            parent_run_id="r1",
-            delegation_level=1,
-            tenant_id="t",
-            meta={"a": 1},
-            idempotency_key="k",
-            idempotency_fingerprint="f",
-            retry_of_run_id="r1",
-        ),
-        True,
-    ),
-    (
-        "state",
-        "finalize_run",
-        dict(
-            run_id="r1",
-            status="success",
-            answer="a",
-            error=None,
-            iteration_count=1,
-            total_usage=Usage(),
-            expected_current_status="waiting_approval",
-            pii_mapping={"<P>": "x"},
-        ),
-        True,
-    ),
-    (
-        "state",
-        "finalize_run_if_status_in",
-        dict(
-            run_id="r1",
-            status="error",
-            allowed_current_statuses=["waiting_approval"],
-            iteration_count=1,
-        ),
-        True,
-    ),
-    (
-        "state",
-        "pause_run",
-        dict(
-            run_id="t1",
-            status="waiting_approval",
-            pause_data={"s": 1},
-            iteration_count=1,
-            pii_mapping=None,
-        ),
-        True,
-    ),
-    (
-        "state",
-        "submit_and_claim",
-        dict(run_id="r1", expected_status="waiting_approval", submitted_data={"x": 1}),
-        True,
-    ),
+    ("state", "create_run", dict(
+        run_id="n1", agent_name="a", input_data={"q": 1}, model="m", strategy="s",
+        parent_run_id="r1", delegation_level=1, tenant_id="t", meta={"a": 1},
+        idempotency_key="k", idempotency_fingerprint="f", retry_of_run_id="r1"), True),
+    ("state", "finalize_run", dict(
+        run_id="r1", status="success", answer="a", error=None, iteration_count=1,
+        total_usage=Usage(), expected_current_status="waiting_approval",
+        pii_mapping={"<P>": "x"}), True),
+    ("state", "finalize_run_if_status_in", dict(
+        run_id="r1", status="error", allowed_current_statuses=["waiting_approval"],
+        iteration_count=1), True),
+    ("state", "pause_run", dict(
+        run_id="t1", status="waiting_approval", pause_data={"s": 1}, iteration_count=1,
+        pii_mapping=None), True),
+    ("state", "submit_and_claim", dict(
+        run_id="r1", expected_status="waiting_approval", submitted_data={"x": 1}), True),
     ("state", "claim_paused_run", dict(run_id="r1", expected_status="waiting_approval"), True),
-    (
-        "state",
-        "cancel_run",
-        dict(run_id="t1", sequence_index=9, iteration_index=0, reason="r"),
-        True,
-    ),
-    (
-        "state",
-        "save_trace",
-        dict(run_id="r1", role="user", content="c", order_index=0, meta={"m": 1}),
-        True,
-    ),
+    ("state", "cancel_run", dict(
+        run_id="t1", sequence_index=9, iteration_index=0, reason="r"), True),
+    ("state", "save_trace", dict(
+        run_id="r1", role="user", content="c", order_index=0, meta={"m": 1}), True),
     ("state", "save_tool_call", dict(run_id="r1", **TOOL), True),
-    (
-        "state",
-        "save_usage",
-        dict(
-            run_id="r1",
-            iteration_index=0,
-            usage=Usage(),
-            model="m",
-            provider="p",
-            duration_ms=1,
-            meta=None,
-        ),
-        True,
-    ),
-    (
-        "state",
-        "save_llm_interaction",
-        dict(
-            run_id="r1",
-            iteration_index=0,
-            usage=Usage(),
-            duration_ms=1,
-            semantic_request={"m": []},
-            semantic_response=None,
-            provider_request=None,
-            provider_response={"r": 1},
-            guardrail_findings=None,
-            interaction_id=None,
-        ),
-        True,
-    ),
-    (
-        "state",
-        "save_run_event",
-        dict(
-            run_id="r1",
-            event_type="x.y",
-            sequence_index=0,
-            iteration_index=0,
-            correlation_id=None,
-            data={"d": 1},
-        ),
-        True,
-    ),
+    ("state", "save_usage", dict(
+        run_id="r1", iteration_index=0, usage=Usage(), model="m", provider="p",
+        duration_ms=1, meta=None), True),
+    ("state", "save_llm_interaction", dict(
+        run_id="r1", iteration_index=0, usage=Usage(), duration_ms=1,
+        semantic_request={"m": []}, semantic_response=None, provider_request=None,
+        provider_response={"r": 1}, guardrail_findings=None, interaction_id=None), True),
+    ("state", "save_run_event", dict(
+        run_id="r1", event_type="x.y", sequence_index=0, iteration_index=0,
+        correlation_id=None, data={"d": 1}), True),
     ("state", "sweep_stale_runs", dict(older_than=timedelta(days=36500)), True),
     ("state", "sweep_abandoned_runs", dict(older_than=timedelta(days=36500)), True),
-    (
-        "state",
-        "purge_runs",
-        dict(
-            before=datetime(2000, 1, 1, tzinfo=UTC), status=["success"], batch_size=10, dry_run=True
-        ),
-        True,
-    ),
-    (
-        "state",
-        "list_runs",
-        dict(
-            limit=5,
-            offset=0,
-            tenant_id=None,
-            status=["running"],
-            agent_name="a",
-            parent_run_id=None,
-            started_after=NOW,
-            started_before=None,
-            metadata_filter={"a": 1},
-        ),
-        False,
-    ),
-    (
-        "state",
-        "count_runs",
-        dict(status="running", started_before=NOW, metadata_filter={"user-id": "u"}),
-        False,
-    ),
-    (
-        "state",
-        "get_run_events",
-        dict(run_id="r1", after_sequence_index=0, limit=5, event_types=["run.started"]),
-        False,
-    ),
+    ("state", "purge_runs", dict(
+        before=datetime(2000, 1, 1, tzinfo=UTC), status=["success"], batch_size=10,
+        dry_run=True), True),
+    ("state", "list_runs", dict(
+        limit=5, offset=0, tenant_id=None, status=["running"], agent_name="a",
+        parent_run_id=None, started_after=NOW, started_before=None,
+        metadata_filter={"a": 1}), False),
+    ("state", "count_runs", dict(
+        status="running", started_before=NOW, metadata_filter={"user-id": "u"}), False),
+    ("state", "get_run_events", dict(
+        run_id="r1", after_sequence_index=0, limit=5, event_types=["run.started"]), False),
     ("state", "get_tool_calls", dict(run_id="r1", iteration_index=0, limit=5, offset=0), False),
-    (
-        "state",
-        "get_llm_interactions",
-        dict(run_id="r1", iteration_index=0, limit=5, offset=0),
-        False,
-    ),
+    ("state", "get_llm_interactions", dict(
+        run_id="r1", iteration_index=0, limit=5, offset=0), False),
     ("state", "get_traces", dict(run_id="r1", limit=5, offset=0), False),
     ("state", "get_next_event_sequence", dict(run_id="r1"), False),
     ("state", "get_delegation_info", dict(run_id="r1"), False),
-    (
-        "read",
-        "list_runs",
-        dict(
-            status=["running"],
-            agent_name="a",
-            parent_run_id=None,
-            tenant_id=None,
-            started_after=NOW,
-            started_before=None,
-            metadata_filter={"a": 1.5},
-            limit=5,
-            offset=0,
-        ),
-        False,
-    ),
-    ("read", "count_runs", dict(status=None, started_after=NOW, metadata_filter={"a": "x"}), False),
+    ("read", "list_runs", dict(
+        status=["running"], agent_name="a", parent_run_id=None, tenant_id=None,
+        started_after=NOW, started_before=None, metadata_filter={"a": 1.5}, limit=5,
+        offset=0), False),
+    ("read", "count_runs", dict(
+        status=None, started_after=NOW, metadata_filter={"a": "x"}), False),
     ("read", "get_events", dict(run_id="r1", after_sequence_index=0, limit=5), False),
     ("read", "get_llm_calls", dict(run_id="r1", iteration=0, limit=5, offset=0), False),
     ("read", "get_tool_invocations", dict(run_id="r1", iteration=0, limit=5, offset=0), False),
@@ -460,25 +326,16 @@ CALLS: list[tuple[str, str, dict[str, Any], bool]] = [
     ("read", "get_run", dict(run_id="r1"), False),
     ("read", "get_pauses", dict(run_id="r1"), False),
     ("read", "get_pii_mapping", dict(run_id="r1"), False),
-    (
-        "read",
-        "stream_events",
-        dict(run_id="r1", after_sequence_index=0, poll_interval_s=0.05),
-        False,
-    ),
-    (
-        "recorder",
-        "on_governance_event",
-        dict(event_type="policy.checked", iteration=0, data={"ok": True}, correlation_id=None),
-        True,
-    ),
-    (
-        "recorder",
-        "on_llm_call_completed",
-        dict(response=Response(usage=Usage()), iteration=0, duration_ms=5, guardrail_findings=None),
-        True,
-    ),
+    ("read", "stream_events", dict(
+        run_id="r1", after_sequence_index=0, poll_interval_s=0.05), False),
+    ("recorder", "on_governance_event", dict(
+        event_type="policy.checked", iteration=0, data={"ok": True}, correlation_id=None),
+     True),
+    ("recorder", "on_llm_call_completed", dict(
+        response=Response(usage=Usage()), iteration=0, duration_ms=5,
+        guardrail_findings=None), True),
 ]
+# fmt: on
 # A hook refuses what it was given under the name of the column it fills: the
 # iteration is the rows' iteration_index, the response's figures are the event's data.
 ALIASES = {"iteration": "iteration_index", "response": "data"}
