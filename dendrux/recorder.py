@@ -42,7 +42,7 @@ from dendrux.durability import best_effort, retry_critical, skip_best_effort
 from dendrux.state import rows, runs
 from dendrux.state.store import StateStore
 from dendrux.ulid import new_ulid
-from dendrux.validation import check_required_id, check_required_int
+from dendrux.validation import check_required_id, check_required_index
 
 __all__ = [
     "EventSequencer",
@@ -96,7 +96,7 @@ class EventSequencer:
     __slots__ = ("_counter", "_last")
 
     def __init__(self, initial: int = 0) -> None:
-        start = check_required_int("initial", initial)
+        start = check_required_index("initial", initial)
         self._counter = itertools.count(start)
         self._last = start - 1
 
@@ -141,10 +141,13 @@ def _tool_call_brief(call: Any) -> dict[str, Any]:
 def _usage_dict(usage: Any) -> dict[str, Any]:
     input_tokens = getattr(usage, "input_tokens", 0) or 0
     output_tokens = getattr(usage, "output_tokens", 0) or 0
+    counts = input_tokens.__class__ is int and output_tokens.__class__ is int
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
+        # Not a sum when a provider sent something else: the fail-closed event records
+        # what it said; the best-effort rows refuse it by name (`check_usage`).
+        "total_tokens": input_tokens + output_tokens if counts else None,
         "cost_usd": getattr(usage, "cost_usd", None),
         "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", None),
         "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", None),
@@ -239,7 +242,7 @@ class PersistenceRecorder:
         self._model = model
         self._provider = provider_name
         self._targets = dict(target_lookup or {})
-        self._order = check_required_int("initial_order_index", initial_order_index)
+        self._order = check_required_index("initial_order_index", initial_order_index)
         self.event_sequencer = event_sequencer or EventSequencer(0)
 
     @property

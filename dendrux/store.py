@@ -21,10 +21,13 @@ from dendrux.db.holder import EngineHolder
 from dendrux.errors import RunNotFoundError
 from dendrux.state.filters import RunFilters
 from dendrux.validation import (
+    check_index_filter,
     check_int,
     check_offset,
     check_page,
     check_required_id,
+    check_seconds,
+    clamp_cursor,
     clamp_limit,
 )
 
@@ -370,7 +373,7 @@ class RunStore(EngineHolder):
     ) -> list[StoredEvent]:
         """A run's events in sequence order after a strict ``>`` cursor."""
         run_id = check_required_id("run_id", run_id)
-        after = check_int("after_sequence_index", after_sequence_index, optional=True, minimum=None)
+        after = clamp_cursor("after_sequence_index", after_sequence_index)
         page = check_int("limit", limit, optional=True, minimum=1)
         async with self._db().connect() as conn:
             return await self._events(conn, run_id, after, page)
@@ -400,17 +403,8 @@ class RunStore(EngineHolder):
         polls. Reads go page by page, each on a connection returned at once.
         """
         run_id = check_required_id("run_id", run_id)
-        cursor = check_int(
-            "after_sequence_index", after_sequence_index, optional=True, minimum=None
-        )
-        if isinstance(poll_interval_s, bool) or not isinstance(poll_interval_s, int | float):
-            from dendrux.errors import InvalidArgumentTypeError
-
-            raise InvalidArgumentTypeError("poll_interval_s must be a number of seconds")
-        if not poll_interval_s > 0:
-            from dendrux.errors import InvalidArgumentError
-
-            raise InvalidArgumentError(f"poll_interval_s must be positive, got {poll_interval_s}")
+        cursor = clamp_cursor("after_sequence_index", after_sequence_index)
+        interval = check_seconds("poll_interval_s", poll_interval_s)
         if not await self._exists(run_id):
             raise RunNotFoundError(run_id)
         # Here, not at module level: `import dendrux.store` stays light for code that
@@ -432,10 +426,10 @@ class RunStore(EngineHolder):
                 if len(page) == STREAM_PAGE:
                     continue
                 if wakeup is None:
-                    await asyncio.sleep(poll_interval_s)
+                    await asyncio.sleep(interval)
                     continue
                 with suppress(TimeoutError):  # the poll fallback
-                    await asyncio.wait_for(wakeup.wait(), poll_interval_s)
+                    await asyncio.wait_for(wakeup.wait(), interval)
         finally:
             if wakeups is not None and wakeup is not None:
                 wakeups.unsubscribe(run_id, wakeup)
@@ -452,9 +446,12 @@ class RunStore(EngineHolder):
     ) -> list[LLMCall]:
         """A run's LLM calls by iteration, then time."""
         run_id = check_required_id("run_id", run_id)
-        it = check_int("iteration", iteration, optional=True)
+        it, storable = check_index_filter("iteration", iteration)
         page, skip = check_page(limit, offset)
-        async with self._db().connect() as conn:
+        db = self._db()
+        if not storable:  # past the INTEGER column's range: no row can match
+            return []
+        async with db.connect() as conn:
             rows = await conn.fetch_all("get_llm_calls", run_id, it, page, skip)
             return _llm_call_list(rows, conn.dialect)
 
@@ -468,9 +465,12 @@ class RunStore(EngineHolder):
     ) -> list[ToolInvocation]:
         """A run's tool executions by iteration, then time."""
         run_id = check_required_id("run_id", run_id)
-        it = check_int("iteration", iteration, optional=True)
+        it, storable = check_index_filter("iteration", iteration)
         page, skip = check_page(limit, offset)
-        async with self._db().connect() as conn:
+        db = self._db()
+        if not storable:  # past the INTEGER column's range: no row can match
+            return []
+        async with db.connect() as conn:
             rows = await conn.fetch_all("get_tool_calls", run_id, it, page, skip)
             return _tool_list(rows, conn.dialect)
 

@@ -280,6 +280,7 @@ BAD_REQUIRED_INT = (
     (1.0, T),
     (None, T),
     (-1, V),
+    (2**31, V),  # every required int is an INTEGER column: 32-bit on both dialects
     (2**63, V),
 )
 BAD_OPTIONAL_INT = (("0", T), (True, T), (False, T), (1.0, T), (-1, V), (2**63, V))

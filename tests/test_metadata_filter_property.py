@@ -15,6 +15,12 @@ scalars, which is what the PostgreSQL query runs; SQLite's
 Runs are written through `StateStore`, read back through `RunStore`, and the
 result must be exactly the reference selection, in the unfiltered listing's
 order (newest first, ties by id), with `count_runs` agreeing.
+
+Stored metas also hold integers beyond 64 bits, which SQLite reads as the nearest
+REAL and PostgreSQL keeps exact. The filter values that could tell the two apart
+(floats of 2**63 and more in magnitude, and the int -2**63, equal to such a rounded
+REAL) are refused with one clear `InvalidArgumentError` on both dialects (issue 12,
+item 7); every other filter must still select exactly the reference runs.
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
 from dendrux.store import RunStore
 from dendrux.validation import encode_json
 
 KEYS = ["a", "b", "thread_id", "user-id", "x_1"]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+BIG = 2**200  # stored ints go this far (json text, no int-string limit in reach)
 
 # -- reference semantics ------------------------------------------------------------
 
@@ -137,6 +145,13 @@ _ints = st.one_of(
     st.integers(-3, 3),
     st.integers(INT64_MIN, INT64_MAX),
 )
+# Beyond 64 bits: storable in meta, never a filter value SQLite and PostgreSQL agree on.
+_big_ints = st.one_of(
+    st.sampled_from(
+        [2**63, 2**63 + 1, -(2**63) - 1, 2**64, 2**64 + 1, 10**30, -(10**30), 2**100, BIG]
+    ),
+    st.integers(-BIG, BIG),
+)
 _floats = st.one_of(
     st.sampled_from(
         [
@@ -158,11 +173,16 @@ _floats = st.one_of(
             5e-324,
             1e-7,
             1.7976931348623157e308,
+            1e30,
+            -1e30,
+            -9.2233720368547758e18,
+            math.nextafter(2.0**63, 0),
+            float(2**64),
         ]
     ),
     st.floats(allow_nan=False, allow_infinity=False),
 )
-scalars = st.one_of(_text, _ints, _floats, st.booleans(), st.none())
+scalars = st.one_of(_text, _ints, _floats, st.booleans(), st.none(), _big_ints)
 _nested = st.one_of(
     st.lists(scalars, max_size=3),
     st.dictionaries(st.sampled_from(KEYS), scalars, max_size=2),
@@ -176,11 +196,28 @@ metas = st.one_of(
 
 
 def _storable_scalar(value: object) -> bool:
+    """A scalar ``meta`` can hold (and a filter may try)."""
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return INT64_MIN <= value <= INT64_MAX
+        return -BIG - 2 <= value <= BIG + 2
     return value is None or isinstance(value, str | bool)
+
+
+def filterable(value: object) -> bool:
+    """A filter value both dialects compare exactly alike (others are refused)."""
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) < 2.0**63
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -INT64_MAX <= value <= INT64_MAX
+    return True
+
+
+def test_filterable() -> None:
+    assert filterable(2**63 - 1) and filterable(-(2**63) + 1) and filterable(float(2**62))
+    assert filterable(math.nextafter(2.0**63, 0)) and filterable(-1.5) and filterable("x")
+    assert not filterable(-(2**63)) and not filterable(2**63) and not filterable(10**30)
+    assert not filterable(1e30) and not filterable(-(2.0**63)) and not filterable(2.0**63)
 
 
 def _variants(value: object) -> list[object]:
@@ -190,6 +227,8 @@ def _variants(value: object) -> list[object]:
         out += [value, int(value), float(value), str(value).lower(), not value]
     elif isinstance(value, int):
         out += [value, float(value), str(value), value + 1, value - 1]
+        if abs(value) > INT64_MAX:  # what SQLite reads it as, and that REAL as an int
+            out += [float(value), int(float(value))]
         if value in (0, 1):
             out.append(bool(value))
     elif isinstance(value, float):
@@ -372,6 +411,12 @@ async def _check(
         assert summary.meta == metas[summary.run_id]
 
     for metadata_filter in scenario.filters:
+        if not all(filterable(value) for value in metadata_filter.values()):
+            for call in (run_store.list_runs, run_store.count_runs, state_store.list_runs,
+                         state_store.count_runs):  # fmt: skip
+                with pytest.raises(InvalidArgumentError, match=r"metadata_filter\["):
+                    await call(metadata_filter=metadata_filter)
+            continue
         expected = [run_id for run_id in order if reference_match(metas[run_id], metadata_filter)]
         got = [
             s.run_id for s in await run_store.list_runs(metadata_filter=metadata_filter, limit=1000)
@@ -445,6 +490,10 @@ TRICKY_RUNS: list[tuple[str, dict[str, Any] | None]] = [
     ("t-2p60", {"a": 2**60}),
     ("t-unicode", {"a": "é", "user-id": "日本🙂"}),
     ("t-combo", {"a": 1, "thread_id": "th-1", "user-id": "u"}),
+    ("t-1e30", {"b": 10**30}),
+    ("t-2p63", {"b": 2**63 + 1}),
+    ("t-neg-2p63", {"b": -(2**63) - 1}),
+    ("t-float-2p62", {"b": float(2**62)}),
 ]
 
 TRICKY_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
@@ -467,6 +516,12 @@ TRICKY_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"a": 1, "thread_id": "th-1"}, {"t-combo"}),
     ({"a": 1, "thread_id": "th-2"}, set()),
     ({"x_1": 1}, set()),
+    # Beyond 64 bits a stored int is a REAL on SQLite: no allowed filter value equals it.
+    ({"b": 2**63 - 1}, set()),
+    ({"b": -(2**63) + 1}, set()),
+    ({"b": 2**62}, {"t-float-2p62"}),
+    ({"b": float(2**62)}, {"t-float-2p62"}),
+    ({"b": math.nextafter(2.0**63, 0)}, set()),
 ]
 
 
@@ -514,18 +569,46 @@ async def test_bad_metadata_keys_are_refused(run_store: RunStore, key: object) -
         (-math.inf, ValueError),
         (2**63, ValueError),
         (-(2**63) - 1, ValueError),
+        (-(2**63), ValueError),  # equals SQLite's REAL reading of -(2**63) - 1
+        (10**30, ValueError),
+        (10**5000, ValueError),  # past the int-string limit: still a clean refusal
+        (1e30, ValueError),  # equals SQLite's REAL reading of 10**30 (issue 12, item 7)
+        (2.0**63, ValueError),
+        (-(2.0**63), ValueError),
+        (1.7976931348623157e308, ValueError),
         ("a\x00b", ValueError),
         ("\ud800", ValueError),
         ([1], TypeError),
         ({"a": 1}, TypeError),
         (b"1", TypeError),
     ],
-    ids=repr,
+    ids=lambda v: f"int of {v.bit_length()} bits" if isinstance(v, int) else repr(v),
 )
 async def test_unstorable_filter_values_are_refused(
-    run_store: RunStore, value: object, error: type[Exception]
+    run_store: RunStore, state_store: Any, value: object, error: type[Exception]
 ) -> None:
-    with pytest.raises(error):
-        await run_store.list_runs(metadata_filter={"a": value})
-    with pytest.raises(error):
-        await run_store.count_runs(metadata_filter={"a": value})
+    """One clear argument error, the same on both dialects, naming the filter key."""
+    dendrux_error = InvalidArgumentError if error is ValueError else InvalidArgumentTypeError
+    for call in (run_store.list_runs, run_store.count_runs, state_store.list_runs,
+                 state_store.count_runs):  # fmt: skip
+        with pytest.raises(error) as exc:
+            await call(metadata_filter={"a": value})
+        assert type(exc.value) is dendrux_error
+        assert "metadata_filter['a']" in str(exc.value)
+
+
+async def test_float_filter_on_an_int_beyond_64_bits(state_store: Any, run_store: RunStore) -> None:
+    """Issue 12, item 7: ``{"v": 1e30}`` matched ``meta={"v": 10**30}`` on SQLite only.
+    Now the float is refused on both; the int itself is refused too (beyond 64 bits)."""
+    await state_store.create_run("big", "a", meta={"v": 10**30, "w": -(2**63) - 1})
+    await state_store.create_run("small", "a", meta={"v": 2**62, "w": -(2**63) + 1})
+    for value in (1e30, float(10**30), 10**30):
+        with pytest.raises(InvalidArgumentError, match=r"metadata_filter\['v'\]"):
+            await run_store.list_runs(metadata_filter={"v": value})
+    with pytest.raises(InvalidArgumentError, match=r"metadata_filter\['w'\]"):
+        await run_store.count_runs(metadata_filter={"w": -(2**63)})
+    assert [r.run_id for r in await run_store.list_runs(metadata_filter={"v": 2**62})] == ["small"]
+    assert await run_store.count_runs(metadata_filter={"v": float(2**62)}) == 1
+    assert await run_store.count_runs(metadata_filter={"w": -(2**63) + 1}) == 1
+    detail = await run_store.get_run("big")
+    assert detail is not None and detail.meta == {"v": 10**30, "w": -(2**63) - 1}

@@ -31,25 +31,30 @@ from dendrux.state.rowmap import (
 from dendrux.types import LLMInteractionRecord, RunEventRecord, ToolCallReadRecord, TraceRecord
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
+    MAX_JSON_DEPTH,
     check_bool,
     check_event_type,
     check_id,
-    check_int,
+    check_index,
+    check_index_filter,
     check_limit,
     check_list,
     check_page,
     check_required_id,
-    check_required_int,
+    check_required_index,
     check_required_text,
     check_text,
     check_usage,
+    clamp_cursor,
     encode_json,
     encode_json_object,
+    json_too_deep,
 )
 
 logger = logging.getLogger("dendrux.state")
 
 TOOL_TARGETS = frozenset({"server", "client", "human", "agent"})
+_NOT_JSON = object()
 
 
 def _now() -> datetime:
@@ -75,7 +80,7 @@ def prepare_trace(
     row_id: str | None = None,
 ) -> Write:
     """Validate and encode one ``react_traces`` row."""
-    order = check_required_int("order_index", order_index)
+    order = check_required_index("order_index", order_index)
     args = (
         _row_id(row_id),
         check_required_id("run_id", run_id),
@@ -105,7 +110,9 @@ async def save_trace(
 
 
 def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
-    """A tool's JSON result; text that is not strict JSON is kept as ``{"raw": text}``."""
+    """A tool's JSON result; text that is not strict JSON, or nests deeper than
+    `MAX_JSON_DEPTH`, is kept as ``{"raw": text}`` (the proof of a side effect is
+    stored, not refused)."""
     if payload is None:
         return None
     text = check_required_text("result_payload", payload)
@@ -120,15 +127,22 @@ def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
         return number
 
     try:
-        return json.loads(text, parse_constant=refuse, parse_float=finite)
-    except ValueError:
+        value = json.loads(text, parse_constant=refuse, parse_float=finite)
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+        value = _NOT_JSON
+    if value is _NOT_JSON or (
+        text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_too_deep(value)
+    ):
         logger.warning(
-            "tool result is not JSON; stored as raw text (run=%s tool=%s length=%d)",
+            "tool result is not storable JSON (invalid, or nested deeper than %d levels); "
+            "stored as raw text (run=%s tool=%s length=%d)",
+            MAX_JSON_DEPTH,
             run_id,
             tool_name,
             len(text),
         )
         return {"raw": text}
+    return value
 
 
 def prepare_tool_call(
@@ -164,8 +178,8 @@ def prepare_tool_call(
         encode_json_object("params", params),
         encode_json("result_payload", parse_tool_result(run_id, tool_name, result_payload)),
         check_bool("success", success),
-        check_int("duration_ms", duration_ms, optional=True),
-        check_required_int("iteration_index", iteration_index),
+        check_index("duration_ms", duration_ms, optional=True),
+        check_required_index("iteration_index", iteration_index),
         check_text("error_message", error_message, optional=True),
         encode_json_object("meta", meta),
         _now(),
@@ -267,7 +281,7 @@ def _call_head(
     return (
         row_id,
         check_required_id("run_id", run_id),
-        check_required_int("iteration_index", iteration_index),
+        check_required_index("iteration_index", iteration_index),
         check_text("model", model, optional=True),
         check_text("provider", provider, optional=True),
     )
@@ -282,7 +296,7 @@ def _call_figures(usage: object, duration_ms: object) -> tuple[Any, ...]:
         tokens_in,
         tokens_out,
         cost,
-        check_int("duration_ms", duration_ms, optional=True),
+        check_index("duration_ms", duration_ms, optional=True),
         None if getattr(usage, "cache_read_input_tokens", None) is None else cache_read,
         None if getattr(usage, "cache_creation_input_tokens", None) is None else cache_creation,
         None if getattr(usage, "reasoning_tokens", None) is None else reasoning,
@@ -366,13 +380,13 @@ def prepare_run_event(
 ) -> Write:
     """Validate and encode one ``run_events`` row."""
     run_id = check_required_id("run_id", run_id)
-    sequence = check_required_int("sequence_index", sequence_index)
+    sequence = check_required_index("sequence_index", sequence_index)
     args = (
         _row_id(row_id),
         run_id,
         check_event_type("event_type", event_type),
         sequence,
-        check_required_int("iteration_index", iteration_index),
+        check_required_index("iteration_index", iteration_index),
         check_text("correlation_id", correlation_id, optional=True),
         encode_json_object("data", data),
         _now(),
@@ -444,8 +458,10 @@ async def get_tool_calls(
 ) -> list[ToolCallReadRecord]:
     """A run's tool executions by iteration, then time."""
     run_id = check_required_id("run_id", run_id)
-    iteration = check_int("iteration_index", iteration_index, optional=True)
+    iteration, storable = check_index_filter("iteration_index", iteration_index)
     page, skip = check_page(limit, offset)
+    if not storable:  # past the INTEGER column's range: no row can match
+        return []
     async with reading(db) as conn:
         rows = await conn.fetch_all("get_tool_calls", run_id, iteration, page, skip)
         return [tool_call_record(row, conn.dialect) for row in rows]
@@ -461,8 +477,10 @@ async def get_llm_interactions(
 ) -> list[LLMInteractionRecord]:
     """A run's LLM calls by iteration, then time."""
     run_id = check_required_id("run_id", run_id)
-    iteration = check_int("iteration_index", iteration_index, optional=True)
+    iteration, storable = check_index_filter("iteration_index", iteration_index)
     page, skip = check_page(limit, offset)
+    if not storable:  # past the INTEGER column's range: no row can match
+        return []
     async with reading(db) as conn:
         rows = await conn.fetch_all("get_llm_interactions", run_id, iteration, page, skip)
         return [llm_interaction_record(row, conn.dialect) for row in rows]
@@ -481,7 +499,7 @@ async def get_run_events(
     ``limit`` is clamped to 1..1000; ``event_types=[]`` matches nothing.
     """
     run_id = check_required_id("run_id", run_id)
-    after = check_int("after_sequence_index", after_sequence_index, optional=True, minimum=None)
+    after = clamp_cursor("after_sequence_index", after_sequence_index)
     page = check_limit("limit", limit)
     types = None
     if event_types is not None:

@@ -46,12 +46,12 @@ from dendrux.types import (
 )
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
-    check_duration,
+    INT32_MAX,
     check_id,
-    check_int,
+    check_index,
     check_offset,
     check_required_id,
-    check_required_int,
+    check_required_index,
     check_required_text,
     check_status,
     check_statuses,
@@ -60,6 +60,7 @@ from dendrux.validation import (
     clamp_limit,
     encode_json,
     encode_json_object,
+    shift_back,
 )
 
 MAX_DELEGATION_DEPTH = 1000
@@ -126,7 +127,7 @@ async def create_run(
         check_text("model", model, optional=True),
         check_text("strategy", strategy, optional=True),
         check_id("parent_run_id", parent_run_id, optional=True),
-        check_required_int("delegation_level", delegation_level),
+        check_required_index("delegation_level", delegation_level),
         check_id("retry_of_run_id", retry_of_run_id, optional=True),
         encode_json_object("meta", meta),
         check_text("idempotency_key", idempotency_key, optional=True),
@@ -193,7 +194,7 @@ def _finalize_args(
         status,
         answer_json,
         check_text("error", error, optional=True),
-        check_int("iteration_count", iteration_count, optional=True),
+        check_index("iteration_count", iteration_count, optional=True),
         *(usage if usage is not None else (None,) * 6),
         _check_pii("pii_mapping", pii_mapping),
         _now(),
@@ -264,7 +265,7 @@ async def pause_run(
         run_id,
         status,
         encode_json_object("pause_data", pause_data),
-        check_int("iteration_count", iteration_count, optional=True),
+        check_index("iteration_count", iteration_count, optional=True),
         _check_pii("pii_mapping", pii_mapping),
         _now(),
     )
@@ -328,8 +329,8 @@ async def cancel_run(
     in one transaction. False, with nothing written, when it had already finished."""
     reason = check_text("reason", reason, optional=True)
     args = _finalize_args(run_id, "cancelled", None, reason, None, None, None)
-    sequence = check_int("sequence_index", sequence_index, optional=True)
-    iteration = check_required_int("iteration_index", iteration_index)
+    sequence = check_index("sequence_index", sequence_index, optional=True)
+    iteration = check_required_index("iteration_index", iteration_index)
     live = sorted(s.value for s in RunStatus if s.value not in TERMINAL_STATUS_VALUES)
     data = encode_json("data", {"reason": reason} if reason is not None else None)
     event_id, now = new_ulid(), args[12]
@@ -339,9 +340,7 @@ async def cancel_run(
         if await conn.fetch_value("finalize_run_if_status_in", *args) is None:
             return False
         if sequence is None:
-            await conn.fetch_value(
-                "append_run_event", event_id, args[0], "run.cancelled", iteration, data, now
-            )
+            await _append_event(conn, event_id, args[0], "run.cancelled", iteration, data, now)
         else:
             event = rows.prepare_run_event(
                 args[0],
@@ -355,6 +354,17 @@ async def cancel_run(
         return True
 
     return await lifecycle_write(db, "cancel_run", args[0], work, atomic=True)
+
+
+async def _append_event(conn: Connection, *args: Any) -> None:
+    """``append_run_event``: an event at the run's next sequence index (``args[1]`` is the
+    run id). Refused, rolling back the caller's transaction, when the run's indexes already
+    reach the INTEGER maximum: the next one would not fit either dialect's range."""
+    if await conn.fetch_value("append_run_event", *args) is None:
+        raise InvalidArgumentError(
+            f"run_id {args[1]!r}: its events already reach sequence_index {INT32_MAX}, "
+            "the largest an INTEGER column holds; no event can follow"
+        )
 
 
 async def is_cancel_requested(db: Executor, run_id: str) -> bool:
@@ -458,7 +468,7 @@ async def _sweep(
     event_type: str,
 ) -> list[SweptRun]:
     now = _now()
-    cutoff = now - check_duration("older_than", older_than)
+    cutoff = shift_back("older_than", now, older_than)
     async with reading(db) as conn:
         candidates = await conn.fetch_all(candidates_query, cutoff)
         dialect = conn.dialect
@@ -479,7 +489,7 @@ async def _sweep(
         async def work(conn: Connection, args: Any = args, event: Any = event) -> bool:
             if await conn.fetch_value(sweep_query, *args) is None:
                 return False  # finished, resumed or progressed meanwhile: leave it alone
-            await conn.fetch_value("append_run_event", *event)
+            await _append_event(conn, *event)
             return True
 
         if await lifecycle_write(db, "sweep", row["id"], work, atomic=True):

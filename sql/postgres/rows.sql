@@ -64,21 +64,27 @@ SELECT id, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
 SELECT count(*) FROM run_events WHERE id = $1;
 
 -- name: append_run_event
--- One timeline event at the run's next sequence index (used by sweeps); returns that index.
+-- One timeline event at the run's next sequence index (used by sweeps); returns that index,
+-- or no row (nothing inserted) when the run's indexes already reach the INTEGER maximum.
 WITH inserted AS (
     INSERT INTO run_events (
         id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
         created_at
     )
-    SELECT $1, $2::varchar, $3, COALESCE(max(sequence_index) + 1, 0), $4, NULL, $5::jsonb, $6
-    FROM run_events WHERE agent_run_id = $2::varchar
+    SELECT $1, $2::varchar, $3, next.n, $4, NULL, $5::jsonb, $6
+    FROM (
+        SELECT COALESCE(max(sequence_index)::bigint + 1, 0) AS n
+        FROM run_events WHERE agent_run_id = $2::varchar
+    ) AS next
+    WHERE next.n <= 2147483647
     RETURNING sequence_index, agent_run_id
 )
 SELECT sequence_index, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
 
 -- name: next_event_sequence
--- max(sequence_index) + 1 of a run, 0 when it has no events.
-SELECT COALESCE(max(sequence_index) + 1, 0) FROM run_events WHERE agent_run_id = $1;
+-- max(sequence_index) + 1 of a run, 0 when it has no events (bigint: the INTEGER maximum + 1
+-- is an answer, not an overflow, as on SQLite).
+SELECT COALESCE(max(sequence_index)::bigint + 1, 0) FROM run_events WHERE agent_run_id = $1;
 
 -- name: get_traces
 -- A run's conversation in order.

@@ -58,12 +58,17 @@ RETURNING id;
 SELECT count(*) FROM run_events WHERE id = ?1;
 
 -- name: append_run_event
--- One timeline event at the run's next sequence index (used by sweeps); returns that index.
+-- One timeline event at the run's next sequence index (used by sweeps); returns that index,
+-- or no row (nothing inserted) when the run's indexes already reach the INTEGER maximum
+-- 2**31 - 1 (PostgreSQL's INTEGER; the one range both dialects keep).
 INSERT INTO run_events (
     id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data, created_at
 )
-SELECT ?1, ?2, ?3, COALESCE(max(sequence_index) + 1, 0), ?4, NULL, ?5, ?6
-FROM run_events WHERE agent_run_id = ?2
+SELECT ?1, ?2, ?3, next.n, ?4, NULL, ?5, ?6
+FROM (
+    SELECT COALESCE(max(sequence_index) + 1, 0) AS n FROM run_events WHERE agent_run_id = ?2
+) AS next
+WHERE next.n <= 2147483647
 RETURNING sequence_index;
 
 -- name: next_event_sequence
