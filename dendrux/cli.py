@@ -30,8 +30,6 @@ import math
 import os
 import re
 import sys
-import threading
-import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +68,6 @@ _MESSAGE = 400  # characters of an error line before its middle is elided
 _INTEGER = re.compile(r"\s*[+-]?\d+\s*")
 _JSON_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _MAX_POLL_SECONDS = 3600.0
-_THREAD_GRACE_SECONDS = 2.0
 
 
 # -- parsing command-line values ---------------------------------------------------
@@ -1308,24 +1305,6 @@ def _quiet_stdout() -> None:
         pass
 
 
-async def _run(action: _Action, args: argparse.Namespace, url: str, style: Style) -> int:
-    """Run ``action``; then give the threads it started (aiosqlite runs one per
-    connection) time to finish while the event loop still runs: a connection that
-    failed to open stops its thread late, and a thread that finds the loop closed
-    prints its traceback to stderr."""
-    before = set(threading.enumerate())
-    try:
-        return await action(args, url, style)
-    finally:
-        deadline = time.monotonic() + _THREAD_GRACE_SECONDS
-        while time.monotonic() < deadline and any(
-            t.is_alive() and not t.daemon and not t.name.startswith("asyncio")
-            for t in threading.enumerate()
-            if t not in before
-        ):
-            await asyncio.sleep(0.005)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 error, 2 usage, 130 Ctrl-C)."""
     debug = bool(os.environ.get("DENDRUX_DEBUG"))
@@ -1360,7 +1339,7 @@ def _main(args: argparse.Namespace, url: str, debug: bool) -> int:
             raise
         return 1
     try:
-        return asyncio.run(_run(action, args, url, style))
+        return asyncio.run(action(args, url, style))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

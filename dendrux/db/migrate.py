@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from dendrux.db.engine import Connection, Engine, Row
 from dendrux.db.queries import Migration, load_migrations
+from dendrux.db.urls import MASK
 from dendrux.errors import (
     MigrationChecksumError,
     SchemaError,
@@ -118,7 +119,9 @@ async def check_schema(conn: Connection, url: str) -> bool:
     if await is_upstream_schema(conn):
         return True
     status = await read_status(conn, url)
-    fix = f"run `dendrux db upgrade --database-url '{url}'` or `await dendrux.db.upgrade(url)`"
+    # A masked password is not something to paste: point at the environment instead.
+    pasteable = '"$DENDRUX_DATABASE_URL"' if MASK in url else f"'{url}'"
+    fix = f"run `dendrux db upgrade --database-url {pasteable}` or `await dendrux.db.upgrade(url)`"
     if status.current_version == 0:
         raise SchemaNotMigratedError(f"{url} has no dendrux schema yet; {fix}")
     if status.current_version < status.newest_version:

@@ -30,7 +30,8 @@ ACCEPTED_SCHEMES = (
 _SQLITE_SCHEMES = {"sqlite", "sqlite+aiosqlite"}
 _POSTGRES_SCHEMES = {"postgresql", "postgresql+asyncpg", "postgres"}
 # Patterns as text: `re` compiles (and caches) them on first use, not at import.
-_SCHEME_PREFIX = r"[A-Za-z][A-Za-z0-9+.\-]*:/+"
+# Quotes or brackets may open a URL quoted in a message ('postgresql://...').
+_SCHEME_PREFIX = r"[\"'`(<\[]*[A-Za-z][A-Za-z0-9+.\-]*:/+"
 _SQLITE_PREFIX = r"(?i)sqlite(?:\+aiosqlite)?:///"
 _QUERY_KEY = r"[?&;]([^=&?#;\s]*)="
 _SECRET_KEY = r"(?i)pass|pwd|secret|token|key|auth|cred|sig"
