@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, fields, make_dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dendrux.db import create_engine, parse_database_url
 from dendrux.db.engine import Connection, Dialect
@@ -21,15 +21,20 @@ from dendrux.db.holder import EngineHolder
 from dendrux.errors import RunNotFoundError
 from dendrux.state.filters import RunFilters
 from dendrux.validation import (
+    check_event_types,
     check_index_filter,
     check_int,
     check_offset,
     check_page,
     check_required_id,
     check_seconds,
+    check_text,
     clamp_cursor,
     clamp_limit,
 )
+
+if TYPE_CHECKING:
+    from dendrux.types import DelegationInfo
 
 __all__ = [
     "LLMCall",
@@ -369,20 +374,47 @@ class RunStore(EngineHolder):
     # -- events -----------------------------------------------------------------------
 
     async def get_events(
-        self, run_id: str, *, after_sequence_index: int | None = None, limit: int | None = None
+        self,
+        run_id: str,
+        *,
+        after_sequence_index: int | None = None,
+        limit: int | None = None,
+        event_types: list[str] | None = None,
     ) -> list[StoredEvent]:
-        """A run's events in sequence order after a strict ``>`` cursor."""
+        """A run's events in sequence order after a strict ``>`` cursor, optionally
+        only those of the given types (``[]`` matches nothing)."""
         run_id = check_required_id("run_id", run_id)
         after = clamp_cursor("after_sequence_index", after_sequence_index)
         page = check_int("limit", limit, optional=True, minimum=1)
+        types = check_event_types("event_types", event_types)
         async with self._db().connect() as conn:
-            return await self._events(conn, run_id, after, page)
+            return await self._events(conn, run_id, after, page, types)
 
     async def _events(
-        self, conn: Connection, run_id: str, after: int | None, page: int | None
+        self,
+        conn: Connection,
+        run_id: str,
+        after: int | None,
+        page: int | None,
+        types: list[str] | None = None,
     ) -> list[StoredEvent]:
-        rows = await conn.fetch_all("get_run_events", run_id, after, None, page)
+        types_param = None if types is None else conn.dialect.text_list(types)
+        rows = await conn.fetch_all("get_run_events", run_id, after, types_param, page)
         return _event_list(rows, conn.dialect)
+
+    async def get_run_status(self, run_id: str, *, tenant_id: str | None = None) -> str | None:
+        """A run's status; None when it does not exist or (``tenant_id`` given) belongs
+        to another tenant, so a caller cannot tell the two apart."""
+        run_id = check_required_id("run_id", run_id)
+        tenant = check_text("tenant_id", tenant_id, optional=True)
+        async with self._db().connect() as conn:
+            return await conn.fetch_value("run_status", run_id, tenant)  # type: ignore[no-any-return]
+
+    async def get_delegation_info(self, run_id: str) -> DelegationInfo | None:
+        """Parent, children, ancestry (root first) and subtree totals; None if missing."""
+        from dendrux.state.runs import get_delegation_info
+
+        return await get_delegation_info(self._db(), run_id)
 
     async def _exists(self, run_id: str) -> bool:
         async with self._db().connect() as conn:

@@ -300,6 +300,14 @@ def check_event_type(name: str, value: object) -> str:
     return text
 
 
+def check_event_types(name: str, value: object) -> list[str] | None:
+    """An optional list of event types; ``[]`` matches nothing."""
+    if value is None:
+        return None
+    items = check_list(name, value)
+    return [check_event_type(f"{name}[{i}]", item) for i, item in enumerate(items)]
+
+
 def check_limit(name: str, value: object, *, maximum: int = 1000) -> int | None:
     """An optional page size, clamped to 1..maximum."""
     if value is None:

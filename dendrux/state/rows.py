@@ -34,11 +34,11 @@ from dendrux.validation import (
     MAX_JSON_DEPTH,
     check_bool,
     check_event_type,
+    check_event_types,
     check_id,
     check_index,
     check_index_filter,
     check_limit,
-    check_list,
     check_page,
     check_required_id,
     check_required_index,
@@ -501,10 +501,7 @@ async def get_run_events(
     run_id = check_required_id("run_id", run_id)
     after = clamp_cursor("after_sequence_index", after_sequence_index)
     page = check_limit("limit", limit)
-    types = None
-    if event_types is not None:
-        items = check_list("event_types", event_types)
-        types = [check_event_type(f"event_types[{i}]", t) for i, t in enumerate(items)]
+    types = check_event_types("event_types", event_types)
     async with reading(db) as conn:
         rows = await conn.fetch_all(
             "get_run_events", run_id, after, conn.dialect.text_list(types), page

@@ -260,6 +260,10 @@ WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
 ORDER BY created_at DESC, id DESC
 LIMIT $8 OFFSET $9;
 
+-- name: run_status
+-- A run's status, or no row when it does not exist (or, when $2 is given, is another tenant's).
+SELECT status FROM agent_runs WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text);
+
 -- name: run_exists
 -- 1 when the run exists (and, when $2 is given, belongs to that tenant).
 SELECT count(*) FROM agent_runs WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2::text);

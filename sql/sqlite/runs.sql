@@ -300,6 +300,10 @@ WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
 ORDER BY created_at DESC, id DESC
 LIMIT ?8 OFFSET ?9;
 
+-- name: run_status
+-- A run's status, or no row when it does not exist (or, when ?2 is given, is another tenant's).
+SELECT status FROM agent_runs WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2);
+
 -- name: run_exists
 -- 1 when the run exists (and, when ?2 is given, belongs to that tenant).
 SELECT count(*) FROM agent_runs WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2);
