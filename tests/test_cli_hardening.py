@@ -270,7 +270,7 @@ def test_parsers_refuse_out_of_range_values() -> None:
     # Numbers are read as HTTP reads ?meta.n=: whole numbers within 64 bits, reals of a
     # bounded length; a number outside them is refused, never compared as text.
     for text in (BIG, f"-{BIG}", "99999999999999999999"):
-        with pytest.raises(ValueError, match="meta.n must be between"):
+        with pytest.raises(ValueError, match=r"meta\.n must be between"):
             parse_meta(f"n={text}")
     with pytest.raises(ValueError, match="too many digits"):
         parse_meta(f"n={BIG}.5")
