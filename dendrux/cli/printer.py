@@ -45,6 +45,7 @@ class TimelinePrinter:
         }
 
     def header(self) -> list[str]:
+        """Who, status, model, time, tokens, cost, delegation, meta and answer."""
         run, s = self.t.run, self.s
         rows: list[tuple[str, str]] = [
             ("agent", s.paint(run.agent_name, "bold")),
@@ -109,6 +110,7 @@ class TimelinePrinter:
         return lines
 
     def event_detail(self, event: StoredEvent) -> str:
+        """An event's line joined to the call or pause its correlation id names."""
         corr, data, s = event.correlation_id, event.data or {}, self.s
         kind = event.event_type
         if kind == "llm.completed" and corr in self.llm_by_id:
@@ -171,6 +173,7 @@ class TimelinePrinter:
         return truncate(detail, self.full)
 
     def timeline(self) -> list[str]:
+        """Events in order, each delegated run placed where it started."""
         events, s = self.t.events, self.s
         start = self.t.run.created_at
         seq_width = max((len(str(e.sequence_index)) for e in events), default=1)
@@ -203,6 +206,7 @@ class TimelinePrinter:
         return lines
 
     def child_lines(self, child: Child, lead: str, level: int) -> list[str]:
+        """A delegated run and, indented below it, its own children."""
         s, d = self.s, child.detail
         when = since_start(self.t.run.created_at, d.created_at if d else None)
         parts = [
@@ -243,6 +247,7 @@ class TimelinePrinter:
         return lines
 
     def conversation(self) -> list[str]:
+        """The recorded messages, in order."""
         lines = [self.s.paint("conversation", "bold")]
         for trace in self.t.traces:
             text = truncate(trace.content, self.full)
