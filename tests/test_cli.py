@@ -189,13 +189,19 @@ def test_runs_json_and_filters(seeded: Seeded) -> None:
     assert ids("--meta", "thread_id=thread_demo", "--meta", "user_id=u_123") == {seeded.root}
     assert ids("--meta", "thread_id=other") == set()
     assert ids("--agent", "note-writer") == {seeded.child}
+    assert ids("--agent-name", "note-writer") == {seeded.child}
     assert ids("--tenant", "demo") == both
+    assert ids("--tenant-id", "demo") == both
     assert ids("--tenant", "other") == set()
     assert ids("--parent", seeded.root) == {seeded.child}
+    assert ids("--parent-run-id", seeded.root) == {seeded.child}
     assert ids("--since", "1h") == both
+    assert ids("--started-after", "1h") == both
     assert ids("--since", "2000-01-01") == both
     assert ids("--since", (datetime.now(UTC) + timedelta(days=1)).isoformat()) == set()
-    assert ids("--until", "2000-01-01T00:00:00") == set()
+    assert ids("--until", "2000-01-01T00:00:00Z") == set()
+    assert ids("--started-before", "2000-01-01T00:00:00+00:00") == set()
+    assert ids("--started-before", "1d") == set()
     assert len(ids("--limit", "1")) == 1
     assert ids("--limit", "1", "--offset", "1") | ids("--limit", "1") == both
 
@@ -452,7 +458,7 @@ def test_purge_dry_run_then_purge(seeded: Seeded) -> None:
     )
     assert only_errors["total"] == 0 and only_errors["status"] == ["error"]
 
-    out = _ok(seeded.run("purge", "--before", f"{tomorrow}T00:00:00", "--status", "success"))
+    out = _ok(seeded.run("purge", "--before", f"{tomorrow}T00:00:00Z", "--status", "success"))
     assert out.startswith("deleted finished runs (success)")
     assert re.search(r"^  agent_runs +2$", out, re.M)
     assert _runs_json(seeded) == []
@@ -569,7 +575,7 @@ def _ok_with_colour(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_parse_duration_and_instant() -> None:
-    from dendrux.cli import parse_duration, parse_instant
+    from dendrux.cli.values import parse_duration, parse_instant
 
     assert parse_duration("30m") == timedelta(minutes=30)
     assert parse_duration("1h30m") == timedelta(minutes=90)
@@ -582,22 +588,25 @@ def test_parse_duration_and_instant() -> None:
     now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     assert parse_instant("2h", now=now) == datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
     assert parse_instant("2026-01-01") == datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_instant("2026-01-01T12:30:00") == datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
     assert parse_instant("2026-01-01T12:30:00Z") == datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
     assert parse_instant("2026-01-01T14:30:00+02:00") == datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
     for bad in ("yesterday", "2026-13-01", "30"):
         with pytest.raises(ValueError):
             parse_instant(bad)
+    # A datetime without a zone is refused (as HTTP and every API refuse it), not taken as UTC.
+    with pytest.raises(ValueError, match="Z or an offset"):
+        parse_instant("2026-01-01T12:30:00")
 
 
 def test_parse_meta() -> None:
-    from dendrux.cli import parse_meta
+    from dendrux.cli.values import parse_meta
 
     assert parse_meta("a=1") == ("a", 1)
     assert parse_meta("a=1.5") == ("a", 1.5)
     assert parse_meta("a=true") == ("a", True)
     assert parse_meta("a=null") == ("a", None)
     assert parse_meta('a="1"') == ("a", "1")
+    assert parse_meta('a="x"') == ("a", "x") == parse_meta("a=x")  # as HTTP reads ?meta.a=
     assert parse_meta("a=x=y") == ("a", "x=y")
     assert parse_meta("a=") == ("a", "")
     assert parse_meta("a=NaN") == ("a", "NaN")
@@ -610,7 +619,7 @@ def test_parse_meta() -> None:
 
 
 def test_formatting() -> None:
-    from dendrux.cli import format_ago, format_cost, format_duration
+    from dendrux.cli.render import format_ago, format_cost, format_duration
 
     assert format_duration(0.0009) == "0.9ms"
     assert format_duration(0.12) == "120ms"

@@ -1,0 +1,183 @@
+"""Output shared by the commands: JSON for scripts, and the short human forms of
+times, durations, tokens and costs used in tables and timelines."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dendrux.status import TERMINAL_STATUS_VALUES
+
+if TYPE_CHECKING:
+    from dendrux.store import RunSummary
+
+DETAIL_WIDTH = 120
+
+
+# -- JSON ------------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 in UTC (a naive value is taken as UTC, as the store writes it)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: object, *, indent: int | None = None) -> str:
+    """JSON text of records, datetimes and plain values (non-ASCII kept readable)."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
+
+
+def record(value: object) -> dict[str, Any]:
+    """A dataclass record as a dict (datetimes are turned into text by `dumps`)."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        raise TypeError(f"expected a record, got {type(value).__name__}")
+    return dataclasses.asdict(value)
+
+
+def emit(text: str = "", *, flush: bool = False) -> None:
+    """One line on stdout; flushed at once when following a live run."""
+    sys.stdout.write(text + "\n")
+    if flush:
+        sys.stdout.flush()
+
+
+# -- human forms -----------------------------------------------------------------------
+
+
+def clock(value: datetime | None) -> str:
+    """``2026-01-31 12:00:00 UTC``."""
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(seconds: float) -> str:
+    """``0.9ms``, ``120ms``, ``12.3s``, ``2m05s``, ``3h07m``, ``4d02h``."""
+    seconds = max(seconds, 0.0)
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f}ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def format_ago(value: datetime | None, now: datetime) -> str:
+    """``just now``, ``42s ago``, ``3m ago``, ``2h ago``, ``5d ago``; a date after 60 days."""
+    if value is None:
+        return "-"
+    seconds = (now - value).total_seconds()
+    if seconds < 0:
+        return "in " + format_duration(-seconds)  # clock skew between hosts
+    if seconds < 1:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            if unit == "d" and seconds >= 60 * 86400:
+                return value.astimezone(UTC).strftime("%Y-%m-%d")
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def format_cost(cost: float | None) -> str:
+    """``$0.00159``, ``$0.25``, ``$12.40``; ``-`` when unknown."""
+    if cost is None:
+        return "-"
+    if cost >= 1 or cost == 0:
+        return f"${cost:,.2f}"
+    text = f"{cost:.5f}".rstrip("0")
+    if len(text.partition(".")[2]) < 2:
+        text = f"{cost:.2f}"
+    return f"${text}"
+
+
+def tokens(input_tokens: int, output_tokens: int) -> str:
+    """``1,262 in / 82 out``."""
+    return f"{input_tokens:,} in / {output_tokens:,} out"
+
+
+def run_seconds(run: RunSummary, now: datetime) -> float | None:
+    """Wall time of a finished run (created -> last update), or so far for a live one."""
+    if run.created_at is None:
+        return None
+    end = run.updated_at if run.status in TERMINAL_STATUS_VALUES else now
+    if end is None:
+        return None
+    return (end - run.created_at).total_seconds()
+
+
+def offset_ms(start: datetime | None, at: datetime | None) -> float | None:
+    """Milliseconds from ``start`` to ``at`` (None when either is unknown)."""
+    if start is None or at is None:
+        return None
+    return (at - start).total_seconds() * 1000
+
+
+def since_start(start: datetime | None, at: datetime | None) -> str:
+    """``+1.2s`` from the run's start; ``-`` when unknown."""
+    offset = offset_ms(start, at)
+    return "+" + format_duration(offset / 1000) if offset is not None else "-"
+
+
+def truncate(text: str, full: bool, width: int = DETAIL_WIDTH) -> str:
+    """One line of at most ``width`` characters, unless ``full``."""
+    text = " ".join(text.split()) if "\n" in text else text
+    if full or len(text) <= width:
+        return text
+    return text[: width - 3] + "..."
+
+
+def scalar(value: object) -> str:
+    """A value for ``key=value``: plain words as they are, anything else as JSON."""
+    if isinstance(value, str) and value and not any(c.isspace() for c in value):
+        return value
+    return dumps(value)
+
+
+def pairs(data: dict[str, Any] | None, skip: Iterable[str] = ()) -> str:
+    """``key=value`` pairs of an event's data."""
+    if not data:
+        return ""
+    skipped = set(skip)
+    return "  ".join(f"{k}={scalar(v)}" for k, v in data.items() if k not in skipped)
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], right: set[int]
+) -> str:
+    """Aligned columns; each cell is (plain text, painted text) so colour does not skew widths."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, (plain, _) in enumerate(row):
+            widths[i] = max(widths[i], len(plain))
+
+    def line(cells: Sequence[tuple[str, str]]) -> str:
+        parts = []
+        for i, (plain, painted) in enumerate(cells):
+            pad = " " * (widths[i] - len(plain))
+            parts.append(pad + painted if i in right else painted + pad)
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line([(h, h) for h in headers]), *(line(r) for r in rows)])
