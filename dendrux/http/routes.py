@@ -1,0 +1,229 @@
+"""The route table: which path runs which handler, and the JSON handlers themselves.
+
+Each handler reads its query parameters, asks `RunStore` (the only way to the
+database) and returns the JSON body. A run another tenant owns is a 404, the
+same as a run that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from dendrux.http.params import Query
+from dendrux.http.responses import HTTPError, run_not_found, served
+from dendrux.store import RunStore
+from dendrux.validation import INT32_MAX, INT32_MIN
+
+T = TypeVar("T")
+
+MAX_LIMIT = 1000
+RUNS_DEFAULT_LIMIT = 50
+DRILL_DEFAULT_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a handler needs: the store, the query, the tenant scope and the run."""
+
+    store: RunStore
+    query: Query
+    tenant: str | None
+    run_id: str = ""
+
+
+Handler = Callable[[Request], Awaitable[object]]
+
+
+# -- paths --------------------------------------------------------------------------------
+
+RUN_ROUTES = {
+    (): "run",
+    ("events",): "events",
+    ("events", "stream"): "stream",
+    ("llm-calls",): "llm-calls",
+    ("tool-calls",): "tool-calls",
+    ("traces",): "traces",
+    ("pauses",): "pauses",
+}
+"""The path below ``/runs/{id}`` -> the route's name."""
+
+
+def match(path: str) -> tuple[str, str | None]:
+    """(route name, run id) for a path below the mount point, or a 404."""
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    parts = path.split("/")
+    if parts[0] == "":
+        parts = parts[1:]
+    if parts == ["health"]:
+        return "health", None
+    if parts == ["runs"]:
+        return "runs", None
+    if 2 <= len(parts) <= 4 and parts[0] == "runs":
+        route = RUN_ROUTES.get(tuple(parts[2:]))
+        if route is not None:
+            return route, parts[1]
+    raise HTTPError(404, "not_found", "no such route")
+
+
+# -- existence and tenant checks ---------------------------------------------------------------
+
+
+async def require_run(req: Request) -> str:
+    """The run's status; a 404 unless it exists and (when scoped) is the tenant's."""
+    status = await req.store.get_run_status(req.run_id, tenant_id=req.tenant)
+    if status is None:
+        raise run_not_found()
+    return status
+
+
+async def _scoped(req: Request, fetch: Callable[[], Awaitable[Sequence[T]]]) -> Sequence[T]:
+    """A run's rows, or a 404 for a run that does not exist or is another tenant's.
+
+    Unscoped, rows prove the run exists (they reference it), so only an empty
+    answer pays for the existence check; scoped, the check always comes first.
+    """
+    if req.tenant is not None:
+        await require_run(req)
+    rows = await fetch()
+    if not rows and req.tenant is None:
+        await require_run(req)
+    return rows
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
+# -- handlers ------------------------------------------------------------------------------
+
+
+async def list_runs(req: Request) -> object:
+    query = req.query
+    filters: dict[str, Any] = {
+        "status": query.statuses(),
+        "agent_name": query.text("agent_name"),
+        "parent_run_id": query.text("parent_run_id"),
+        "tenant_id": query.text("tenant_id"),
+        "started_after": query.instant("started_after"),
+        "started_before": query.instant("started_before"),
+        "metadata_filter": query.meta(),
+    }
+    limit = query.integer("limit", default=RUNS_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    offset = query.integer("offset", default=0, minimum=0)
+    query.finish()
+    page: dict[str, Any] = {"runs": [], "total": 0, "limit": limit, "offset": offset}
+    if req.tenant is not None:
+        if filters["tenant_id"] not in (None, req.tenant):
+            return page  # another tenant's runs: nothing, not an error
+        filters["tenant_id"] = req.tenant
+    runs = await req.store.list_runs(**filters, limit=limit, offset=offset)
+    total = await req.store.count_runs(**filters)
+    page["runs"] = [served(run) for run in runs]
+    page["total"] = total
+    return page
+
+
+async def get_run(req: Request) -> object:
+    req.query.finish()
+    detail = await req.store.get_run(req.run_id)
+    if detail is None or (req.tenant is not None and detail.tenant_id != req.tenant):
+        raise run_not_found()
+    return served(detail)
+
+
+async def list_events(req: Request) -> object:
+    query = req.query
+    after = query.optional_integer("after")
+    limit = query.integer("limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    query.finish()
+    # Indexes are INT32 on both dialects: past the top nothing follows, below the
+    # bottom everything does; the store never sees a cursor outside the range.
+    fetch: Callable[[], Awaitable[Sequence[object]]]
+    if after is not None and after > INT32_MAX:
+        fetch = _nothing
+    else:
+        cursor = None if after is None or after < INT32_MIN else after
+
+        def fetch() -> Awaitable[Sequence[object]]:
+            return req.store.get_events(req.run_id, after_sequence_index=cursor, limit=limit)
+
+    events = await _scoped(req, fetch)
+    return {"events": [served(e) for e in events], "after": after, "limit": limit}
+
+
+def _page(query: Query) -> tuple[int, int]:
+    limit = query.integer("limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    return limit, query.integer("offset", default=0, minimum=0)
+
+
+async def list_llm_calls(req: Request) -> object:
+    iteration = req.query.optional_integer("iteration", minimum=0)
+    limit, offset = _page(req.query)
+    req.query.finish()
+    fetch: Callable[[], Awaitable[Sequence[object]]]
+    if iteration is not None and iteration > INT32_MAX:
+        fetch = _nothing  # no row has an iteration index past the INT32 range
+    else:
+
+        def fetch() -> Awaitable[Sequence[object]]:
+            return req.store.get_llm_calls(
+                req.run_id, iteration=iteration, limit=limit, offset=offset
+            )
+
+    rows = await _scoped(req, fetch)
+    return {"llm_calls": [served(row) for row in rows], "limit": limit, "offset": offset}
+
+
+async def list_tool_calls(req: Request) -> object:
+    iteration = req.query.optional_integer("iteration", minimum=0)
+    limit, offset = _page(req.query)
+    req.query.finish()
+    fetch: Callable[[], Awaitable[Sequence[object]]]
+    if iteration is not None and iteration > INT32_MAX:
+        fetch = _nothing  # no row has an iteration index past the INT32 range
+    else:
+
+        def fetch() -> Awaitable[Sequence[object]]:
+            return req.store.get_tool_invocations(
+                req.run_id, iteration=iteration, limit=limit, offset=offset
+            )
+
+    rows = await _scoped(req, fetch)
+    return {"tool_calls": [served(row) for row in rows], "limit": limit, "offset": offset}
+
+
+async def list_traces(req: Request) -> object:
+    limit, offset = _page(req.query)
+    req.query.finish()
+
+    def fetch() -> Awaitable[Sequence[object]]:
+        return req.store.get_traces(req.run_id, limit=limit, offset=offset)
+
+    rows = await _scoped(req, fetch)
+    return {"traces": [served(row) for row in rows], "limit": limit, "offset": offset}
+
+
+async def list_pauses(req: Request) -> object:
+    limit, offset = _page(req.query)
+    req.query.finish()
+
+    def fetch() -> Awaitable[Sequence[object]]:
+        return req.store.get_pauses(req.run_id)
+
+    rows = (await _scoped(req, fetch))[offset : offset + limit]
+    return {"pauses": [served(row) for row in rows], "limit": limit, "offset": offset}
+
+
+JSON_ROUTES: dict[str, Handler] = {
+    "runs": list_runs,
+    "run": get_run,
+    "events": list_events,
+    "llm-calls": list_llm_calls,
+    "tool-calls": list_tool_calls,
+    "traces": list_traces,
+    "pauses": list_pauses,
+}
+"""Route name -> handler for every route answered with one JSON body."""

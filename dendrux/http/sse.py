@@ -1,0 +1,251 @@
+"""``/runs/{id}/events/stream``: Server-Sent Events over `RunStore.stream_events`.
+
+The state machine, per stream: send each event as a frame; after
+``heartbeat_s`` of silence send a ``: keep-alive`` comment; every
+``terminal_grace_s`` re-read the run's status; stop after a terminal event,
+once the run has had a terminal status for a whole grace period with nothing
+new, when the run disappears, when the client goes away, or on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from typing import Any
+
+from dendrux.errors import RunNotFoundError
+from dendrux.http.params import bounded_int
+from dendrux.http.responses import Receive, Scope, Send, send_no_content, served
+from dendrux.http.routes import Request, require_run
+from dendrux.read.jsonable import dumps_bytes
+from dendrux.status import TERMINAL_STATUS_VALUES
+from dendrux.store import RunStore, StoredEvent
+from dendrux.validation import INT32_MAX, INT32_MIN
+
+logger = logging.getLogger("dendrux.http")
+
+TERMINAL_EVENT_TYPES = frozenset(
+    {"run.completed", "run.error", "run.cancelled", "run.interrupted", "run.abandoned"}
+)
+"""After one of these the event stream closes."""
+_TERMINAL_TYPES = sorted(TERMINAL_EVENT_TYPES)
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+    (b"x-content-type-options", b"nosniff"),
+]
+HEARTBEAT = b": keep-alive\n\n"
+_SSE_EVENT_NAME = re.compile(r"[^\r\n]+")
+
+
+def frame(event: StoredEvent) -> bytes:
+    """One event as an SSE frame: ``id:`` its index, ``event:`` its type, ``data:`` JSON."""
+    head = b"id: %d\n" % event.sequence_index
+    if _SSE_EVENT_NAME.fullmatch(event.event_type):
+        head += b"event: " + event.event_type.encode("utf-8", "replace") + b"\n"
+    return head + b"data: " + dumps_bytes(served(event)) + b"\n\n"
+
+
+def last_event_id(scope: Scope) -> int | None:
+    """The ``Last-Event-ID`` cursor; None when absent, malformed or outside the index range."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"last-event-id":
+            number = bounded_int(value.decode("latin-1").strip())
+            if number is None or not INT32_MIN <= number <= INT32_MAX:
+                return None  # fall back to ?after=
+            return number
+    return None
+
+
+class EventStreams:
+    """The open event streams of one router, and how each one runs."""
+
+    def __init__(
+        self, store: RunStore, *, heartbeat_s: float, poll_interval_s: float, grace_s: float
+    ) -> None:
+        self._store = store
+        self._heartbeat_s = heartbeat_s
+        self._poll_interval_s = poll_interval_s
+        self._grace_s = grace_s
+        self._open: set[asyncio.Future[str]] = set()
+
+    @property
+    def open(self) -> int:
+        """How many streams are being served."""
+        return len(self._open)
+
+    def close_all(self) -> None:
+        """End every open event stream (each closes its response cleanly)."""
+        for stop in list(self._open):
+            if not stop.done():
+                stop.set_result("shutdown")
+
+    async def serve(
+        self, req: Request, scope: Scope, receive: Receive, send: Send, head: bool
+    ) -> None:
+        """Answer a stream request: a 204 when nothing more will come, else the stream."""
+        query = req.query
+        after = last_event_id(scope)  # the header wins over ?after=
+        if after is None:
+            after = query.optional_integer("after")
+        else:
+            query.text("after")
+        query.finish()
+        status = await require_run(req)
+        if after is not None and after < INT32_MIN:
+            after = None  # before every index: from the start
+        beyond = after is not None and after > INT32_MAX  # no event can follow it
+        if after is not None and (
+            status in TERMINAL_STATUS_VALUES if beyond else await self._ended_at(req, after)
+        ):
+            # Nothing more will come: 204 tells an EventSource to stop reconnecting.
+            await send_no_content(send)
+            return
+        await self._stream(req, receive, send, None if beyond else after, head, beyond=beyond)
+
+    async def _ended_at(self, req: Request, cursor: int) -> bool:
+        """True when the client has everything there will be: nothing follows ``cursor``
+        and the run's last event is a terminal event (at or before the cursor)."""
+        if cursor < 0:
+            return False
+        store, run_id = self._store, req.run_id
+        if await store.get_events(run_id, after_sequence_index=cursor, limit=1):
+            return False
+        terminal = await store.get_events(run_id, event_types=_TERMINAL_TYPES)
+        if not terminal:
+            return False
+        # The last terminal event is at or before the cursor (nothing follows the
+        # cursor); the run ended there unless events came after it (a resume).
+        last_terminal = terminal[-1].sequence_index
+        return not await store.get_events(run_id, after_sequence_index=last_terminal, limit=1)
+
+    async def _stream(
+        self,
+        req: Request,
+        receive: Receive,
+        send: Send,
+        after: int | None,
+        head: bool,
+        *,
+        beyond: bool = False,
+    ) -> None:
+        """Stream events after ``after``; ``beyond``: the cursor is past every possible
+        index, so only heartbeats are sent until the run ends."""
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        if head:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        loop = asyncio.get_running_loop()
+        stop: asyncio.Future[str] = loop.create_future()
+        self._open.add(stop)
+        watcher = asyncio.create_task(_watch_disconnect(receive, stop))
+        events = (
+            _never()
+            if beyond
+            else self._store.stream_events(
+                req.run_id, after_sequence_index=after, poll_interval_s=self._poll_interval_s
+            )
+        )
+        pending: list[asyncio.Task[StoredEvent]] = []
+        try:
+            await self._pump(req, send, events, stop, pending)
+        except OSError:  # some servers report a vanished client by failing the send
+            if not stop.done():
+                stop.set_result("disconnect")
+        except Exception:
+            logger.exception("dendrux.http: event stream of run %r failed", req.run_id)
+        finally:
+            self._open.discard(stop)
+            tasks: list[asyncio.Task[Any]] = [watcher, *pending]
+            for task in tasks:
+                task.cancel()
+            try:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                aclose = getattr(events, "aclose", None)  # an async generator's
+                if aclose is not None:
+                    with suppress(RuntimeError):  # still running: only if we were cancelled
+                        await aclose()
+        if stop.done() and stop.result() == "disconnect":
+            return
+        with suppress(OSError):  # end the response cleanly
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump(
+        self,
+        req: Request,
+        send: Send,
+        events: AsyncIterator[StoredEvent],
+        stop: asyncio.Future[str],
+        pending: list[asyncio.Task[StoredEvent]],
+    ) -> None:
+        """Send frames until a terminal event, a finished run, a disconnect or a stop."""
+        loop = asyncio.get_running_loop()
+        grace, heartbeat = self._grace_s, self._heartbeat_s
+        last_write = loop.time()
+        next_check = last_write + grace
+        terminal_since: float | None = None
+        while True:
+            if not pending:
+                pending.append(asyncio.create_task(_next(events)))
+            deadline = min(last_write + heartbeat, next_check)
+            await asyncio.wait(
+                (pending[0], stop),
+                timeout=max(0.0, deadline - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if stop.done():
+                return
+            if pending[0].done():
+                task = pending.pop()
+                try:
+                    event = task.result()
+                except (StopAsyncIteration, RunNotFoundError):  # e.g. the run was purged
+                    return
+                await send({"type": "http.response.body", "body": frame(event), "more_body": True})
+                last_write = loop.time()
+                next_check, terminal_since = last_write + grace, None
+                if event.event_type in TERMINAL_EVENT_TYPES:
+                    return
+                continue
+            now = loop.time()
+            if now >= next_check:
+                status = await self._store.get_run_status(req.run_id, tenant_id=req.tenant)
+                if status is None:
+                    return  # the run was deleted
+                if status in TERMINAL_STATUS_VALUES:
+                    if terminal_since is not None:
+                        return  # terminal for a whole grace period, nothing new
+                    terminal_since = now
+                else:
+                    terminal_since = None
+                next_check = loop.time() + grace
+            if loop.time() >= last_write + heartbeat:
+                await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+                last_write = loop.time()
+
+
+async def _never() -> AsyncIterator[StoredEvent]:
+    """An event source that never yields (a cursor no event can follow)."""
+    await asyncio.get_running_loop().create_future()
+    yield  # type: ignore[misc]  # unreachable: makes this an async generator
+
+
+async def _next(events: AsyncIterator[StoredEvent]) -> StoredEvent:
+    return await events.__anext__()
+
+
+async def _watch_disconnect(receive: Receive, stop: asyncio.Future[str]) -> None:
+    """Resolve ``stop`` when the client goes away (or the receive channel breaks)."""
+    with suppress(Exception):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+    if not stop.done():
+        stop.set_result("disconnect")
