@@ -132,9 +132,6 @@ async def test_cli_and_http_select_the_same_runs_for_the_same_meta_text(
     await _same_selection(database_url, state_store, run_store, tmp_path, values)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs branch h13-cli: the CLI reads --meta with dendrux.read.text"
-)
 async def test_cli_and_http_read_a_zero_padded_number_alike(
     database_url: str, state_store: StateStore, run_store: RunStore, tmp_path: Path
 ) -> None:
