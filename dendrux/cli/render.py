@@ -3,51 +3,35 @@ times, durations, tokens and costs used in tables and timelines."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from dendrux.read import jsonable
+from dendrux.read.jsonable import record
 from dendrux.status import TERMINAL_STATUS_VALUES
 
 if TYPE_CHECKING:
     from dendrux.store import RunSummary
 
+__all__ = ["dumps", "iso", "record"]  # re-exported for the commands
+
 DETAIL_WIDTH = 120
 
 
 # -- JSON ------------------------------------------------------------------------------
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO-8601 in UTC (a naive value is taken as UTC, as the store writes it)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
-
-
-def _json_default(value: object) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+# One JSON/ISO-8601 output for every surface: `dendrux.read.jsonable` (the router's too).
 
 
 def dumps(value: object, *, indent: int | None = None) -> str:
-    """JSON text of records, datetimes and plain values (non-ASCII kept readable)."""
-    return json.dumps(value, default=_json_default, ensure_ascii=False, indent=indent)
+    """JSON text for a terminal: one spaced line, or indented for ``--json``."""
+    return jsonable.dumps(value, indent=indent, spaced=True)
 
 
-def record(value: object) -> dict[str, Any]:
-    """A dataclass record as a dict (datetimes are turned into text by `dumps`)."""
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
-        raise TypeError(f"expected a record, got {type(value).__name__}")
-    return dataclasses.asdict(value)
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 in UTC, or None."""
+    return None if value is None else jsonable.iso(value)
 
 
 def emit(text: str = "", *, flush: bool = False) -> None:

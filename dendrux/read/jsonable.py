@@ -113,8 +113,14 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _text(value: object, indent: int | None) -> str:
-    separators = (",", ":") if indent is None else (",", ": ")
+def _separators(indent: int | None, spaced: bool) -> tuple[str, str]:
+    if indent is not None:
+        return (",", ": ")
+    return (", ", ": ") if spaced else (",", ":")
+
+
+def _text(value: object, indent: int | None, spaced: bool = False) -> str:
+    separators = _separators(indent, spaced)
     try:
         return json.dumps(
             value,
@@ -135,19 +141,20 @@ def _text(value: object, indent: int | None) -> str:
         )
 
 
-def _ascii(text: str, indent: int | None) -> str:
+def _ascii(text: str, indent: int | None, spaced: bool = False) -> str:
     """``text`` re-encoded with every non-ASCII character escaped (lone surrogates too)."""
-    separators = (",", ":") if indent is None else (",", ": ")
+    separators = _separators(indent, spaced)
     return json.dumps(json.loads(text), ensure_ascii=True, separators=separators, indent=indent)
 
 
-def dumps(value: object, *, indent: int | None = None) -> str:
-    """JSON text of ``value`` (compact unless ``indent``): valid JSON, printable as UTF-8."""
-    text = _text(value, indent)
+def dumps(value: object, *, indent: int | None = None, spaced: bool = False) -> str:
+    """JSON text of ``value`` (compact unless ``indent``, or ``spaced`` for one readable
+    line as a terminal shows it): valid JSON, printable as UTF-8."""
+    text = _text(value, indent, spaced)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in stored text: escape it
-        return _ascii(text, indent)
+        return _ascii(text, indent, spaced)
     return text
 
 
