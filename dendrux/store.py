@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from dendrux.db import create_engine, parse_database_url
 from dendrux.db.holder import EngineHolder
+from dendrux.db.options import bool_option
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
 from dendrux.read import rows, runs
 from dendrux.read.filters import STREAM_PAGE, RunFilters, rows_page, runs_page
@@ -64,18 +65,19 @@ __all__ = [
 
 def _read_only_options(database_url: str, options: dict[str, Any]) -> dict[str, Any]:
     """Engine options for a reader: a SQLite file is neither created (``mode=rw``
-    unless the URL or the caller says otherwise) nor migrated. A private in-memory
-    database is born empty with its engine, so it still gets its tables."""
+    unless the URL or the caller says otherwise) nor migrated, nor switched to WAL
+    (its writer does that): opening it writes nothing. A private in-memory database
+    is born empty with its engine, so it still gets its tables."""
     parsed = parse_database_url(database_url)
     if parsed.dialect != "sqlite" or parsed.is_memory:
         return options
     merged = {**parsed.options, **options}
-    if "auto_migrate" in merged and merged["auto_migrate"] not in (False, "0", "false", "False"):
+    if "auto_migrate" in merged and bool_option("auto_migrate", merged["auto_migrate"]):
         raise InvalidArgumentError(
             "auto_migrate: a RunStore never migrates a database; run `dendrux db upgrade` "
             "(or `await dendrux.db.upgrade(url)`) first"
         )
-    options = {**options, "auto_migrate": False}
+    options = {**options, "auto_migrate": False, "wal": False}
     if "mode" not in merged and "create" not in merged:
         options["mode"] = "rw"
     return options

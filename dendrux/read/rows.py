@@ -7,7 +7,7 @@ connection per page), taking arguments already checked by the facade.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
 
 from dendrux.db.engine import Connection, Engine, Row
@@ -69,7 +69,7 @@ async def get_traces(
 
 async def follow_events(
     engine_of: Callable[[], Engine], run_id: str, cursor: int | None, interval: float
-) -> AsyncIterator[StoredEvent]:
+) -> AsyncGenerator[StoredEvent, None]:
     """Every event of a run after ``cursor``, once and in order, as it lands; never
     ends on its own. Reads go page by page, each on a connection returned at once;
     between pages it waits for the engine's wake-up (PostgreSQL LISTEN/NOTIFY) or,
