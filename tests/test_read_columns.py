@@ -107,3 +107,25 @@ def test_the_builders_read_what_the_declarations_say() -> None:
     detail = list(records.RunDetail.__dataclass_fields__)
     mapped = [{"id": "run_id"}.get(c, c) for c in records.RUN_COLUMNS[: len(detail)]]
     assert mapped == [*detail[:19], "output_data", *detail[20:]]  # answer comes from output_data
+
+
+def test_datetime_fields_are_declared_for_every_record() -> None:
+    import datetime
+    import typing
+
+    for cls in (
+        records.RunSummary,
+        records.RunDetail,
+        records.StoredEvent,
+        records.TraceEntry,
+        records.ToolInvocation,
+        records.LLMCall,
+        records.PausePair,
+    ):
+        hints = typing.get_type_hints(cls)
+        typed = tuple(
+            name
+            for name in cls.__dataclass_fields__
+            if datetime.datetime in typing.get_args(hints[name]) or hints[name] is datetime.datetime
+        )
+        assert records.DATETIME_FIELDS[cls] == typed, cls.__name__

@@ -351,7 +351,21 @@ class PausePair:
         return pairs
 
 
+DATETIME_FIELDS: dict[type, tuple[str, ...]] = {
+    RunSummary: ("created_at", "updated_at"),
+    RunDetail: ("created_at", "updated_at"),
+    StoredEvent: ("created_at",),
+    TraceEntry: ("created_at",),
+    ToolInvocation: ("created_at",),
+    LLMCall: ("created_at",),
+    PausePair: ("pause_at", "resume_at"),
+}
+"""The fields of each record that hold an aware-UTC datetime (or None), for serialisers
+(ISO-8601 output) that must not guess from annotation text; a test checks it against
+the resolved field types."""
+
 __all__ = [
+    "DATETIME_FIELDS",
     "EVENT_COLUMNS",
     "LLM_CALL_COLUMNS",
     "RUN_COLUMNS",
