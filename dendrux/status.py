@@ -1,5 +1,6 @@
 """Run statuses: the enum, and the terminal and waiting sets as members and as plain
-strings (as rows and arguments carry them).
+strings (as rows and arguments carry them); and the event types that end or pause a
+run. The one home of each set: the read side, HTTP and the CLI import them here.
 
 Kept apart from `dendrux.types` so that argument checks and the read side can use
 it without creating that module's dataclasses (import time). `dendrux.types`
@@ -47,3 +48,10 @@ TERMINAL_STATUS_VALUES = frozenset(s.value for s in TERMINAL_STATUSES)
 """The terminal statuses as plain strings, as rows and arguments carry them."""
 WAITING_STATUS_VALUES = frozenset(s.value for s in WAITING_STATUSES)
 """The waiting (paused) statuses as plain strings."""
+
+TERMINAL_EVENT_TYPES = frozenset(
+    {"run.completed", "run.error", "run.cancelled", "run.interrupted", "run.abandoned"}
+)
+"""The event types that end a run's timeline (a follower may stop after one)."""
+PAUSE_EVENT_TYPES = ("run.paused", "run.resumed")
+"""The events `RunStore.get_pauses` pairs up."""

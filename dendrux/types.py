@@ -4,7 +4,9 @@ the state layer returns.
 
 Nothing here touches a database. The loop-side types are duck-typed by the
 recorder: any object with the same attributes works. `RunStatus` and the status
-sets live in `dendrux.status` (import-light) and are re-exported here.
+sets live in `dendrux.status` (import-light), the delegation records in
+`dendrux.read.delegation` (with the read that builds them); both are re-exported
+here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from dendrux.read.delegation import DelegationInfo as DelegationInfo
+from dendrux.read.delegation import ParentRef as ParentRef
+from dendrux.read.delegation import RunBrief as RunBrief
+from dendrux.read.delegation import SubtreeSummary as SubtreeSummary
+from dendrux.status import STATUS_VALUES as STATUS_VALUES
+from dendrux.status import TERMINAL_EVENT_TYPES as TERMINAL_EVENT_TYPES
 from dendrux.status import TERMINAL_STATUS_VALUES as TERMINAL_STATUS_VALUES
 from dendrux.status import TERMINAL_STATUSES as TERMINAL_STATUSES
 from dendrux.status import WAITING_STATUS_VALUES as WAITING_STATUS_VALUES
@@ -218,53 +226,3 @@ class SweptRun:
     failure_reason: str
     last_progress_at: datetime | None
     swept_at: datetime
-
-
-@dataclass(slots=True)
-class RunBrief:
-    """The few fields that identify a run in a delegation tree."""
-
-    run_id: str
-    agent_name: str
-    status: str
-    delegation_level: int
-
-
-@dataclass(slots=True)
-class ParentRef:
-    """A run's parent; ``resolved`` is False when the parent row is gone."""
-
-    run_id: str
-    resolved: bool
-    agent_name: str | None = None
-    status: str | None = None
-    delegation_level: int | None = None
-
-
-@dataclass(slots=True)
-class SubtreeSummary:
-    """Totals over a run and all its descendants.
-
-    The token, cost and status figures include the run itself;
-    ``direct_child_count`` and ``descendant_count`` count only runs below it.
-    """
-
-    direct_child_count: int
-    descendant_count: int
-    max_depth: int
-    subtree_input_tokens: int
-    subtree_output_tokens: int
-    subtree_cost_usd: float | None
-    unknown_cost_count: int
-    status_counts: dict[str, int]
-
-
-@dataclass(slots=True)
-class DelegationInfo:
-    """A run's place in its delegation tree."""
-
-    parent: ParentRef | None
-    children: list[RunBrief]
-    ancestry: list[RunBrief]
-    subtree_summary: SubtreeSummary
-    ancestry_complete: bool

@@ -54,7 +54,8 @@ def test_importing_loads_no_driver(module: str) -> None:
 def test_the_read_facade_loads_without_the_write_side() -> None:
     loaded = _loaded_after("import dendrux.store")
     assert _matching(loaded, WRITE_SIDE) == []
-    assert "dendrux.state.filters" in loaded  # what the readers share with the store functions
+    assert "dendrux.read.filters" in loaded  # what the readers share with the store functions
+    assert not _matching(loaded, ("dendrux.state",))  # the read side stands alone
 
 
 def test_a_driver_loads_with_the_first_engine_of_its_dialect() -> None:

@@ -1,11 +1,10 @@
 """RunStore's fast read path: records built by column position, and frozen all the same.
 
-`dendrux.store` builds records from rows by index (`READ_COLUMNS` says which
-column each position is) and constructs them through a mutable slotted twin
-whose instances become the record class by ``__class__`` assignment. These
-tests hold both to their promises on both dialects: the SQL puts the columns
-where the builders read them, and what comes out is an ordinary frozen,
-slotted record equal to one built through its own ``__init__``.
+`dendrux.read.records` builds lists of records through a mutable slotted twin
+whose instances become the record class by ``__class__`` assignment (the column
+order is checked in tests/test_read_columns.py). These tests hold it to its
+promise on both dialects: what comes out is an ordinary frozen, slotted record
+equal to one built through its own ``__init__``.
 """
 
 from __future__ import annotations
@@ -13,18 +12,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-import re
-import sqlite3
 from datetime import UTC
 from typing import Any
 
-import asyncpg
 import pytest
 
-from dendrux.db.queries import load_queries
 from dendrux.state import StateStore
 from dendrux.store import (
-    READ_COLUMNS,
     LLMCall,
     PausePair,
     RunStore,
@@ -34,32 +28,6 @@ from dendrux.store import (
     TraceEntry,
 )
 from dendrux.types import UsageStats
-
-
-async def _columns(dialect: str, url: str, sql: str) -> list[str]:
-    if dialect == "sqlite":
-        conn = sqlite3.connect(url.split("///", 1)[1])
-        try:
-            count = max((int(n) for n in re.findall(r"\?(\d+)", sql)), default=0)
-            cursor = conn.execute(sql, [0] * count)  # LIMIT/OFFSET refuse NULL
-            return [d[0] for d in cursor.description]
-        finally:
-            conn.close()
-    raw = await asyncpg.connect(url)
-    try:
-        statement = await raw.prepare(sql)
-        return [a.name for a in statement.get_attributes()]
-    finally:
-        await raw.close()
-
-
-@pytest.mark.parametrize("query", sorted(READ_COLUMNS))
-async def test_reader_queries_put_the_record_fields_where_the_builders_read_them(
-    dialect: str, database_url: str, query: str
-) -> None:
-    sql = load_queries(dialect)[query]  # type: ignore[arg-type]
-    expected = list(READ_COLUMNS[query])
-    assert (await _columns(dialect, database_url, sql))[: len(expected)] == expected
 
 
 async def _filled(state_store: StateStore) -> None:

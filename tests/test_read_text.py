@@ -65,3 +65,20 @@ def test_statuses_are_checked_and_deduplicated() -> None:
     assert parse_statuses_text("status", [" , "]) is None
     with pytest.raises(InvalidArgumentError, match="status 'done'"):
         parse_statuses_text("status", ["done"])
+
+
+def test_meta_filter_text_checks_keys_by_the_one_rule_and_reads_values_as_json() -> None:
+    from dendrux.read.text import parse_meta_filter_text
+    from dendrux.validation import check_metadata_filter
+
+    got = parse_meta_filter_text("meta", [("k", '"x"'), ("n", "5"), ("s", '"5"'), ("t", "x")])
+    assert got == {"k": "x", "n": 5, "s": "5", "t": "x"}
+    assert check_metadata_filter("metadata_filter", got) == got  # what the store accepts
+    assert parse_meta_filter_text("meta", []) is None
+    for key in ("a.b", "", "ключ", "a b"):
+        with pytest.raises(InvalidArgumentError, match="must match"):
+            parse_meta_filter_text("meta", [(key, "1")])
+        with pytest.raises(InvalidArgumentError, match="must match"):
+            check_metadata_filter("metadata_filter", {key: 1})  # the same rule below
+    with pytest.raises(InvalidArgumentError, match="more than once"):
+        parse_meta_filter_text("meta", [("k", "1"), ("k", "2")])

@@ -54,7 +54,8 @@ SIGNATURES = {
     "get_pauses": "(self, run_id: 'str') -> 'list[PausePair]'",
     "get_pii_mapping": "(self, run_id: 'str') -> 'dict[str, str]'",
     "close": "(self) -> 'None'",
-    "from_database_url": "(database_url: 'str') -> 'RunStore'",
+    # the seed's argument, then engine options as StateStore.from_database_url takes them
+    "from_database_url": "(database_url: 'str', **engine_options: 'Any') -> 'RunStore'",
 }
 
 FIELDS = {

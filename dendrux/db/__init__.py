@@ -44,7 +44,7 @@ def create_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url`` (see `dendrux.db.urls` for the accepted forms).
 
     SQLite options: ``synchronous``, ``busy_timeout``, ``readers``, ``mode``,
-    ``create``, ``auto_migrate``. PostgreSQL options: ``schema``,
+    ``create``, ``auto_migrate``, ``wal``. PostgreSQL options: ``schema``,
     ``prepared_statements``, ``pool_min_size``, ``pool_max_size``,
     ``connect_timeout``. Options may also be given as URL query parameters.
 

@@ -435,7 +435,9 @@ class SqliteEngine(Engine):
     ``readers`` (reader connections, 4), ``mode`` (``ro`` opens read-only,
     ``rw`` never creates the file), ``create`` (False: open an existing file
     only, as ``mode=rw`` does; a missing one is `DatabaseMissingError`),
-    ``auto_migrate`` (True: the schema is created/updated on first use).
+    ``auto_migrate`` (True: the schema is created/updated on first use), ``wal``
+    (True: the file is switched to WAL on first use; False leaves its journal mode
+    as it is, so a reader that also sets ``auto_migrate=False`` never writes).
 
     A path that cannot hold a database is a configuration error, never
     retried: `DatabaseLocationError` (missing directory that cannot be
@@ -460,11 +462,12 @@ class SqliteEngine(Engine):
             "mode",
             "create",
             "auto_migrate",
+            "wal",
         }
         if unknown:
             raise InvalidArgumentError(
                 f"unknown SQLite option(s) {sorted(unknown)}; accepted: synchronous, "
-                "busy_timeout, readers, mode, create, auto_migrate"
+                "busy_timeout, readers, mode, create, auto_migrate, wal"
             )
         synchronous = str(merged.get("synchronous", "FULL")).upper()
         if synchronous not in _SYNCHRONOUS:
@@ -485,6 +488,7 @@ class SqliteEngine(Engine):
         self._reader_count = int_option("readers", merged.get("readers", 4), minimum=1)
         self._mode = mode
         self._auto_migrate = bool_option("auto_migrate", merged.get("auto_migrate", True))
+        self._wal = bool_option("wal", merged.get("wal", True))
         self._owns_connection = connection is None
         self._writer: aiosqlite.Connection | None = connection
         # A private in-memory database or a caller's connection: one connection for everything.
@@ -564,7 +568,7 @@ class SqliteEngine(Engine):
             # An upstream-schema file is read as it is: not even its journal mode changes.
             upstream = await is_upstream_schema(conn)
             writable = self._owns_connection and self._path != ":memory:" and self._mode != "ro"
-            if writable and not upstream:
+            if writable and not upstream and self._wal:
                 await conn.execute("enable_wal")
             await conn.execute("enable_foreign_keys")
             if self._owns_connection:

@@ -17,6 +17,7 @@ from typing import Any
 from dendrux.errors import InvalidArgumentError
 from dendrux.status import STATUS_VALUES
 from dendrux.validation import INT64_MAX
+from dendrux.validation import _is_meta_key as is_meta_key
 
 MAX_DIGITS = 30
 """Digits of an integer parameter read at all; more is refused before `int()`."""
@@ -75,6 +76,31 @@ def parse_meta_text(name: str, text: str) -> Any:
         if isinstance(value, str):
             return value
     return text
+
+
+def parse_meta_key_text(name: str, key: str) -> str:
+    """A ``meta`` filter key, by the one rule every API applies (``^[A-Za-z0-9_-]+$``,
+    top-level keys only; `dendrux.validation.check_metadata_filter` uses the same)."""
+    if not is_meta_key(key):
+        raise InvalidArgumentError(
+            f"{name}: the key {shown(key)} must match ^[A-Za-z0-9_-]+$ "
+            "(top-level meta keys only; nested paths such as a.b are not supported)"
+        )
+    return key
+
+
+def parse_meta_filter_text(name: str, items: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """A ``metadata_filter`` from ``(key, value text)`` pairs, as HTTP (``meta.KEY=VALUE``)
+    and the CLI (``--meta KEY=VALUE``) take them: each key checked by
+    `parse_meta_key_text`, each value read by `parse_meta_text`; a key given twice is
+    refused. None when there is no pair."""
+    found: dict[str, Any] = {}
+    for key, text in items:
+        parse_meta_key_text(name, key)
+        if key in found:
+            raise InvalidArgumentError(f"{name}: the key {shown(key)} is given more than once")
+        found[key] = parse_meta_text(f"{name} {key}", text)
+    return found or None
 
 
 def parse_instant_text(name: str, text: str) -> datetime:

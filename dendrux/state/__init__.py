@@ -2,8 +2,8 @@
 and `StateStore`, which binds them to one engine with the upstream names.
 
 The names below load on first use (module ``__getattr__``), so importing one
-submodule, as `dendrux.store` does with `dendrux.state.filters`, does not
-create every record class and store function of the write side.
+submodule does not create every record class and store function of the write
+side. The read functions behind both facades live in `dendrux.read`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ statement; lifecycle writes retry transient failures when given an engine.
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,10 @@ from dendrux.errors import (
     InvalidArgumentTypeError,
     RunAlreadyExistsError,
 )
+from dendrux.read import runs as read_runs
+from dendrux.read.delegation import MAX_DELEGATION_DEPTH as MAX_DELEGATION_DEPTH
+from dendrux.read.delegation import read_delegation_info
+from dendrux.read.filters import RunFilters, runs_page
 from dendrux.state import rows
 from dendrux.state._executor import (
     Executor,
@@ -30,18 +33,14 @@ from dendrux.state._executor import (
     retried,
     write_unit,
 )
-from dendrux.state.filters import RunFilters
 from dendrux.state.rowmap import run_record
 from dendrux.types import (
     TERMINAL_STATUS_VALUES,
     WAITING_STATUS_VALUES,
     CreateRunResult,
     DelegationInfo,
-    ParentRef,
-    RunBrief,
     RunRecord,
     RunStatus,
-    SubtreeSummary,
     SweptRun,
 )
 from dendrux.ulid import new_ulid
@@ -49,7 +48,6 @@ from dendrux.validation import (
     INT32_MAX,
     check_id,
     check_index,
-    check_offset,
     check_required_id,
     check_required_index,
     check_required_text,
@@ -57,14 +55,10 @@ from dendrux.validation import (
     check_statuses,
     check_text,
     check_usage,
-    clamp_limit,
     encode_json,
     encode_json_object,
     shift_back,
 )
-
-MAX_DELEGATION_DEPTH = 1000
-"""Recursive walks stop here, so a cycle in parent links cannot loop forever."""
 
 
 def _now() -> datetime:
@@ -285,8 +279,7 @@ async def get_pii_mapping(db: Executor, run_id: str) -> dict[str, str] | None:
     """A run's placeholder -> real value mapping (None when absent)."""
     run_id = check_required_id("run_id", run_id)
     async with reading(db) as conn:
-        value = await conn.fetch_value("get_pii_mapping", run_id)
-        result: dict[str, str] | None = conn.dialect.read_json(value)
+        result: dict[str, str] | None = await read_runs.read_pii_mapping(conn, run_id)
         return result
 
 
@@ -385,7 +378,7 @@ async def touch_progress(db: Executor, run_id: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# reads
+# reads (the read functions of `dendrux.read`, as upstream-named records)
 # ---------------------------------------------------------------------------
 
 
@@ -393,7 +386,7 @@ async def get_run(db: Executor, run_id: str) -> RunRecord | None:
     """One run, or None."""
     run_id = check_required_id("run_id", run_id)
     async with reading(db) as conn:
-        row = await conn.fetch_one("get_run", run_id)
+        row = await read_runs.get_run_row(conn, run_id)
         return None if row is None else run_record(row, conn.dialect)
 
 
@@ -420,12 +413,10 @@ async def list_runs(
         started_before=started_before,
         metadata_filter=metadata_filter,
     )
-    page = clamp_limit("limit", limit)
-    skip = check_offset("offset", offset)
+    page, skip = runs_page(limit, offset)
     async with reading(db) as conn:
-        query = "list_runs_by_meta" if filters.by_meta(conn.dialect) else "list_runs"
-        rows = await conn.fetch_all(query, *filters.bind(conn.dialect), page, skip)
-        return [run_record(row, conn.dialect) for row in rows]
+        rows_ = await read_runs.list_run_rows(conn, filters, page, skip)
+        return [run_record(row, conn.dialect) for row in rows_]
 
 
 async def count_runs(
@@ -450,7 +441,7 @@ async def count_runs(
         metadata_filter=metadata_filter,
     )
     async with reading(db) as conn:
-        return await filters.count(conn)
+        return await read_runs.count_runs(conn, filters)
 
 
 # ---------------------------------------------------------------------------
@@ -549,79 +540,11 @@ async def sweep_abandoned_runs(db: Executor, older_than: timedelta) -> list[Swep
 async def get_delegation_info(db: Executor, run_id: str) -> DelegationInfo | None:
     """Parent, children, ancestry (root first) and subtree totals of a run; None if missing.
 
-    Walks are recursive CTEs bounded by `MAX_DELEGATION_DEPTH`; a repeated id
-    (a cycle in parent links) ends the ancestry and marks it incomplete.
+    See `dendrux.read.delegation.read_delegation_info`.
     """
     run_id = check_required_id("run_id", run_id)
     async with reading(db) as conn:
-        node = await conn.fetch_one("delegation_node", run_id)
-        if node is None:
-            return None
-        up = await conn.fetch_all("delegation_ancestry", run_id, MAX_DELEGATION_DEPTH)
-        children_rows = await conn.fetch_all("delegation_children", run_id)
-        totals = await conn.fetch_all("delegation_subtree_totals", run_id, MAX_DELEGATION_DEPTH)
-
-    parent: ParentRef | None = None
-    if node["parent_run_id"] is not None:
-        first = up[0] if up else None
-        if first is not None and first["id"] == node["parent_run_id"]:
-            parent = ParentRef(
-                run_id=first["id"],
-                resolved=True,
-                agent_name=first["agent_name"],
-                status=first["status"],
-                delegation_level=first["delegation_level"],
-            )
-        else:
-            parent = ParentRef(run_id=node["parent_run_id"], resolved=False)
-
-    ancestry: list[RunBrief] = []
-    seen = {run_id}
-    complete = node["parent_run_id"] is None
-    for row in up:
-        if row["id"] in seen:
-            complete = False
-            break
-        seen.add(row["id"])
-        ancestry.append(
-            RunBrief(row["id"], row["agent_name"], row["status"], row["delegation_level"])
-        )
-        complete = row["parent_run_id"] is None
-    ancestry.reverse()
-
-    status_counts: Counter[str] = Counter()
-    runs = direct = depth = input_tokens = output_tokens = unknown = 0
-    cost: float | None = None
-    for row in totals:
-        status_counts[row["status"]] += int(row["runs"])
-        runs += int(row["runs"])
-        direct += int(row["direct_children"] or 0)
-        depth = max(depth, int(row["max_depth"] or 0))
-        input_tokens += int(row["input_tokens"] or 0)
-        output_tokens += int(row["output_tokens"] or 0)
-        unknown += int(row["unknown_costs"] or 0)
-        if row["cost_usd"] is not None:
-            cost = (cost or 0.0) + float(row["cost_usd"])
-
-    return DelegationInfo(
-        parent=parent,
-        children=[
-            RunBrief(r["id"], r["agent_name"], r["status"], r["delegation_level"])
-            for r in children_rows
-        ],
-        ancestry=ancestry,
-        subtree_summary=SubtreeSummary(
-            direct_child_count=direct,
-            descendant_count=max(runs - 1, 0),
-            max_depth=depth,
-            subtree_input_tokens=input_tokens,
-            subtree_output_tokens=output_tokens,
-            subtree_cost_usd=cost,
-            unknown_cost_count=unknown,
-            status_counts=dict(status_counts),
-        ),
-        ancestry_complete=complete,
-    )
+        return await read_delegation_info(conn, run_id)
 
 
 __all__ = [

@@ -88,7 +88,7 @@ SELECT COALESCE(max(sequence_index)::bigint + 1, 0) FROM run_events WHERE agent_
 
 -- name: get_traces
 -- A run's conversation in order.
--- Columns by position: TraceEntry's fields first (dendrux.store builds records by index).
+-- Columns by position: TraceEntry's fields first (as dendrux.read.records declares).
 SELECT role, content, order_index, meta, created_at, id
 FROM react_traces WHERE agent_run_id = $1
 ORDER BY order_index
@@ -96,7 +96,7 @@ LIMIT $2 OFFSET $3;
 
 -- name: get_tool_calls
 -- A run's tool executions, by iteration then time; $2 optionally picks one iteration.
--- Columns by position: ToolInvocation's fields first (dendrux.store builds records by index).
+-- Columns by position: ToolInvocation's fields first (as dendrux.read.records declares).
 SELECT iteration_index, tool_name, tool_call_id, provider_tool_call_id, target, params, result,
        success, error_message, duration_ms, created_at, id
 FROM tool_calls
@@ -117,7 +117,7 @@ LIMIT $3 OFFSET $4;
 -- name: get_run_events
 -- A run's events after a strict cursor, optionally only the types in the array $3.
 -- (Indexes start at 0, so no cursor is -1: the cursor stays an index bound in generic plans.)
--- Columns by position: StoredEvent's fields first (dendrux.store builds records by index).
+-- Columns by position: StoredEvent's fields first (as dendrux.read.records declares).
 SELECT sequence_index, iteration_index, event_type, correlation_id, data, created_at, id
 FROM run_events
 WHERE agent_run_id = $1
@@ -128,7 +128,7 @@ LIMIT $4;
 
 -- name: get_llm_calls
 -- A run's LLM calls for readers (no semantic payloads), by iteration then time.
--- Columns by position: LLMCall's fields, in order (dendrux.store builds records by index).
+-- Columns by position: LLMCall's fields, in order (as dendrux.read.records declares).
 SELECT iteration_index, provider, model, COALESCE(input_tokens, 0) AS input_tokens,
        COALESCE(output_tokens, 0) AS output_tokens,
        COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) AS total_tokens,

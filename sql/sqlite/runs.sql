@@ -21,7 +21,7 @@ SELECT id, status, agent_name, created_at FROM agent_runs WHERE id = ?1;
 
 -- name: get_run
 -- One run's anchor row, without pause_data and pii_mapping.
--- Columns by position: RunDetail's fields first (dendrux.store builds records by index).
+-- Columns by position: RunDetail's fields first (as dendrux.read.records declares).
 SELECT id, agent_name, status, created_at, updated_at,
        COALESCE(iteration_count, 0) AS iteration_count,
        COALESCE(total_input_tokens, 0) AS total_input_tokens,
@@ -269,7 +269,7 @@ ORDER BY r.status;
 
 -- name: list_run_summaries
 -- list_runs for readers: the summary columns only, newest first, ties by id.
--- Columns by position: RunSummary's fields, in order (dendrux.store builds records by index).
+-- Columns by position: RunSummary's fields, in order (as dendrux.read.records declares).
 SELECT id, agent_name, status, created_at, updated_at,
        COALESCE(iteration_count, 0) AS iteration_count,
        COALESCE(total_input_tokens, 0) AS total_input_tokens,
@@ -351,7 +351,7 @@ LIMIT ?8 OFFSET ?9;
 
 -- name: list_run_summaries_by_meta
 -- list_run_summaries with a metadata filter, served by the metadata index.
--- Columns by position: RunSummary's fields, in order (dendrux.store builds records by index).
+-- Columns by position: RunSummary's fields, in order (as dendrux.read.records declares).
 SELECT id, agent_name, status, created_at, updated_at,
        COALESCE(iteration_count, 0) AS iteration_count,
        COALESCE(total_input_tokens, 0) AS total_input_tokens,

@@ -1,0 +1,63 @@
+"""Reads of ``agent_runs``: listings, counts, one run, its status and PII mapping.
+
+Plain functions over a connection the caller holds, taking arguments already
+checked (`dendrux.read.filters`): the facades (`RunStore`, `StateStore` and its
+store functions) validate, open the connection and call these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dendrux.db.engine import Connection, Row
+from dendrux.read.filters import RunFilters
+from dendrux.read.records import RunDetail, RunSummary
+
+
+async def list_run_summaries(
+    conn: Connection, filters: RunFilters, page: int, skip: int
+) -> list[RunSummary]:
+    """Runs newest first (ties by id), the summary columns only."""
+    d = conn.dialect
+    query = "list_run_summaries_by_meta" if filters.by_meta(d) else "list_run_summaries"
+    return RunSummary.from_rows(await conn.fetch_all(query, *filters.bind(d), page, skip), d)
+
+
+async def list_run_rows(conn: Connection, filters: RunFilters, page: int, skip: int) -> list[Row]:
+    """Runs newest first (ties by id) as full ``RUN_COLUMNS`` rows, for the upstream
+    ``RunRecord`` (`dendrux.state.rowmap`)."""
+    d = conn.dialect
+    query = "list_runs_by_meta" if filters.by_meta(d) else "list_runs"
+    return await conn.fetch_all(query, *filters.bind(d), page, skip)
+
+
+async def count_runs(conn: Connection, filters: RunFilters) -> int:
+    """How many runs the listings page through with the same filters."""
+    return await filters.count(conn)
+
+
+async def get_run_row(conn: Connection, run_id: str) -> Row | None:
+    """One run's ``RUN_COLUMNS`` row, or None."""
+    return await conn.fetch_one("get_run", run_id)
+
+
+async def get_run_detail(conn: Connection, run_id: str) -> RunDetail | None:
+    """One run's anchor row, or None."""
+    row = await conn.fetch_one("get_run", run_id)
+    return None if row is None else RunDetail.from_row(row, conn.dialect)
+
+
+async def get_run_status(conn: Connection, run_id: str, tenant_id: str | None) -> str | None:
+    """A run's status; None when missing or (``tenant_id`` given) another tenant's."""
+    status: str | None = await conn.fetch_value("run_status", run_id, tenant_id)
+    return status
+
+
+async def run_exists(conn: Connection, run_id: str, tenant_id: str | None = None) -> bool:
+    """Whether the run exists (and, ``tenant_id`` given, belongs to that tenant)."""
+    return bool(await conn.fetch_value("run_exists", run_id, tenant_id))
+
+
+async def read_pii_mapping(conn: Connection, run_id: str) -> Any:
+    """The stored placeholder -> real value mapping, decoded; None when absent."""
+    return conn.dialect.read_json(await conn.fetch_value("get_pii_mapping", run_id))
