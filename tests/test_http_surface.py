@@ -163,10 +163,6 @@ def _schema_1_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs branch h13-read: RunStore opens a SQLite file without migrating it",
-)
 def test_the_router_leaves_a_schema_1_file_as_it_was(tmp_path: Path) -> None:
     path = _schema_1_file(tmp_path)
     before = path.read_bytes()

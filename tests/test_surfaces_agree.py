@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import pytest
-
 from dendrux.http import make_read_router
 from dendrux.state import StateStore
 from dendrux.store import RunStore
@@ -52,11 +50,6 @@ async def _http_ids(store: RunStore, value: str) -> list[str]:
     return sorted(run["run_id"] for run in runs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until dendrux/http and dendrux/cli read meta filter text through "
-    "dendrux.read.text.parse_meta_filter_text (issue 13: h13-http, h13-cli)",
-)
 async def test_cli_and_http_select_the_same_runs_for_a_quoted_meta_value(
     state_store: StateStore, database_url: str, tmp_path: Path
 ) -> None:
