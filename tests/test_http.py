@@ -369,7 +369,7 @@ BAD_PARAMETERS = [
         "or a date such as 2025-01-31, got 'yesterday'",
     ),
     ("/runs?status=bogus", "status 'bogus' is not a run status; expected one of "),
-    ("/runs?meta.a.b=1", "meta.a.b: the key must match ^[A-Za-z0-9_-]+$"),
+    ("/runs?meta.a.b=1", "meta.a.b: the key 'a.b' must match ^[A-Za-z0-9_-]+$"),
     ("/runs?meta.k=1&meta.k=2", "meta.k must be given at most once"),
     (
         "/runs?meta.k=123456789012345678901",

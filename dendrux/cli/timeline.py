@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from dendrux.cli.render import offset_ms, record, run_seconds
 from dendrux.errors import RunNotFoundError
+from dendrux.read.filters import STREAM_PAGE
 
 if TYPE_CHECKING:
     from dendrux.store import (
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from dendrux.types import ParentRef, RunBrief, SubtreeSummary
 
 MAX_CHILD_DEPTH = 16
-EVENT_PAGE = 500
 
 
 @dataclasses.dataclass
@@ -71,9 +71,9 @@ async def all_events(store: RunStore, run_id: str, after: int | None) -> list[St
     """Every event after the cursor, page by page (one bounded read at a time)."""
     events: list[StoredEvent] = []
     while True:
-        page = await store.get_events(run_id, after_sequence_index=after, limit=EVENT_PAGE)
+        page = await store.get_events(run_id, after_sequence_index=after, limit=STREAM_PAGE)
         events.extend(page)
-        if len(page) < EVENT_PAGE:
+        if len(page) < STREAM_PAGE:
             return events
         after = page[-1].sequence_index
 

@@ -111,6 +111,6 @@ from __future__ import annotations
 
 from dendrux.http.app import ReadRouter, make_read_router
 from dendrux.http.principals import Authorize
-from dendrux.http.sse import TERMINAL_EVENT_TYPES
+from dendrux.status import TERMINAL_EVENT_TYPES
 
 __all__ = ["TERMINAL_EVENT_TYPES", "Authorize", "ReadRouter", "make_read_router"]

@@ -19,6 +19,7 @@ from dendrux.read.text import (
     MAX_DIGITS,
     parse_instant_text,
     parse_int_text,
+    parse_meta_key_text,
     parse_meta_text,
     parse_statuses_text,
 )
@@ -26,7 +27,6 @@ from dendrux.read.text import (
 MAX_QUERY_FIELDS = 200
 _INT = re.compile(r"-?[0-9]+")
 _PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-_META_KEY = re.compile(r"[A-Za-z0-9_-]+")
 META_PREFIX = "meta."
 
 
@@ -129,11 +129,7 @@ class Query:
                 continue
             self._read.add(name)
             key = name[len(META_PREFIX) :]
-            if not _META_KEY.fullmatch(key):
-                raise InvalidArgumentError(
-                    f"{_name(name)}: the key must match ^[A-Za-z0-9_-]+$ "
-                    "(nested paths are not supported)"
-                )
+            parse_meta_key_text(_name(name), key)
             if len(values) > 1:
                 raise InvalidArgumentError(f"{name} must be given at most once")
             found[key] = parse_meta_text(name, values[0])

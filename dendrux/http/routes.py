@@ -13,14 +13,11 @@ from typing import Any, TypeVar
 
 from dendrux.http.params import Query
 from dendrux.http.responses import HTTPError, run_not_found, served
+from dendrux.read.filters import MAX_PAGE, ROWS_PAGE, RUNS_PAGE
 from dendrux.store import RunStore
 from dendrux.validation import INT32_MAX, INT32_MIN
 
 T = TypeVar("T")
-
-MAX_LIMIT = 1000
-RUNS_DEFAULT_LIMIT = 50
-DRILL_DEFAULT_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +108,7 @@ async def list_runs(req: Request) -> object:
         "started_before": query.instant("started_before"),
         "metadata_filter": query.meta(),
     }
-    limit = query.integer("limit", default=RUNS_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    limit = query.integer("limit", default=RUNS_PAGE, minimum=1, maximum=MAX_PAGE)
     offset = query.integer("offset", default=0, minimum=0)
     query.finish()
     page: dict[str, Any] = {"runs": [], "total": 0, "limit": limit, "offset": offset}
@@ -137,7 +134,7 @@ async def get_run(req: Request) -> object:
 async def list_events(req: Request) -> object:
     query = req.query
     after = query.optional_integer("after")
-    limit = query.integer("limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    limit = query.integer("limit", default=ROWS_PAGE, minimum=1, maximum=MAX_PAGE)
     query.finish()
     # Indexes are INT32 on both dialects: past the top nothing follows, below the
     # bottom everything does; the store never sees a cursor outside the range.
@@ -155,7 +152,7 @@ async def list_events(req: Request) -> object:
 
 
 def _page(query: Query) -> tuple[int, int]:
-    limit = query.integer("limit", default=DRILL_DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+    limit = query.integer("limit", default=ROWS_PAGE, minimum=1, maximum=MAX_PAGE)
     return limit, query.integer("offset", default=0, minimum=0)
 
 

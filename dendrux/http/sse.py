@@ -21,16 +21,12 @@ from dendrux.http.params import bounded_int
 from dendrux.http.responses import Receive, Scope, Send, send_no_content, served
 from dendrux.http.routes import Request, require_run
 from dendrux.read.jsonable import dumps_bytes
-from dendrux.status import TERMINAL_STATUS_VALUES
+from dendrux.status import TERMINAL_EVENT_TYPES, TERMINAL_STATUS_VALUES
 from dendrux.store import RunStore, StoredEvent
 from dendrux.validation import INT32_MAX, INT32_MIN
 
 logger = logging.getLogger("dendrux.http")
 
-TERMINAL_EVENT_TYPES = frozenset(
-    {"run.completed", "run.error", "run.cancelled", "run.interrupted", "run.abandoned"}
-)
-"""After one of these the event stream closes."""
 _TERMINAL_TYPES = sorted(TERMINAL_EVENT_TYPES)
 
 SSE_HEADERS = [
