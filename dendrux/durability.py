@@ -3,7 +3,8 @@
 `retry_critical` gives a fail-closed write three more chances when the
 failure is transient (as classified by the dialect adapter: lost connection,
 timeout, busy/locked, serialization failure, deadlock, shutdown) and lets
-every other failure through at once. `best_effort` logs and swallows. Both
+every other failure through at once. `best_effort` logs and swallows, by the
+one rule of `swallowed` that every best-effort write follows. Both
 log one line per retry / swallowed failure with the label and run id.
 Neither is ever used around setup or migrations.
 """
@@ -60,25 +61,36 @@ async def retry_critical(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def swallowed(exc: BaseException) -> bool:
+    """The one rule for best-effort writes: a failure is swallowed (logged, skipped)
+    unless it is a setup error (a closed store, a schema problem), which no later
+    write could get past either. Used by `best_effort`, by the recorder for rows
+    it cannot even prepare, and by the write-unit policy (`dendrux.db.units`) for
+    rows the database refuses."""
+    return isinstance(exc, Exception) and not isinstance(exc, StoreClosedError | SchemaError)
+
+
 async def best_effort(
     fn: Callable[[], Awaitable[object]], *, label: str, run_id: str | None
 ) -> bool:
-    """Run ``fn``; log and swallow any failure. Returns whether it succeeded.
-
-    A closed store or a schema problem is not swallowed: those are setup
-    errors, not telemetry hiccups.
-    """
+    """Run ``fn``; log and swallow its failure by the rule of `swallowed`. Returns
+    whether it succeeded."""
     try:
         await fn()
-    except (StoreClosedError, SchemaError):
-        raise
     except Exception as exc:
-        skip_best_effort(label, run_id, exc)
+        skip_or_raise(label, run_id, exc)
         return False
     return True
 
 
+def skip_or_raise(label: str, run_id: str | None, exc: BaseException) -> None:
+    """Apply `swallowed` to a best-effort failure: log it, or raise it."""
+    if not swallowed(exc):
+        raise exc
+    skip_best_effort(label, run_id, exc)
+
+
 def skip_best_effort(label: str, run_id: str | None, exc: BaseException) -> None:
     """The one log line of a swallowed best-effort failure (also for rows a write
-    unit skipped, see `dendrux.db.writes`)."""
+    unit skipped, see `dendrux.db.units`)."""
     logger.warning("best-effort %s for run %s failed and was skipped: %s", label, run_id, exc)

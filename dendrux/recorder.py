@@ -22,8 +22,8 @@ SQLite and sends a hook's rows as one statement on PostgreSQL. A unit goes
 through `retry_critical` (3 retries after 100/200/400 ms, transient failures
 only) and then raises: the run stops rather than go on with a hole in its
 record. A best-effort row that cannot be prepared or is refused by the
-database is logged and skipped (`skip_best_effort`, the same line
-`best_effort` writes). Row ids are minted before the first try, so a retry
+database is logged and skipped by the one rule of `best_effort`
+(`dendrux.durability.swallowed`). Row ids are minted before the first try, so a retry
 whose earlier commit did land finds its own row instead of writing a
 second one; a *different* row in the same ``(run, order_index)`` or ``(run,
 sequence_index)`` raises `SlotTakenError`. The recorder writes raw values:
@@ -38,7 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from dendrux.db.engine import Engine
 from dendrux.db.writes import Write, WriteUnit
-from dendrux.durability import best_effort, retry_critical, skip_best_effort
+from dendrux.durability import best_effort, retry_critical, skip_best_effort, skip_or_raise
 from dendrux.state import rows, runs
 from dendrux.state.store import StateStore
 from dendrux.ulid import new_ulid
@@ -268,7 +268,7 @@ class PersistenceRecorder:
         if role == "tool":
             meta["call_id"] = getattr(message, "call_id", None)
             meta["tool_name"] = getattr(message, "name", None)
-        trace = rows.prepare_trace(
+        trace = rows.TraceRow(
             self._run_id,
             role,
             message.content if message.content is not None else "",
@@ -276,7 +276,7 @@ class PersistenceRecorder:
             meta=meta,
             row_id=new_ulid(),
         )
-        await self._write(WriteUnit((trace,), "record_trace"))
+        await self._write(WriteUnit((trace.to_write(),), "record_trace"))
         self._order += 1
 
     async def on_llm_call_completed(
@@ -298,7 +298,7 @@ class PersistenceRecorder:
         run_id = self._run_id
         interaction = self._best_effort(
             "save_llm_interaction",
-            lambda: rows.prepare_llm_interaction(
+            lambda: rows.LLMInteractionRow(
                 run_id,
                 iteration_index=iteration,
                 usage=usage,
@@ -311,11 +311,11 @@ class PersistenceRecorder:
                 provider_response=getattr(response, "provider_response", None),
                 guardrail_findings=guardrail_findings,
                 interaction_id=interaction_id,
-            ),
+            ).to_write(),
         )
         usage_row = self._best_effort(
             "save_usage",
-            lambda: rows.prepare_usage(
+            lambda: rows.UsageRow(
                 run_id,
                 iteration_index=iteration,
                 usage=usage,
@@ -323,7 +323,7 @@ class PersistenceRecorder:
                 provider=self._provider,
                 duration_ms=duration_ms,
                 row_id=new_ulid(),
-            ),
+            ).to_write(),
         )
         figures = _usage_dict(usage)
         event = self._event(
@@ -352,7 +352,7 @@ class PersistenceRecorder:
         target = self._targets.get(tool_call.name, "server")
         duration_ms = getattr(tool_result, "duration_ms", None)
         success = bool(getattr(tool_result, "success", True))
-        call = rows.prepare_tool_call(
+        call = rows.ToolCallRow(
             self._run_id,
             tool_call_id=tool_call.id,
             provider_tool_call_id=getattr(tool_call, "provider_tool_call_id", None),
@@ -365,7 +365,7 @@ class PersistenceRecorder:
             iteration_index=iteration,
             error_message=getattr(tool_result, "error", None),
             row_id=new_ulid(),
-        )
+        ).to_write()
         event = self._event(
             "tool.completed",
             iteration,
@@ -400,7 +400,7 @@ class PersistenceRecorder:
         *,
         correlation_id: str | None,
     ) -> Write:
-        return rows.prepare_run_event(
+        return rows.RunEventRow(
             self._run_id,
             event_type=event_type,
             sequence_index=self.event_sequencer.next(),
@@ -408,14 +408,15 @@ class PersistenceRecorder:
             correlation_id=correlation_id,
             data=data,
             row_id=new_ulid(),
-        )
+        ).to_write()
 
     def _best_effort(self, label: str, prepare: Callable[[], Write]) -> Write | None:
-        """A best-effort row, or None (logged) when it cannot even be prepared."""
+        """A best-effort row, or None (logged, by the one swallow rule) when it cannot
+        even be prepared."""
         try:
             return prepare().as_best_effort()
         except Exception as exc:
-            skip_best_effort(label, self._run_id, exc)
+            skip_or_raise(label, self._run_id, exc)
             return None
 
     def _progress(self) -> Write | None:

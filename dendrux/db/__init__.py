@@ -102,9 +102,7 @@ async def upgrade(target: Engine | str, **options: Any) -> list[int]:
 
     if isinstance(target, Engine):
         applied = await migrate_engine(target)
-        forget = getattr(target, "forget_schema_check", None)
-        if forget is not None:
-            forget()
+        target.forget_schema_check()
         return applied
     engine = create_engine(target, **options)
     try:

@@ -1,47 +1,41 @@
-"""The engine and connection interface both dialects implement.
+"""The interfaces both dialects implement; no implementation lives here.
 
 An `Engine` knows its dialect, hands out connections (`connect()` for reads,
 `transaction()` for atomic writes), runs write units (`write()`, see
-`dendrux.db.writes`) and is disposed with `dispose()`. A `Connection` runs
-*named* queries only: SQL text never comes from callers. Driver exceptions
-are wrapped into `dendrux.errors` exactly here, so the layers above never
-see a driver type.
+`dendrux.db.writes` and the one policy in `dendrux.db.units`) and is disposed
+with `dispose()`. A `Connection` runs *named* queries only: SQL text never
+comes from callers. Driver exceptions are wrapped into `dendrux.errors` by
+each dialect's connection, so the layers above never see a driver type.
+Every extension point is declared here, so callers never probe an engine.
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from json.scanner import make_scanner
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dendrux.db.jsoncodec import decode_json
 from dendrux.db.queries import DialectName, load_queries
-from dendrux.db.writes import UnitResult, Write, WriteUnit, may_skip
 
 if TYPE_CHECKING:
     import asyncio
 
+    from dendrux.db.writes import UnitResult, WriteUnit
+
+__all__ = [
+    "Connection",
+    "Dialect",
+    "Engine",
+    "Row",
+    "RunEventWakeups",
+    "decode_json",
+    "utc_from_naive_or_aware",
+]
+
 Row = Mapping[str, Any]
-
-_scan_json: Any = make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a class
-
-
-def decode_json(text: str | bytes) -> Any:
-    """``json.loads`` for a stored JSON column, about twice as fast on the compact text
-    we store: the decoder's scanner straight away, without the two whitespace regex
-    matches around it; anything else (padding, bytes, bad JSON) goes to ``json.loads``,
-    which decodes it or raises exactly as it always does."""
-    if text.__class__ is str:
-        try:
-            value, end = _scan_json(text, 0)
-        except StopIteration:
-            return json.loads(text)
-        if end == len(text):
-            return value
-    return json.loads(text)
 
 
 class Dialect(ABC):
@@ -95,6 +89,7 @@ def utc_from_naive_or_aware(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+@runtime_checkable
 class Connection(Protocol):
     """A connection (possibly inside a transaction) that runs named queries."""
 
@@ -146,6 +141,8 @@ class Engine(ABC):
     dialect: Dialect
     url: str
     """The URL with the password masked; safe to log."""
+    schema: str | None = None
+    """The PostgreSQL schema (namespace) holding the tables, when one was configured."""
 
     @abstractmethod
     def connect(self) -> AbstractAsyncContextManager[Connection]:
@@ -163,36 +160,10 @@ class Engine(ABC):
         that must be atomic across statements uses `transaction` instead.
         """
 
+    @abstractmethod
     async def write(self, unit: WriteUnit) -> UnitResult:
-        """Run a write unit with the policy of `dendrux.db.writes`.
-
-        This general path sends each best-effort write on its own and the
-        fail-closed ones together (one transaction, or one autocommit
-        statement when there is only one); dialects override it with faster
-        paths of the same meaning.
-        """
-        values: list[Any] = [None] * len(unit.writes)
-        skipped: list[tuple[str, Any]] = []
-        required = unit.required
-        i = 0
-        while i < len(unit.writes):
-            if required and i == required.start:
-                opened = self.transaction() if len(required) > 1 else self.autocommit()
-                async with opened as conn:
-                    for j in required:
-                        values[j] = await run_write(conn, unit.writes[j])
-                i = required.stop
-                continue
-            write = unit.writes[i]
-            try:
-                async with self.autocommit() as conn:
-                    values[i] = await run_write(conn, write)
-            except Exception as exc:
-                if not may_skip(exc):
-                    raise
-                skipped.append((write.label, exc))
-            i += 1
-        return UnitResult(tuple(values), tuple(skipped))
+        """Run a write unit with the one policy of `dendrux.db.units` (each dialect
+        drives it its fastest way: group commit, one-statement forms)."""
 
     @abstractmethod
     def migration_transaction(self) -> AbstractAsyncContextManager[Connection]:
@@ -200,6 +171,11 @@ class Engine(ABC):
 
     async def run_event_wakeups(self) -> RunEventWakeups | None:
         """Push notifications of new run events, or None where readers must poll."""
+        return None
+
+    def forget_schema_check(self) -> None:
+        """Check the schema version again on next use (called by `dendrux.db.upgrade`
+        after it migrated); engines that check once per process override it."""
         return None
 
     @abstractmethod
@@ -219,21 +195,3 @@ class Engine(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.dispose()
-
-
-async def run_write(conn: Connection, write: Write) -> Any:
-    """One write on a connection: its value, or its own id when a retry finds its
-    row already stored; `SlotTakenError` when another row holds the slot."""
-    value = await conn.fetch_value(write.query, *write.args)
-    if value is None and write.own_row_query is not None:
-        if not await conn.fetch_value(write.own_row_query, write.args[0]):
-            raise write.taken()
-        return write.args[0]
-    return value
-
-
-async def run_unit_on(conn: Connection, unit: WriteUnit) -> UnitResult:
-    """A unit on a connection the caller holds, inside whatever transaction it
-    has: the writes in order, any failure raised (only the owner of a
-    transaction can apply a policy to it)."""
-    return UnitResult(tuple([await run_write(conn, w) for w in unit.writes]))

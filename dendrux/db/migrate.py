@@ -137,7 +137,7 @@ async def migrate_engine(engine: Engine) -> list[int]:
     async with engine.migration_transaction() as conn:
         if conn.dialect.name == "postgres":
             await conn.execute("lock_migrations", MIGRATION_LOCK_KEY)
-            schema = getattr(engine, "schema", None)
+            schema = engine.schema
             if schema is not None:
                 await conn.execute("set_target_schema", schema)
                 await conn.execute("create_target_schema")

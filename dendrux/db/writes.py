@@ -4,17 +4,8 @@ A unit is what one hook or one store call must write: a few named statements,
 each fail-closed or best-effort. Because the engine gets data instead of
 code, it chooses how to run them: SQLite runs the units of many concurrent
 callers in one group-commit transaction (one fsync, one thread hop), and
-PostgreSQL sends a unit's one-statement form where the dialect has one. The
-meaning is the same on every path:
-
-* the fail-closed writes of a unit land together or not at all;
-* a best-effort write refused for a logical reason (a constraint, a trigger)
-  is skipped and reported in `UnitResult.skipped`; the rest still lands;
-* a transient failure anywhere fails the whole unit, so the caller's
-  `retry_critical` runs it again: every write is idempotent by its
-  client-minted id;
-* an insert that finds its own id already stored (a retry whose first
-  commit did land) succeeds; a different row in its slot is `SlotTakenError`.
+PostgreSQL sends a unit's one-statement form where the dialect has one. What
+a unit means is written once, in `dendrux.db.units`, and every path drives it.
 
 This module never imports a driver, nor asyncio (`dendrux.db.group` runs the
 queues). Its types are small named tuples and a slotted class: several are
@@ -24,7 +15,7 @@ built per hook, so they stay cheap to make.
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple
 
 from dendrux.errors import DendruxError, SchemaError, SlotTakenError, StoreClosedError
 
@@ -35,14 +26,17 @@ class Slot(NamedTuple):
     table: str
     column: str
     value: object
+    run_id: str
 
 
 class Write(NamedTuple):
     """One named statement of a unit, its parameters and its policy.
 
-    With ``own_row_query`` the statement is an insert returning its id (no row
-    back when its id or slot was taken); that query (one parameter: the id,
-    ``args[0]``) then tells a retry that already landed from a conflict.
+    An insert that is exactly-once under retries names its ``row_id`` (the
+    client-minted id among its ``args``), the ``own_row_query`` that tells
+    whether that id is stored (its one parameter), and the ``slot`` it claims:
+    the insert returns no row when its id or slot was taken, and the unit
+    policy then tells a retry that already landed from a conflict.
     """
 
     query: str
@@ -50,16 +44,22 @@ class Write(NamedTuple):
     label: str
     best_effort: bool = False
     own_row_query: str | None = None
+    row_id: str | None = None
     slot: Slot | None = None
 
     def as_best_effort(self) -> Write:
         """The same write, skipped (and reported) instead of failing its unit."""
-        return Write(self.query, self.args, self.label, True, self.own_row_query, self.slot)
+        # Built directly: NamedTuple._replace costs a microsecond per best-effort row.
+        return Write(
+            self.query, self.args, self.label, True, self.own_row_query, self.row_id, self.slot
+        )
 
     def taken(self) -> SlotTakenError:
         """The error for an insert whose slot holds someone else's row."""
-        assert self.slot is not None
-        return SlotTakenError(self.slot.table, self.args[1], self.slot.column, self.slot.value)
+        slot = self.slot
+        if slot is None:
+            return SlotTakenError(self.query, "?", "id", self.row_id)
+        return SlotTakenError(slot.table, slot.run_id, slot.column, slot.value)
 
 
 class WriteUnit:
@@ -101,13 +101,16 @@ class WriteUnit:
         return self.writes[self.required.start if self.required else 0].label
 
     def joined_args(self) -> tuple[Any, ...]:
-        """The parameters of `one_statement`: every write's, in order."""
+        """The parameters of `one_statement`, laid out in the one way every hook
+        statement of ``sql/postgres/hooks.sql`` numbers them: each write's
+        parameters in the order of its single-row query, writes in unit order
+        (tests/test_hook_statements.py checks each statement against this)."""
         return tuple(chain.from_iterable(w.args for w in self.writes))
 
     def stored_ids(self) -> tuple[Any, ...]:
         """What `one_statement` returns once it succeeded: the id of each
         fail-closed insert, None for the other writes."""
-        return tuple(w.args[0] if w.own_row_query else None for w in self.writes)
+        return tuple(w.row_id if w.own_row_query else None for w in self.writes)
 
 
 class UnitResult(NamedTuple):
@@ -115,7 +118,7 @@ class UnitResult(NamedTuple):
     None), and the best-effort writes skipped with the error that refused them."""
 
     values: tuple[Any, ...]
-    skipped: tuple[tuple[str, DendruxError], ...] = ()
+    skipped: tuple[tuple[str, BaseException], ...] = ()
 
 
 def single(write: Write) -> WriteUnit:
@@ -123,16 +126,17 @@ def single(write: Write) -> WriteUnit:
     return WriteUnit((write,))
 
 
-def may_skip(exc: BaseException) -> TypeGuard[DendruxError]:
-    """Whether a failed best-effort write is skipped: a logical refusal, yes;
-    a transient failure (the unit is retried whole), a closed store or a schema
-    problem (setup errors, not telemetry hiccups), no."""
+Outcome = UnitResult | Exception
+"""What committing one unit came to: its result, or the error it failed with."""
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether a failed statement was refused for a logical reason (a constraint, a
+    trigger), as opposed to a transient failure (retried whole by the caller) or a
+    setup problem (closed store, schema). PostgreSQL falls back from a refused
+    one-statement form to the unit's writes one by one; nothing else uses it."""
     return (
         isinstance(exc, DendruxError)
         and not getattr(exc, "transient", False)
         and not isinstance(exc, StoreClosedError | SchemaError)
     )
-
-
-Outcome = UnitResult | Exception
-"""What committing one unit came to: its result, or the error it failed with."""

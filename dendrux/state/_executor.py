@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from dendrux.db.engine import Connection, Dialect, Engine, run_unit_on
+from dendrux.db.engine import Connection, Dialect, Engine
+from dendrux.db.units import drive_unit_on
 from dendrux.db.writes import UnitResult, WriteUnit
 from dendrux.durability import retry_critical
 from dendrux.errors import InvalidArgumentTypeError
@@ -24,7 +25,7 @@ Executor = Engine | Connection
 
 
 def _check(db: object) -> None:
-    if not isinstance(db, Engine) and not hasattr(db, "fetch_all"):
+    if not isinstance(db, Engine) and not isinstance(db, Connection):
         raise InvalidArgumentTypeError(
             f"db must be a dendrux Engine or Connection, got {type(db).__name__}"
         )
@@ -42,7 +43,7 @@ async def write_unit(db: Executor, unit: WriteUnit) -> UnitResult:
     _check(db)
     if isinstance(db, Engine):
         return await db.write(unit)
-    return await run_unit_on(db, unit)
+    return await drive_unit_on(db, unit)
 
 
 async def retried(db: Executor, label: str, run_id: str, attempt: Callable[[], Awaitable[T]]) -> T:

@@ -17,7 +17,7 @@ import json
 import logging
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from dendrux.db.writes import Slot, Write, single
 from dendrux.errors import InvalidArgumentError
@@ -66,47 +66,238 @@ def _row_id(row_id: object, name: str = "row_id") -> str:
 
 
 # ---------------------------------------------------------------------------
-# writes
+# writes: one row spec per table, its fields declared once
 # ---------------------------------------------------------------------------
+#
+# A spec is a named tuple (cheap to build on the recorder's path) whose
+# `to_write()` validates and encodes it into a `Write`; the store functions
+# below take the spec's fields as keywords, and only `StateStore` repeats them
+# (upstream's signatures). Columns go out in each single-row query's parameter
+# order, which is also the order `WriteUnit.joined_args` lays them out in for
+# the one-statement hooks of sql/postgres/hooks.sql.
 
 
-def prepare_trace(
-    run_id: str,
-    role: str,
-    content: str,
-    *,
-    order_index: int,
-    meta: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> Write:
-    """Validate and encode one ``react_traces`` row."""
-    order = check_required_index("order_index", order_index)
-    args = (
-        _row_id(row_id),
-        check_required_id("run_id", run_id),
-        check_required_text("role", role),
-        check_required_text("content", content),
-        order,
-        encode_json_object("meta", meta),
-        _now(),
-    )
-    slot = Slot("react_traces", "order_index", order)
-    return Write("insert_trace", args, "save_trace", own_row_query="trace_exists", slot=slot)
+class TraceRow(NamedTuple):
+    """One ``react_traces`` row: a message of the conversation at ``order_index``."""
+
+    run_id: str
+    role: str
+    content: str
+    order_index: int
+    meta: dict[str, Any] | None = None
+    row_id: str | None = None
+
+    def to_write(self) -> Write:
+        """Validated and encoded (an exactly-once insert: its id claims the slot)."""
+        run_id, role, content, order_index, meta, row_id = self
+        order = check_required_index("order_index", order_index)
+        row_id = _row_id(row_id)
+        run_id = check_required_id("run_id", run_id)
+        args = (
+            row_id,
+            run_id,
+            check_required_text("role", role),
+            check_required_text("content", content),
+            order,
+            encode_json_object("meta", meta),
+            _now(),
+        )
+        slot = Slot("react_traces", "order_index", order, run_id)
+        return Write("insert_trace", args, "save_trace", False, "trace_exists", row_id, slot)
 
 
-async def save_trace(
-    db: Executor,
-    run_id: str,
-    role: str,
-    content: str,
-    *,
-    order_index: int,
-    meta: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> None:
-    """Store one message of the conversation at ``order_index``."""
-    row = prepare_trace(run_id, role, content, order_index=order_index, meta=meta, row_id=row_id)
-    await write_unit(db, single(row))
+class ToolCallRow(NamedTuple):
+    """One ``tool_calls`` row: the proof of one tool execution."""
+
+    run_id: str
+    tool_call_id: str
+    provider_tool_call_id: str | None
+    tool_name: str
+    target: str
+    params: dict[str, Any] | None
+    result_payload: str | None
+    success: bool
+    duration_ms: int | None
+    iteration_index: int
+    error_message: str | None = None
+    meta: dict[str, Any] | None = None
+    row_id: str | None = None
+
+    def to_write(self) -> Write:
+        """Validated and encoded (an exactly-once insert: its id claims ``tool_call_id``)."""
+        (
+            run_id,
+            tool_call_id,
+            provider_tool_call_id,
+            tool_name,
+            target,
+            params,
+            result_payload,
+            success,
+            duration_ms,
+            iteration_index,
+            error_message,
+            meta,
+            row_id,
+        ) = self
+        run_id = check_required_id("run_id", run_id)
+        tool_call_id = check_required_id("tool_call_id", tool_call_id)
+        tool_name = check_required_text("tool_name", tool_name)
+        target = check_required_text("target", target)
+        if target not in TOOL_TARGETS:
+            raise InvalidArgumentError(
+                f"target must be one of {sorted(TOOL_TARGETS)}, got {target!r}"
+            )
+        row_id = _row_id(row_id)
+        args = (
+            row_id,
+            run_id,
+            tool_call_id,
+            check_text("provider_tool_call_id", provider_tool_call_id, optional=True),
+            tool_name,
+            target,
+            encode_json_object("params", params),
+            encode_json("result_payload", parse_tool_result(run_id, tool_name, result_payload)),
+            check_bool("success", success),
+            check_index("duration_ms", duration_ms, optional=True),
+            check_required_index("iteration_index", iteration_index),
+            check_text("error_message", error_message, optional=True),
+            encode_json_object("meta", meta),
+            _now(),
+        )
+        slot = Slot("tool_calls", "tool_call_id", tool_call_id, run_id)
+        return Write(
+            "insert_tool_call", args, "save_tool_call", False, "tool_call_exists", row_id, slot
+        )
+
+
+class UsageRow(NamedTuple):
+    """One ``token_usage`` row: the token and cost figures of one LLM call."""
+
+    run_id: str
+    iteration_index: int
+    usage: object
+    model: str | None = None
+    provider: str | None = None
+    duration_ms: int | None = None
+    meta: dict[str, Any] | None = None
+    row_id: str | None = None
+
+    def to_write(self) -> Write:
+        """Validated and encoded (its id is minted here, so a retry stores it once)."""
+        run_id, iteration_index, usage, model, provider, duration_ms, meta, row_id = self
+        args = (
+            *_call_head(_row_id(row_id), run_id, iteration_index, model, provider),
+            *_call_figures(usage, duration_ms),
+            encode_json_object("meta", meta),
+            _now(),
+        )
+        return Write("insert_usage", args, "save_usage")
+
+
+class LLMInteractionRow(NamedTuple):
+    """One ``llm_interactions`` row: the full forensics of one LLM call
+    (``interaction_id`` is its id, the ``llm.completed`` event's correlation id)."""
+
+    run_id: str
+    iteration_index: int
+    usage: object
+    model: str | None = None
+    provider: str | None = None
+    duration_ms: int | None = None
+    semantic_request: dict[str, Any] | None = None
+    semantic_response: dict[str, Any] | None = None
+    provider_request: dict[str, Any] | None = None
+    provider_response: dict[str, Any] | None = None
+    guardrail_findings: Any = None
+    interaction_id: str | None = None
+
+    def to_write(self) -> Write:
+        """Validated and encoded."""
+        (
+            run_id,
+            iteration_index,
+            usage,
+            model,
+            provider,
+            duration_ms,
+            semantic_request,
+            semantic_response,
+            provider_request,
+            provider_response,
+            guardrail_findings,
+            interaction_id,
+        ) = self
+        row_id = _row_id(interaction_id, "interaction_id")
+        args = (
+            *_call_head(row_id, run_id, iteration_index, model, provider),
+            encode_json("semantic_request", semantic_request),
+            encode_json("semantic_response", semantic_response),
+            encode_json("provider_request", provider_request),
+            encode_json("provider_response", provider_response),
+            *_call_figures(usage, duration_ms),
+            encode_json("guardrail_findings", guardrail_findings),
+            _now(),
+        )
+        return Write("insert_llm_interaction", args, "save_llm_interaction")
+
+
+class RunEventRow(NamedTuple):
+    """One ``run_events`` row: a timeline event at ``sequence_index``."""
+
+    run_id: str
+    event_type: str
+    sequence_index: int = 0
+    iteration_index: int = 0
+    correlation_id: str | None = None
+    data: dict[str, Any] | None = None
+    row_id: str | None = None
+
+    def to_write(self) -> Write:
+        """Validated and encoded (an exactly-once insert: its id claims the slot)."""
+        run_id, event_type, sequence_index, iteration_index, correlation_id, data, row_id = self
+        run_id = check_required_id("run_id", run_id)
+        sequence = check_required_index("sequence_index", sequence_index)
+        row_id = _row_id(row_id)
+        event_type = check_event_type("event_type", event_type)
+        args = (
+            row_id,
+            run_id,
+            event_type,
+            sequence,
+            check_required_index("iteration_index", iteration_index),
+            check_text("correlation_id", correlation_id, optional=True),
+            encode_json_object("data", data),
+            _now(),
+        )
+        slot = Slot("run_events", "sequence_index", sequence, run_id)
+        label = f"save_run_event {event_type}"
+        return Write("insert_run_event", args, label, False, "run_event_exists", row_id, slot)
+
+
+async def save_trace(db: Executor, run_id: str, role: str, content: str, **fields: Any) -> None:
+    """Store one message of the conversation (fields: `TraceRow`)."""
+    await write_unit(db, single(TraceRow(run_id, role, content, **fields).to_write()))
+
+
+async def save_tool_call(db: Executor, run_id: str, **fields: Any) -> None:
+    """Store proof of one tool execution (fields: `ToolCallRow`)."""
+    await write_unit(db, single(ToolCallRow(run_id, **fields).to_write()))
+
+
+async def save_usage(db: Executor, run_id: str, **fields: Any) -> None:
+    """Store the token and cost figures of one LLM call (fields: `UsageRow`)."""
+    await write_unit(db, single(UsageRow(run_id, **fields).to_write()))
+
+
+async def save_llm_interaction(db: Executor, run_id: str, **fields: Any) -> None:
+    """Store the full forensics of one LLM call (fields: `LLMInteractionRow`)."""
+    await write_unit(db, single(LLMInteractionRow(run_id, **fields).to_write()))
+
+
+async def save_run_event(db: Executor, run_id: str, **fields: Any) -> None:
+    """Append one timeline event (fields: `RunEventRow`)."""
+    await write_unit(db, single(RunEventRow(run_id, **fields).to_write()))
 
 
 def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
@@ -145,135 +336,6 @@ def parse_tool_result(run_id: str, tool_name: str, payload: object) -> Any:
     return value
 
 
-def prepare_tool_call(
-    run_id: str,
-    *,
-    tool_call_id: str,
-    provider_tool_call_id: str | None,
-    tool_name: str,
-    target: str,
-    params: dict[str, Any] | None,
-    result_payload: str | None,
-    success: bool,
-    duration_ms: int | None,
-    iteration_index: int,
-    error_message: str | None = None,
-    meta: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> Write:
-    """Validate and encode one ``tool_calls`` row."""
-    run_id = check_required_id("run_id", run_id)
-    tool_call_id = check_required_id("tool_call_id", tool_call_id)
-    tool_name = check_required_text("tool_name", tool_name)
-    target = check_required_text("target", target)
-    if target not in TOOL_TARGETS:
-        raise InvalidArgumentError(f"target must be one of {sorted(TOOL_TARGETS)}, got {target!r}")
-    args = (
-        _row_id(row_id),
-        run_id,
-        tool_call_id,
-        check_text("provider_tool_call_id", provider_tool_call_id, optional=True),
-        tool_name,
-        target,
-        encode_json_object("params", params),
-        encode_json("result_payload", parse_tool_result(run_id, tool_name, result_payload)),
-        check_bool("success", success),
-        check_index("duration_ms", duration_ms, optional=True),
-        check_required_index("iteration_index", iteration_index),
-        check_text("error_message", error_message, optional=True),
-        encode_json_object("meta", meta),
-        _now(),
-    )
-    slot = Slot("tool_calls", "tool_call_id", tool_call_id)
-    return Write(
-        "insert_tool_call", args, "save_tool_call", own_row_query="tool_call_exists", slot=slot
-    )
-
-
-async def save_tool_call(
-    db: Executor,
-    run_id: str,
-    *,
-    tool_call_id: str,
-    provider_tool_call_id: str | None,
-    tool_name: str,
-    target: str,
-    params: dict[str, Any] | None,
-    result_payload: str | None,
-    success: bool,
-    duration_ms: int | None,
-    iteration_index: int,
-    error_message: str | None = None,
-    meta: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> None:
-    """Store proof of one tool execution."""
-    row = prepare_tool_call(
-        run_id,
-        tool_call_id=tool_call_id,
-        provider_tool_call_id=provider_tool_call_id,
-        tool_name=tool_name,
-        target=target,
-        params=params,
-        result_payload=result_payload,
-        success=success,
-        duration_ms=duration_ms,
-        iteration_index=iteration_index,
-        error_message=error_message,
-        meta=meta,
-        row_id=row_id,
-    )
-    await write_unit(db, single(row))
-
-
-def prepare_usage(
-    run_id: str,
-    *,
-    iteration_index: int,
-    usage: object,
-    model: str | None = None,
-    provider: str | None = None,
-    duration_ms: int | None = None,
-    meta: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> Write:
-    """Validate and encode one ``token_usage`` row (its id is minted here, so a
-    retried write stores it once)."""
-    args = (
-        *_call_head(_row_id(row_id), run_id, iteration_index, model, provider),
-        *_call_figures(usage, duration_ms),
-        encode_json_object("meta", meta),
-        _now(),
-    )
-    return Write("insert_usage", args, "save_usage")
-
-
-async def save_usage(
-    db: Executor,
-    run_id: str,
-    *,
-    iteration_index: int,
-    usage: object,
-    model: str | None = None,
-    provider: str | None = None,
-    duration_ms: int | None = None,
-    meta: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> None:
-    """Store the token and cost figures of one LLM call."""
-    row = prepare_usage(
-        run_id,
-        iteration_index=iteration_index,
-        usage=usage,
-        model=model,
-        provider=provider,
-        duration_ms=duration_ms,
-        meta=meta,
-        row_id=row_id,
-    )
-    await write_unit(db, single(row))
-
-
 def _call_head(
     row_id: str, run_id: object, iteration_index: object, model: object, provider: object
 ) -> tuple[str, str, int, str | None, str | None]:
@@ -301,128 +363,6 @@ def _call_figures(usage: object, duration_ms: object) -> tuple[Any, ...]:
         None if getattr(usage, "cache_creation_input_tokens", None) is None else cache_creation,
         None if getattr(usage, "reasoning_tokens", None) is None else reasoning,
     )
-
-
-def prepare_llm_interaction(
-    run_id: str,
-    *,
-    iteration_index: int,
-    usage: object,
-    model: str | None = None,
-    provider: str | None = None,
-    duration_ms: int | None = None,
-    semantic_request: dict[str, Any] | None = None,
-    semantic_response: dict[str, Any] | None = None,
-    provider_request: dict[str, Any] | None = None,
-    provider_response: dict[str, Any] | None = None,
-    guardrail_findings: Any = None,
-    interaction_id: str | None = None,
-) -> Write:
-    """Validate and encode one ``llm_interactions`` row (``interaction_id`` is its id)."""
-    args = (
-        *_call_head(
-            _row_id(interaction_id, "interaction_id"), run_id, iteration_index, model, provider
-        ),
-        encode_json("semantic_request", semantic_request),
-        encode_json("semantic_response", semantic_response),
-        encode_json("provider_request", provider_request),
-        encode_json("provider_response", provider_response),
-        *_call_figures(usage, duration_ms),
-        encode_json("guardrail_findings", guardrail_findings),
-        _now(),
-    )
-    return Write("insert_llm_interaction", args, "save_llm_interaction")
-
-
-async def save_llm_interaction(
-    db: Executor,
-    run_id: str,
-    *,
-    iteration_index: int,
-    usage: object,
-    model: str | None = None,
-    provider: str | None = None,
-    duration_ms: int | None = None,
-    semantic_request: dict[str, Any] | None = None,
-    semantic_response: dict[str, Any] | None = None,
-    provider_request: dict[str, Any] | None = None,
-    provider_response: dict[str, Any] | None = None,
-    guardrail_findings: Any = None,
-    interaction_id: str | None = None,
-) -> None:
-    """Store the full forensics of one LLM call (``interaction_id`` is its row id)."""
-    row = prepare_llm_interaction(
-        run_id,
-        iteration_index=iteration_index,
-        usage=usage,
-        model=model,
-        provider=provider,
-        duration_ms=duration_ms,
-        semantic_request=semantic_request,
-        semantic_response=semantic_response,
-        provider_request=provider_request,
-        provider_response=provider_response,
-        guardrail_findings=guardrail_findings,
-        interaction_id=interaction_id,
-    )
-    await write_unit(db, single(row))
-
-
-def prepare_run_event(
-    run_id: str,
-    *,
-    event_type: str,
-    sequence_index: int = 0,
-    iteration_index: int = 0,
-    correlation_id: str | None = None,
-    data: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> Write:
-    """Validate and encode one ``run_events`` row."""
-    run_id = check_required_id("run_id", run_id)
-    sequence = check_required_index("sequence_index", sequence_index)
-    args = (
-        _row_id(row_id),
-        run_id,
-        check_event_type("event_type", event_type),
-        sequence,
-        check_required_index("iteration_index", iteration_index),
-        check_text("correlation_id", correlation_id, optional=True),
-        encode_json_object("data", data),
-        _now(),
-    )
-    slot = Slot("run_events", "sequence_index", sequence)
-    return Write(
-        "insert_run_event",
-        args,
-        f"save_run_event {args[2]}",
-        own_row_query="run_event_exists",
-        slot=slot,
-    )
-
-
-async def save_run_event(
-    db: Executor,
-    run_id: str,
-    *,
-    event_type: str,
-    sequence_index: int = 0,
-    iteration_index: int = 0,
-    correlation_id: str | None = None,
-    data: dict[str, Any] | None = None,
-    row_id: str | None = None,
-) -> None:
-    """Append one timeline event at ``sequence_index``."""
-    row = prepare_run_event(
-        run_id,
-        event_type=event_type,
-        sequence_index=sequence_index,
-        iteration_index=iteration_index,
-        correlation_id=correlation_id,
-        data=data,
-        row_id=row_id,
-    )
-    await write_unit(db, single(row))
 
 
 async def get_next_event_sequence(db: Executor, run_id: str) -> int:

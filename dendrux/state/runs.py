@@ -9,9 +9,10 @@ statement; lifecycle writes retry transient failures when given an engine.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from dendrux.db.engine import Connection, run_write
+from dendrux.db.engine import Connection
+from dendrux.db.units import run_write
 from dendrux.db.writes import Write, single
 from dendrux.errors import (
     IdempotencyConflictError,
@@ -112,6 +113,7 @@ async def create_run(
         raise InvalidArgumentError(
             f"status of a new run must be pending or running, not {status!r}"
         )
+    created_at = _now()
     args = (
         run_id,
         check_text("tenant_id", tenant_id, optional=True),
@@ -126,9 +128,8 @@ async def create_run(
         encode_json_object("meta", meta),
         check_text("idempotency_key", idempotency_key, optional=True),
         check_text("idempotency_fingerprint", idempotency_fingerprint, optional=True),
-        _now(),
+        created_at,
     )
-    created_at = args[-1]
     insert = single(Write("insert_run", args, "create_run"))
 
     async def attempt() -> CreateRunResult:
@@ -163,6 +164,28 @@ async def _changed(db: Executor, query: str, run_id: str, args: tuple[Any, ...])
     return result.values[0] is not None
 
 
+class FinalizeArgs(NamedTuple):
+    """The parameters of ``finalize_run`` / ``finalize_run_if_status_in`` (``?1..?15``,
+    in this order), by name: ``guard`` is the compare-and-set (``?14``)."""
+
+    run_id: str
+    status: str
+    answer_json: str | None
+    error: str | None
+    iteration_count: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    cache_read_tokens: int | None
+    cache_creation_tokens: int | None
+    reasoning_tokens: int | None
+    pii_mapping: str | None
+    now: datetime
+    guard: Any
+    """None (no compare-and-set), an expected status, or a list of allowed ones."""
+    usage_given: bool
+
+
 def _finalize_args(
     run_id: object,
     status: object,
@@ -171,7 +194,7 @@ def _finalize_args(
     iteration_count: object,
     total_usage: object,
     pii_mapping: object,
-) -> list[Any]:
+) -> FinalizeArgs:
     run_id = check_required_id("run_id", run_id)
     status = check_status("status", status)
     if status not in TERMINAL_STATUS_VALUES:
@@ -182,19 +205,26 @@ def _finalize_args(
     answer_json = None
     if answer is not None:
         answer_json = encode_json("answer", {"answer": check_text("answer", answer)})
-    usage = check_usage("total_usage", total_usage) if total_usage is not None else None
-    return [
+    usage: tuple[int | None, int | None, float | None, int | None, int | None, int | None]
+    usage = (None,) * 6 if total_usage is None else check_usage("total_usage", total_usage)
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage
+    return FinalizeArgs(
         run_id,
         status,
         answer_json,
         check_text("error", error, optional=True),
         check_index("iteration_count", iteration_count, optional=True),
-        *(usage if usage is not None else (None,) * 6),
+        tokens_in,
+        tokens_out,
+        cost,
+        cache_read,
+        cache_creation,
+        reasoning,
         _check_pii("pii_mapping", pii_mapping),
         _now(),
-        None,  # ?14: the compare-and-set guard
-        usage is not None,
-    ]
+        None,
+        total_usage is not None,
+    )
 
 
 async def finalize_run(
@@ -213,8 +243,9 @@ async def finalize_run(
     (or the run does not exist). Clears ``pause_data`` and ``cancel_requested``."""
     args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
     if expected_current_status is not None:
-        args[13] = check_status("expected_current_status", expected_current_status)
-    return await _changed(db, "finalize_run", args[0], tuple(args))
+        guard = check_status("expected_current_status", expected_current_status)
+        args = args._replace(guard=guard)
+    return await _changed(db, "finalize_run", args.run_id, args)
 
 
 async def finalize_run_if_status_in(
@@ -232,8 +263,8 @@ async def finalize_run_if_status_in(
     """`finalize_run` guarded by a set of allowed current statuses, in one statement."""
     args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
     allowed = check_statuses("allowed_current_statuses", allowed_current_statuses)
-    args[13] = dialect_of(db).text_list(allowed)
-    return await _changed(db, "finalize_run_if_status_in", args[0], tuple(args))
+    args = args._replace(guard=dialect_of(db).text_list(allowed))
+    return await _changed(db, "finalize_run_if_status_in", args.run_id, args)
 
 
 async def pause_run(
@@ -326,36 +357,48 @@ async def cancel_run(
     iteration = check_required_index("iteration_index", iteration_index)
     live = sorted(s.value for s in RunStatus if s.value not in TERMINAL_STATUS_VALUES)
     data = encode_json("data", {"reason": reason} if reason is not None else None)
-    event_id, now = new_ulid(), args[12]
+    event_id, now, run = new_ulid(), args.now, args.run_id
 
     async def work(conn: Connection) -> bool:
-        args[13] = conn.dialect.text_list(live)
-        if await conn.fetch_value("finalize_run_if_status_in", *args) is None:
+        guarded = args._replace(guard=conn.dialect.text_list(live))
+        if await conn.fetch_value("finalize_run_if_status_in", *guarded) is None:
             return False
         if sequence is None:
-            await _append_event(conn, event_id, args[0], "run.cancelled", iteration, data, now)
+            event = AppendedEvent(event_id, run, "run.cancelled", iteration, data, now)
+            await _append_event(conn, event)
         else:
-            event = rows.prepare_run_event(
-                args[0],
+            row = rows.RunEventRow(
+                run,
                 event_type="run.cancelled",
                 sequence_index=sequence,
                 iteration_index=iteration,
                 data={"reason": reason} if reason is not None else None,
                 row_id=event_id,
             )
-            await run_write(conn, event)
+            await run_write(conn, row.to_write())
         return True
 
-    return await lifecycle_write(db, "cancel_run", args[0], work, atomic=True)
+    return await lifecycle_write(db, "cancel_run", run, work, atomic=True)
 
 
-async def _append_event(conn: Connection, *args: Any) -> None:
-    """``append_run_event``: an event at the run's next sequence index (``args[1]`` is the
-    run id). Refused, rolling back the caller's transaction, when the run's indexes already
-    reach the INTEGER maximum: the next one would not fit either dialect's range."""
-    if await conn.fetch_value("append_run_event", *args) is None:
+class AppendedEvent(NamedTuple):
+    """The parameters of ``append_run_event`` (an event at the run's next index)."""
+
+    row_id: str
+    run_id: str
+    event_type: str
+    iteration_index: int
+    data: str | None
+    created_at: datetime
+
+
+async def _append_event(conn: Connection, event: AppendedEvent) -> None:
+    """``append_run_event``. Refused, rolling back the caller's transaction, when the
+    run's indexes already reach the INTEGER maximum: the next one would not fit either
+    dialect's range."""
+    if await conn.fetch_value("append_run_event", *event) is None:
         raise InvalidArgumentError(
-            f"run_id {args[1]!r}: its events already reach sequence_index {INT32_MAX}, "
+            f"run_id {event.run_id!r}: its events already reach sequence_index {INT32_MAX}, "
             "the largest an INTEGER column holds; no event can follow"
         )
 
@@ -468,7 +511,7 @@ async def _sweep(
         reason = classify(row)
         previous = row["status"]
         args = (row["id"], previous, reason, f"run swept as {reason}", now, cutoff)
-        event = (
+        event = AppendedEvent(
             new_ulid(),
             row["id"],
             event_type,
@@ -480,7 +523,7 @@ async def _sweep(
         async def work(conn: Connection, args: Any = args, event: Any = event) -> bool:
             if await conn.fetch_value(sweep_query, *args) is None:
                 return False  # finished, resumed or progressed meanwhile: leave it alone
-            await _append_event(conn, *event)
+            await _append_event(conn, event)
             return True
 
         if await lifecycle_write(db, "sweep", row["id"], work, atomic=True):

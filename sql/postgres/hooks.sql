@@ -1,8 +1,11 @@
 -- One-statement forms of the recorder's hooks (PostgreSQL only: SQLite has no
 -- data-modifying CTEs and runs the same writes one by one inside its group commit).
 -- Each takes the parameters of its writes in order, exactly as the single-row queries
--- of rows.sql and runs.sql take them, and returns one row with a value per write: the
--- id of each fail-closed insert, NULL for the others.
+-- of rows.sql and runs.sql take them (laid out by WriteUnit.joined_args, the one place),
+-- and returns one row with a value per write: the id of each fail-closed insert, NULL
+-- for the others. tests/test_hook_statements.py derives every statement's parameter
+-- count, each write's $n range and types, and the result width from the recorder's
+-- units, so a miscounted $n fails there naming the hook and the write.
 -- No ON CONFLICT here: any conflict (a retry whose first attempt landed, another row in
 -- a slot) fails the whole statement, and the engine then writes row by row. That is also
 -- what lets the engine send many hooks' statements as one pipelined batch.
