@@ -1,5 +1,6 @@
-"""Store functions for ``agent_runs``: create, finalize, pause/claim, cancel,
-progress, listing, sweeps and delegation.
+"""Store functions for ``agent_runs``' lifecycle: create, finalize, pause/claim,
+cancel, progress. (Reads are in `dendrux.state.run_reads`, sweeps in
+`dendrux.state.sweeps`; their names are importable from here too.)
 
 Each takes an `Engine` or a `Connection` first, validates every argument
 before any SQL, and runs named queries. Every compare-and-set is a single
@@ -8,7 +9,7 @@ statement; lifecycle writes retry transient failures when given an engine.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from dendrux.db.engine import Connection
@@ -22,8 +23,7 @@ from dendrux.errors import (
 )
 from dendrux.read import runs as read_runs
 from dendrux.read.delegation import MAX_DELEGATION_DEPTH as MAX_DELEGATION_DEPTH
-from dendrux.read.delegation import read_delegation_info
-from dendrux.read.filters import RunFilters, runs_page
+from dendrux.read.filters import RunFilters
 from dendrux.state import rows
 from dendrux.state._executor import (
     Executor,
@@ -34,19 +34,15 @@ from dendrux.state._executor import (
     retried,
     write_unit,
 )
-from dendrux.state.rowmap import run_record
+from dendrux.state.appended import AppendedEvent, append_event, now_utc
 from dendrux.types import (
     TERMINAL_STATUS_VALUES,
     WAITING_STATUS_VALUES,
     CreateRunResult,
-    DelegationInfo,
-    RunRecord,
     RunStatus,
-    SweptRun,
 )
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
-    INT32_MAX,
     check_id,
     check_index,
     check_required_id,
@@ -58,12 +54,7 @@ from dendrux.validation import (
     check_usage,
     encode_json,
     encode_json_object,
-    shift_back,
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _check_pii(name: str, value: object) -> str | None:
@@ -113,7 +104,7 @@ async def create_run(
         raise InvalidArgumentError(
             f"status of a new run must be pending or running, not {status!r}"
         )
-    created_at = _now()
+    created_at = now_utc()
     args = (
         run_id,
         check_text("tenant_id", tenant_id, optional=True),
@@ -221,7 +212,7 @@ def _finalize_args(
         cache_creation,
         reasoning,
         _check_pii("pii_mapping", pii_mapping),
-        _now(),
+        now_utc(),
         None,
         total_usage is not None,
     )
@@ -292,7 +283,7 @@ async def pause_run(
         encode_json_object("pause_data", pause_data),
         check_index("iteration_count", iteration_count, optional=True),
         _check_pii("pii_mapping", pii_mapping),
-        _now(),
+        now_utc(),
     )
     return await _changed(db, "pause_run", run_id, args)
 
@@ -318,7 +309,7 @@ async def claim_paused_run(db: Executor, run_id: str, *, expected_status: str) -
     """Atomically move a paused run back to ``running``; only the first caller wins."""
     run_id = check_required_id("run_id", run_id)
     expected = check_status("expected_status", expected_status)
-    return await _changed(db, "claim_paused_run", run_id, (run_id, expected, _now()))
+    return await _changed(db, "claim_paused_run", run_id, (run_id, expected, now_utc()))
 
 
 async def submit_and_claim(
@@ -330,14 +321,14 @@ async def submit_and_claim(
     if submitted_data is None:
         raise InvalidArgumentTypeError("submitted_data must be a dict, got None")
     submitted = encode_json_object("submitted_data", submitted_data)
-    args = (run_id, expected, submitted, _now())
+    args = (run_id, expected, submitted, now_utc())
     return await _changed(db, "submit_and_claim", run_id, args)
 
 
 async def request_cancel(db: Executor, run_id: str) -> bool:
     """Raise the cooperative cancel flag; False for terminal or missing runs."""
     run_id = check_required_id("run_id", run_id)
-    return await _changed(db, "request_cancel", run_id, (run_id, _now()))
+    return await _changed(db, "request_cancel", run_id, (run_id, now_utc()))
 
 
 async def cancel_run(
@@ -365,7 +356,7 @@ async def cancel_run(
             return False
         if sequence is None:
             event = AppendedEvent(event_id, run, "run.cancelled", iteration, data, now)
-            await _append_event(conn, event)
+            await append_event(conn, event)
         else:
             row = rows.RunEventRow(
                 run,
@@ -381,28 +372,6 @@ async def cancel_run(
     return await lifecycle_write(db, "cancel_run", run, work, atomic=True)
 
 
-class AppendedEvent(NamedTuple):
-    """The parameters of ``append_run_event`` (an event at the run's next index)."""
-
-    row_id: str
-    run_id: str
-    event_type: str
-    iteration_index: int
-    data: str | None
-    created_at: datetime
-
-
-async def _append_event(conn: Connection, event: AppendedEvent) -> None:
-    """``append_run_event``. Refused, rolling back the caller's transaction, when the
-    run's indexes already reach the INTEGER maximum: the next one would not fit either
-    dialect's range."""
-    if await conn.fetch_value("append_run_event", *event) is None:
-        raise InvalidArgumentError(
-            f"run_id {event.run_id!r}: its events already reach sequence_index {INT32_MAX}, "
-            "the largest an INTEGER column holds; no event can follow"
-        )
-
-
 async def is_cancel_requested(db: Executor, run_id: str) -> bool:
     """The cooperative cancel flag (False for missing runs)."""
     run_id = check_required_id("run_id", run_id)
@@ -412,182 +381,14 @@ async def is_cancel_requested(db: Executor, run_id: str) -> bool:
 
 def prepare_touch_progress(run_id: str) -> Write:
     """The ``last_progress_at`` stamp of a run, as of now."""
-    return Write("touch_progress", (check_required_id("run_id", run_id), _now()), "touch_progress")
+    return Write(
+        "touch_progress", (check_required_id("run_id", run_id), now_utc()), "touch_progress"
+    )
 
 
 async def touch_progress(db: Executor, run_id: str) -> None:
     """Record forward progress now (a liveness hint for sweepers)."""
     await write_unit(db, single(prepare_touch_progress(run_id)))
-
-
-# ---------------------------------------------------------------------------
-# reads (the read functions of `dendrux.read`, as upstream-named records)
-# ---------------------------------------------------------------------------
-
-
-async def get_run(db: Executor, run_id: str) -> RunRecord | None:
-    """One run, or None."""
-    run_id = check_required_id("run_id", run_id)
-    async with reading(db) as conn:
-        row = await read_runs.get_run_row(conn, run_id)
-        return None if row is None else run_record(row, conn.dialect)
-
-
-async def list_runs(
-    db: Executor,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    tenant_id: str | None = None,
-    status: str | list[str] | None = None,
-    agent_name: str | None = None,
-    parent_run_id: str | None = None,
-    started_after: datetime | None = None,
-    started_before: datetime | None = None,
-    metadata_filter: dict[str, Any] | None = None,
-) -> list[RunRecord]:
-    """Runs newest first (ties by id); filters AND together; limit clamped to 1..1000."""
-    filters = RunFilters.check(
-        status=status,
-        agent_name=agent_name,
-        parent_run_id=parent_run_id,
-        tenant_id=tenant_id,
-        started_after=started_after,
-        started_before=started_before,
-        metadata_filter=metadata_filter,
-    )
-    page, skip = runs_page(limit, offset)
-    async with reading(db) as conn:
-        rows_ = await read_runs.list_run_rows(conn, filters, page, skip)
-        return [run_record(row, conn.dialect) for row in rows_]
-
-
-async def count_runs(
-    db: Executor,
-    *,
-    tenant_id: str | None = None,
-    status: str | list[str] | None = None,
-    agent_name: str | None = None,
-    parent_run_id: str | None = None,
-    started_after: datetime | None = None,
-    started_before: datetime | None = None,
-    metadata_filter: dict[str, Any] | None = None,
-) -> int:
-    """How many runs match the same filters as `list_runs`."""
-    filters = RunFilters.check(
-        status=status,
-        agent_name=agent_name,
-        parent_run_id=parent_run_id,
-        tenant_id=tenant_id,
-        started_after=started_after,
-        started_before=started_before,
-        metadata_filter=metadata_filter,
-    )
-    async with reading(db) as conn:
-        return await read_runs.count_runs(conn, filters)
-
-
-# ---------------------------------------------------------------------------
-# sweeps
-# ---------------------------------------------------------------------------
-
-
-async def _sweep(
-    db: Executor,
-    *,
-    candidates_query: str,
-    sweep_query: str,
-    older_than: timedelta,
-    classify: Any,
-    event_type: str,
-) -> list[SweptRun]:
-    now = _now()
-    cutoff = shift_back("older_than", now, older_than)
-    async with reading(db) as conn:
-        candidates = await conn.fetch_all(candidates_query, cutoff)
-        dialect = conn.dialect
-    swept: list[SweptRun] = []
-    for row in candidates:
-        reason = classify(row)
-        previous = row["status"]
-        args = (row["id"], previous, reason, f"run swept as {reason}", now, cutoff)
-        event = AppendedEvent(
-            new_ulid(),
-            row["id"],
-            event_type,
-            row["iteration_count"] or 0,
-            encode_json("data", {"failure_reason": reason}),
-            now,
-        )
-
-        async def work(conn: Connection, args: Any = args, event: Any = event) -> bool:
-            if await conn.fetch_value(sweep_query, *args) is None:
-                return False  # finished, resumed or progressed meanwhile: leave it alone
-            await _append_event(conn, event)
-            return True
-
-        if await lifecycle_write(db, "sweep", row["id"], work, atomic=True):
-            swept.append(
-                SweptRun(
-                    run_id=row["id"],
-                    agent_name=row["agent_name"],
-                    previous_status=previous,
-                    failure_reason=reason,
-                    last_progress_at=dialect.read_ts(row["last_progress_at"]),
-                    swept_at=now,
-                )
-            )
-    return swept
-
-
-async def sweep_stale_runs(db: Executor, older_than: timedelta) -> list[SweptRun]:
-    """Mark running/pending runs without progress for ``older_than`` as error.
-
-    ``failure_reason`` is ``stale_running`` when ``run.started`` was recorded,
-    ``never_started`` otherwise; a ``run.interrupted`` event is appended at the
-    run's next sequence index. A run that finishes or progresses meanwhile is
-    left alone (compare-and-set), so concurrent sweepers sweep each run once.
-    """
-
-    def classify(row: Any) -> str:
-        return "stale_running" if row["started"] and row["status"] == "running" else "never_started"
-
-    return await _sweep(
-        db,
-        candidates_query="stale_run_candidates",
-        sweep_query="sweep_stale_run",
-        older_than=older_than,
-        classify=classify,
-        event_type="run.interrupted",
-    )
-
-
-async def sweep_abandoned_runs(db: Executor, older_than: timedelta) -> list[SweptRun]:
-    """Mark runs waiting (for a client tool, a human, an approval) longer than
-    ``older_than`` as error with ``abandoned_waiting`` and a ``run.abandoned`` event."""
-    return await _sweep(
-        db,
-        candidates_query="abandoned_run_candidates",
-        sweep_query="sweep_abandoned_run",
-        older_than=older_than,
-        classify=lambda row: "abandoned_waiting",
-        event_type="run.abandoned",
-    )
-
-
-# ---------------------------------------------------------------------------
-# delegation
-# ---------------------------------------------------------------------------
-
-
-async def get_delegation_info(db: Executor, run_id: str) -> DelegationInfo | None:
-    """Parent, children, ancestry (root first) and subtree totals of a run; None if missing.
-
-    See `dendrux.read.delegation.read_delegation_info`.
-    """
-    run_id = check_required_id("run_id", run_id)
-    async with reading(db) as conn:
-        return await read_delegation_info(conn, run_id)
 
 
 __all__ = [
@@ -612,3 +413,15 @@ __all__ = [
     "sweep_stale_runs",
     "touch_progress",
 ]
+
+# The reads and sweeps live in their own modules; their names stay importable here.
+from dendrux.state.run_reads import (  # noqa: E402
+    count_runs as count_runs,
+)
+from dendrux.state.run_reads import (  # noqa: E402
+    get_delegation_info as get_delegation_info,
+)
+from dendrux.state.run_reads import get_run as get_run  # noqa: E402
+from dendrux.state.run_reads import list_runs as list_runs  # noqa: E402
+from dendrux.state.sweeps import sweep_abandoned_runs as sweep_abandoned_runs  # noqa: E402
+from dendrux.state.sweeps import sweep_stale_runs as sweep_stale_runs  # noqa: E402

@@ -13,7 +13,7 @@ from typing import Any
 
 from dendrux.db import create_engine
 from dendrux.db.holder import EngineHolder
-from dendrux.state import retention, rows, runs
+from dendrux.state import retention, rows, run_reads, runs, sweeps
 from dendrux.state.retention import PurgeResult
 from dendrux.types import (
     CreateRunResult,
@@ -202,8 +202,8 @@ class StateStore(EngineHolder):
         await runs.touch_progress(self._db(), run_id)
 
     async def get_run(self, run_id: str) -> RunRecord | None:
-        """See `dendrux.state.runs.get_run`."""
-        return await runs.get_run(self._db(), run_id)
+        """See `dendrux.state.run_reads.get_run`."""
+        return await run_reads.get_run(self._db(), run_id)
 
     async def list_runs(
         self,
@@ -218,8 +218,8 @@ class StateStore(EngineHolder):
         started_before: datetime | None = None,
         metadata_filter: dict[str, Any] | None = None,
     ) -> list[RunRecord]:
-        """See `dendrux.state.runs.list_runs`."""
-        return await runs.list_runs(
+        """See `dendrux.state.run_reads.list_runs`."""
+        return await run_reads.list_runs(
             self._db(),
             limit=limit,
             offset=offset,
@@ -243,8 +243,8 @@ class StateStore(EngineHolder):
         started_before: datetime | None = None,
         metadata_filter: dict[str, Any] | None = None,
     ) -> int:
-        """See `dendrux.state.runs.count_runs`."""
-        return await runs.count_runs(
+        """See `dendrux.state.run_reads.count_runs`."""
+        return await run_reads.count_runs(
             self._db(),
             tenant_id=tenant_id,
             status=status,
@@ -256,16 +256,16 @@ class StateStore(EngineHolder):
         )
 
     async def sweep_stale_runs(self, older_than: timedelta) -> list[SweptRun]:
-        """See `dendrux.state.runs.sweep_stale_runs`."""
-        return await runs.sweep_stale_runs(self._db(), older_than)
+        """See `dendrux.state.sweeps.sweep_stale_runs`."""
+        return await sweeps.sweep_stale_runs(self._db(), older_than)
 
     async def sweep_abandoned_runs(self, older_than: timedelta) -> list[SweptRun]:
-        """See `dendrux.state.runs.sweep_abandoned_runs`."""
-        return await runs.sweep_abandoned_runs(self._db(), older_than)
+        """See `dendrux.state.sweeps.sweep_abandoned_runs`."""
+        return await sweeps.sweep_abandoned_runs(self._db(), older_than)
 
     async def get_delegation_info(self, run_id: str) -> DelegationInfo | None:
-        """See `dendrux.state.runs.get_delegation_info`."""
-        return await runs.get_delegation_info(self._db(), run_id)
+        """See `dendrux.state.run_reads.get_delegation_info`."""
+        return await run_reads.get_delegation_info(self._db(), run_id)
 
     # -- per-run rows ---------------------------------------------------------
 
