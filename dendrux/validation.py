@@ -62,7 +62,8 @@ def check_text(name: str, value: object, *, optional: bool = False) -> str | Non
 def check_required_text(name: str, value: object) -> str:
     """A non-optional str (see `check_text`)."""
     checked = check_text(name, value)
-    assert checked is not None
+    if checked is None:  # not reached: the check refuses None unless optional
+        raise InvalidArgumentTypeError(f"{name} must not be None")
     return checked
 
 
@@ -71,7 +72,8 @@ def check_id(name: str, value: object, *, optional: bool = False) -> str | None:
     if value is None and optional:
         return None
     text = check_text(name, value)
-    assert text is not None
+    if text is None:  # not reached: the check refuses None unless optional
+        raise InvalidArgumentTypeError(f"{name} must not be None")
     if not text or len(text) > MAX_ID_LENGTH:
         raise InvalidArgumentError(
             f"{name} must be a non-empty string of at most {MAX_ID_LENGTH} characters, got {text!r}"
@@ -82,7 +84,8 @@ def check_id(name: str, value: object, *, optional: bool = False) -> str | None:
 def check_required_id(name: str, value: object) -> str:
     """A non-optional id (see `check_id`)."""
     checked = check_id(name, value)
-    assert checked is not None
+    if checked is None:  # not reached: the check refuses None unless optional
+        raise InvalidArgumentTypeError(f"{name} must not be None")
     return checked
 
 
@@ -142,7 +145,8 @@ def check_required_index(name: str, value: object) -> int:
     if value.__class__ is int and 0 <= value <= INT32_MAX:
         return value
     checked = check_int(name, value, maximum=INT32_MAX)
-    assert checked is not None
+    if checked is None:  # not reached: the check refuses None unless optional
+        raise InvalidArgumentTypeError(f"{name} must not be None")
     return checked
 
 
@@ -167,7 +171,8 @@ def check_index_filter(name: str, value: object) -> tuple[int | None, bool]:
 def check_required_int(name: str, value: object, *, minimum: int | None = 0) -> int:
     """A non-optional int (see `check_int`)."""
     checked = check_int(name, value, minimum=minimum)
-    assert checked is not None
+    if checked is None:  # not reached: the check refuses None unless optional
+        raise InvalidArgumentTypeError(f"{name} must not be None")
     return checked
 
 
@@ -325,7 +330,8 @@ def check_page(limit: object, offset: object) -> tuple[int | None, int]:
     """A per-run read's page: ``limit`` >= 1 or None (all), ``offset`` >= 0; refused otherwise."""
     page = check_int("limit", limit, optional=True, minimum=1)
     skip = check_int("offset", offset, minimum=0)
-    assert skip is not None
+    if skip is None:  # not reached: the check refuses None unless optional
+        raise InvalidArgumentTypeError("offset must be an int, got None")
     return page, skip
 
 
