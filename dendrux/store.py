@@ -16,10 +16,10 @@ newer release may have changed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dendrux.db import create_engine, parse_database_url
 from dendrux.db.holder import EngineHolder
@@ -47,7 +47,10 @@ from dendrux.validation import (
 )
 
 if TYPE_CHECKING:
+    from dendrux.db.engine import Connection
     from dendrux.read.delegation import DelegationInfo
+
+T = TypeVar("T")
 
 __all__ = [
     "STREAM_PAGE",
@@ -225,14 +228,7 @@ class RunStore(EngineHolder):
         offset: int = 0,
     ) -> list[LLMCall]:
         """A run's LLM calls by iteration, then time."""
-        run_id = check_required_id("run_id", run_id)
-        it, storable = check_index_filter("iteration", iteration)
-        page, skip = rows_page(limit, offset)
-        db = self._db()
-        if not storable:  # past the INTEGER column's range: no row can match
-            return []
-        async with db.connect() as conn:
-            return await rows.get_llm_calls(conn, run_id, it, page, skip)
+        return await self._by_iteration(rows.get_llm_calls, run_id, iteration, limit, offset)
 
     async def get_tool_invocations(
         self,
@@ -243,6 +239,17 @@ class RunStore(EngineHolder):
         offset: int = 0,
     ) -> list[ToolInvocation]:
         """A run's tool executions by iteration, then time."""
+        return await self._by_iteration(rows.get_tool_invocations, run_id, iteration, limit, offset)
+
+    async def _by_iteration(
+        self,
+        read: Callable[[Connection, str, int | None, int | None, int], Awaitable[list[T]]],
+        run_id: str,
+        iteration: object,
+        limit: object,
+        offset: object,
+    ) -> list[T]:
+        """A per-run read filtered by iteration and paged, its arguments checked first."""
         run_id = check_required_id("run_id", run_id)
         it, storable = check_index_filter("iteration", iteration)
         page, skip = rows_page(limit, offset)
@@ -250,7 +257,7 @@ class RunStore(EngineHolder):
         if not storable:  # past the INTEGER column's range: no row can match
             return []
         async with db.connect() as conn:
-            return await rows.get_tool_invocations(conn, run_id, it, page, skip)
+            return await read(conn, run_id, it, page, skip)
 
     async def get_traces(
         self, run_id: str, *, limit: int | None = None, offset: int = 0

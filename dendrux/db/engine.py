@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dendrux.db.jsoncodec import decode_json
 from dendrux.db.queries import DialectName, load_queries
+from dendrux.errors import StoreClosedError
 
 if TYPE_CHECKING:
     import asyncio
@@ -182,10 +183,17 @@ class Engine(ABC):
     async def dispose(self) -> None:
         """Close what this engine owns; using it afterwards raises StoreClosedError."""
 
+    _closed: bool = False
+
     @property
-    @abstractmethod
     def closed(self) -> bool:
         """True once `dispose` ran."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        """Refuse work after `dispose`: an engine never reconnects silently."""
+        if self._closed:
+            raise StoreClosedError(f"the engine for {self.url} was disposed")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"  # the masked URL: safe anywhere

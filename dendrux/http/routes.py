@@ -156,7 +156,10 @@ def _page(query: Query) -> tuple[int, int]:
     return limit, query.integer("offset", default=0, minimum=0)
 
 
-async def list_llm_calls(req: Request) -> object:
+async def _by_iteration(
+    req: Request, read: Callable[..., Awaitable[Sequence[object]]], key: str
+) -> object:
+    """A per-run listing filtered by ``iteration`` and paged."""
     iteration = req.query.optional_integer("iteration", minimum=0)
     limit, offset = _page(req.query)
     req.query.finish()
@@ -166,30 +169,18 @@ async def list_llm_calls(req: Request) -> object:
     else:
 
         def fetch() -> Awaitable[Sequence[object]]:
-            return req.store.get_llm_calls(
-                req.run_id, iteration=iteration, limit=limit, offset=offset
-            )
+            return read(req.run_id, iteration=iteration, limit=limit, offset=offset)
 
     rows = await _scoped(req, fetch)
-    return {"llm_calls": [served(row) for row in rows], "limit": limit, "offset": offset}
+    return {key: [served(row) for row in rows], "limit": limit, "offset": offset}
+
+
+async def list_llm_calls(req: Request) -> object:
+    return await _by_iteration(req, req.store.get_llm_calls, "llm_calls")
 
 
 async def list_tool_calls(req: Request) -> object:
-    iteration = req.query.optional_integer("iteration", minimum=0)
-    limit, offset = _page(req.query)
-    req.query.finish()
-    fetch: Callable[[], Awaitable[Sequence[object]]]
-    if iteration is not None and iteration > INT32_MAX:
-        fetch = _nothing  # no row has an iteration index past the INT32 range
-    else:
-
-        def fetch() -> Awaitable[Sequence[object]]:
-            return req.store.get_tool_invocations(
-                req.run_id, iteration=iteration, limit=limit, offset=offset
-            )
-
-    rows = await _scoped(req, fetch)
-    return {"tool_calls": [served(row) for row in rows], "limit": limit, "offset": offset}
+    return await _by_iteration(req, req.store.get_tool_invocations, "tool_calls")
 
 
 async def list_traces(req: Request) -> object:

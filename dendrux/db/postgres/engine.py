@@ -49,7 +49,7 @@ from dendrux.db.postgres.notifications import EventNotifications
 from dendrux.db.units import drive_unit
 from dendrux.db.urls import DatabaseURL
 from dendrux.db.writes import Outcome, UnitResult, WriteUnit, is_refusal
-from dendrux.errors import InvalidArgumentError, StoreClosedError
+from dendrux.errors import InvalidArgumentError
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MAX_QUERIES = 10_000_000
@@ -140,14 +140,6 @@ class PostgresEngine(Engine):
         slots = pool.get_max_size() if pool is not None else self._max_size
         self._group = GroupCommit(self._commit_group, name=self.url, slots=slots)
         self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError(f"the engine for {self.url} was disposed")
 
     async def _init_connection(self, raw: Any) -> None:
         for type_name in ("json", "jsonb"):

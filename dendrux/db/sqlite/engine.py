@@ -127,14 +127,6 @@ class SqliteEngine(Engine):
         self._group = GroupCommit(self._commit_group, name=self.url, gate=self._write_lock)
         self._closed = False
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError(f"the engine for {self.url} was disposed")
-
     async def _open(self, *, reader: bool) -> aiosqlite.Connection:
         if self._path == ":memory:":
             target, uri = ":memory:", False
