@@ -324,17 +324,26 @@ class PausePair:
         pairs: list[PausePair] = []
 
         def close(pause: tuple[Any, ...], resume: tuple[Any, ...] | None) -> None:
-            # As 0.4.1 reads them: a missing reason is "", missing lists are [].
-            paused = pause[2] if isinstance(pause[2], dict) else {}
-            resumed = resume[2] if resume is not None and isinstance(resume[2], dict) else {}
-            status = paused.get("status")
+            # As 0.4.1 reads them: a missing reason is "", missing lists are []. The
+            # common shapes (a dict, a str, lists) pass by one class test each.
+            paused = pause[2] if pause[2].__class__ is dict else {}
+            resumed = {}
+            if resume is not None and resume[2].__class__ is dict:
+                resumed = resume[2]
+            reason = paused.get("status")
+            if reason.__class__ is not str:
+                reason = "" if reason is None else str(reason)
+            pending = paused.get("pending_tool_calls")
+            if pending.__class__ is not list:
+                pending = _as_list(pending)
+            submitted = resumed.get("submitted_results")
+            if submitted.__class__ is not list:
+                submitted = _as_list(submitted)
             pair = make(
                 pause[0], pause[1],
                 resume[0] if resume is not None else None,
                 resume[1] if resume is not None else None,
-                "" if status is None else str(status),
-                _as_list(paused.get("pending_tool_calls")),
-                _as_list(resumed.get("submitted_results")), resumed.get("user_input"),
+                reason, pending, submitted, resumed.get("user_input"),
             )  # fmt: skip
             pair.__class__ = cls
             pairs.append(pair)
