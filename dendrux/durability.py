@@ -27,10 +27,14 @@ RETRY_DELAYS_S: tuple[float, ...] = (0.1, 0.2, 0.4)
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when retrying may succeed; decided by the adapter's classification."""
+    """True when retrying may succeed; decided by the adapter's classification, also
+    for a driver's raw exception out of the caller's own code (no driver imported)."""
     if isinstance(exc, DendruxError):
         return bool(getattr(exc, "transient", False))
-    return isinstance(exc, TimeoutError)
+    # Here, not at module level: only a failure pays for it.
+    from dendrux.db.transient import driver_error_is_transient
+
+    return driver_error_is_transient(exc)
 
 
 async def retry_critical(

@@ -21,7 +21,8 @@ from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dendrux.db import create_engine, parse_database_url
+from dendrux.db import create_engine, engine_from_connection, parse_database_url
+from dendrux.db.engine import Engine
 from dendrux.db.holder import EngineHolder
 from dendrux.db.options import bool_option
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
@@ -37,6 +38,7 @@ from dendrux.read.records import (
     TraceEntry,
 )
 from dendrux.validation import (
+    check_aware,
     check_event_types,
     check_index_filter,
     check_int,
@@ -87,7 +89,21 @@ def _read_only_options(database_url: str, options: dict[str, Any]) -> dict[str, 
 
 
 class RunStore(EngineHolder):
-    """Read-only access to everything dendrux persisted about runs."""
+    """Read-only access to everything dendrux persisted about runs.
+
+    ``RunStore(state_store)`` (0.4.1's constructor) reads through a `StateStore`'s
+    engine; so does ``RunStore(engine)``. The caller keeps ownership of either:
+    ``close()`` leaves it open.
+    """
+
+    def __init__(self, state_store: object, *, owns_engine: bool = False) -> None:
+        if isinstance(state_store, EngineHolder):
+            engine = state_store.engine  # a closed store raises here, not on first read
+        elif isinstance(state_store, Engine):
+            engine = state_store
+        else:  # an asyncpg.Pool or aiosqlite.Connection, as `from_engine` takes
+            engine = engine_from_connection(state_store)
+        super().__init__(engine, owns_engine=owns_engine)
 
     @classmethod
     def from_database_url(cls, database_url: str, **engine_options: Any) -> RunStore:
@@ -181,15 +197,18 @@ class RunStore(EngineHolder):
         after_sequence_index: int | None = None,
         limit: int | None = None,
         event_types: list[str] | None = None,
+        before: datetime | None = None,
     ) -> list[StoredEvent]:
         """A run's events in sequence order after a strict ``>`` cursor, optionally
-        only those of the given types (``[]`` matches nothing)."""
+        only those of the given types (``[]`` matches nothing) and only those created
+        strictly before the aware datetime ``before`` (0.4.1)."""
         run_id = check_required_id("run_id", run_id)
         after = clamp_cursor("after_sequence_index", after_sequence_index)
         page = check_int("limit", limit, optional=True, minimum=1)
         types = check_event_types("event_types", event_types)
+        until = check_aware("before", before)
         async with self._db().connect() as conn:
-            return await rows.get_events(conn, run_id, after, page, types)
+            return await rows.get_events(conn, run_id, after, page, types, until)
 
     async def stream_events(
         self,

@@ -40,9 +40,10 @@ SIGNATURES = {
     "'datetime | None' = None, started_before: 'datetime | None' = None, metadata_filter: "
     "'dict[str, Any] | None' = None) -> 'int'",
     "get_run": "(self, run_id: 'str') -> 'RunDetail | None'",
-    # the seed's keywords, then upstream 0.4.1's event type filter
+    # the seed's keywords, then upstream 0.4.1's event type filter and time bound
     "get_events": "(self, run_id: 'str', *, after_sequence_index: 'int | None' = None, limit: "
-    "'int | None' = None, event_types: 'list[str] | None' = None) -> 'list[StoredEvent]'",
+    "'int | None' = None, event_types: 'list[str] | None' = None, before: 'datetime | None' "
+    "= None) -> 'list[StoredEvent]'",
     "stream_events": "(self, run_id: 'str', *, after_sequence_index: 'int | None' = None, "
     "poll_interval_s: 'float' = 0.5) -> 'AsyncIterator[StoredEvent]'",
     "get_llm_calls": "(self, run_id: 'str', *, iteration: 'int | None' = None, limit: "

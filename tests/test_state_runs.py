@@ -106,7 +106,22 @@ async def test_finalize_run_sets_everything_and_clears_pause(state_store: StateS
     run = await state_store.get_run("r1")
     assert run is not None
     assert run.status == "success"
-    assert run.answer == "42" and run.output_data == {"answer": "42"}
+    # As 0.4.1 stores it: the run total beside the answer (every UsageStats field).
+    assert run.answer == "42" and run.output_data == {
+        "answer": "42",
+        "usage": {
+            "input_tokens": 100,
+            "output_tokens": 20,
+            "total_tokens": getattr(usage, "total_tokens", 0),
+            "cost_usd": 0.25,
+            "cache_read_input_tokens": 7,
+            "cache_creation_input_tokens": 3,
+            "cost_source": None,
+            "reasoning_tokens": 5,
+            "usage_reported": True,
+            "cost_unknown": False,
+        },
+    }
     assert run.iteration_count == 3
     assert (run.total_input_tokens, run.total_output_tokens, run.total_cost_usd) == (100, 20, 0.25)
     assert run.total_cache_read_tokens == 7
@@ -151,7 +166,11 @@ async def test_finalize_without_usage_keeps_totals(state_store: StateStore) -> N
     run = await state_store.get_run("r1")
     assert run is not None
     assert (run.total_input_tokens, run.total_output_tokens, run.total_cost_usd) == (5, 6, None)
-    assert run.answer is None and run.output_data is None
+    # 0.4.1 keeps the run total in output_data, unreported values as null (both dialects).
+    assert run.answer is None and run.output_data is not None
+    assert list(run.output_data) == ["usage"]
+    assert run.output_data["usage"]["cost_usd"] is None
+    assert run.output_data["usage"]["cache_read_input_tokens"] is None
 
 
 async def test_pause_claim_and_submit(state_store: StateStore) -> None:

@@ -487,7 +487,7 @@ PAUSES = {
     ],
     W: [
         PausePair(
-            2, ts("2026-03-20 10:00:05.500000"), None, None, "waiting_human_input", [], None, None
+            2, ts("2026-03-20 10:00:05.500000"), None, None, "waiting_human_input", [], [], None
         )
     ],
 }

@@ -81,6 +81,22 @@ def _semantic_response(r: Any) -> dict[str, Any] | None:
     return result
 
 
+def _run_total(u: Any) -> dict[str, Any]:
+    """The run total as finalize_run keeps it in output_data (dendrux 0.4.1's shape)."""
+    return {
+        "input_tokens": u.input_tokens,
+        "output_tokens": u.output_tokens,
+        "total_tokens": getattr(u, "total_tokens", 0),
+        "cost_usd": u.cost_usd,
+        "cache_read_input_tokens": u.cache_read_input_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cost_source": getattr(u, "cost_source", None),
+        "reasoning_tokens": u.reasoning_tokens,
+        "usage_reported": getattr(u, "usage_reported", True),
+        "cost_unknown": getattr(u, "cost_unknown", False),
+    }
+
+
 class BareStore:
     """``create_run`` / ``finalize_run`` as one unit of one statement each."""
 
@@ -119,8 +135,9 @@ class BareStore:
         expected_current_status: str,
     ) -> bool:
         u = total_usage
+        output = {"answer": answer, "usage": _run_total(u)}
         args = (
-            run_id, status, dumps({"answer": answer}), None, iteration_count,
+            run_id, status, dumps(output), None, iteration_count,
             u.input_tokens, u.output_tokens, u.cost_usd, u.cache_read_input_tokens or 0,
             u.cache_creation_input_tokens or 0, u.reasoning_tokens or 0, None, self.b.now(),
             expected_current_status, True,

@@ -217,9 +217,9 @@ TOOL_COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class ToolInvocation:
-    """One tool execution."""
+    """One tool execution. A stored NULL iteration reads as 0 (as 0.4.1 reads it)."""
 
-    iteration: int | None
+    iteration: int
     tool_name: str
     tool_call_id: str
     provider_tool_call_id: str | None
@@ -309,9 +309,9 @@ class PausePair:
     pause_at: datetime | None
     resume_sequence_index: int | None
     resume_at: datetime | None
-    reason: str | None
-    pending_tool_calls: Any
-    submitted_results: Any
+    reason: str
+    pending_tool_calls: list[Any]
+    submitted_results: list[Any]
     user_input: Any
 
     @classmethod
@@ -324,14 +324,26 @@ class PausePair:
         pairs: list[PausePair] = []
 
         def close(pause: tuple[Any, ...], resume: tuple[Any, ...] | None) -> None:
-            paused = pause[2] or {}
-            resumed = (resume[2] or {}) if resume is not None else {}
+            # As 0.4.1 reads them: a missing reason is "", missing lists are []. The
+            # common shapes (a dict, a str, lists) pass by one class test each.
+            paused = pause[2] if pause[2].__class__ is dict else {}
+            resumed = {}
+            if resume is not None and resume[2].__class__ is dict:
+                resumed = resume[2]
+            reason = paused.get("status")
+            if reason.__class__ is not str:
+                reason = "" if reason is None else str(reason)
+            pending = paused.get("pending_tool_calls")
+            if pending.__class__ is not list:
+                pending = _as_list(pending)
+            submitted = resumed.get("submitted_results")
+            if submitted.__class__ is not list:
+                submitted = _as_list(submitted)
             pair = make(
                 pause[0], pause[1],
                 resume[0] if resume is not None else None,
                 resume[1] if resume is not None else None,
-                paused.get("status"), paused.get("pending_tool_calls"),
-                resumed.get("submitted_results"), resumed.get("user_input"),
+                reason, pending, submitted, resumed.get("user_input"),
             )  # fmt: skip
             pair.__class__ = cls
             pairs.append(pair)
@@ -349,6 +361,16 @@ class PausePair:
         if open_pause is not None:
             close(open_pause, None)
         return pairs
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A stored list as a list; nothing (or an empty value) as ``[]``; anything else as a
+    one-item list, so odd data still reads."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    return [value] if value else []
 
 
 DATETIME_FIELDS: dict[type, tuple[str, ...]] = {

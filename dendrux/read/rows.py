@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
 from contextlib import suppress
+from datetime import datetime
 
 from dendrux.db.engine import Connection, Engine, Row
 from dendrux.read.filters import STREAM_PAGE
@@ -17,12 +18,20 @@ from dendrux.status import PAUSE_EVENT_TYPES
 
 
 async def get_event_rows(
-    conn: Connection, run_id: str, after: int | None, page: int | None, types: list[str] | None
+    conn: Connection,
+    run_id: str,
+    after: int | None,
+    page: int | None,
+    types: list[str] | None,
+    before: datetime | None = None,
 ) -> list[Row]:
     """``get_run_events`` rows (``EVENT_COLUMNS``) after a strict ``>`` cursor, optionally
-    only those of the given types (``[]`` matches nothing)."""
+    only those of the given types (``[]`` matches nothing) and only those created
+    strictly before ``before`` (its own query: the common read keeps its plan)."""
     types_param = None if types is None else conn.dialect.text_list(types)
-    return await conn.fetch_all("get_run_events", run_id, after, types_param, page)
+    if before is None:
+        return await conn.fetch_all("get_run_events", run_id, after, types_param, page)
+    return await conn.fetch_all("get_run_events_before", run_id, after, types_param, page, before)
 
 
 async def get_events(
@@ -31,9 +40,10 @@ async def get_events(
     after: int | None = None,
     page: int | None = None,
     types: list[str] | None = None,
+    before: datetime | None = None,
 ) -> list[StoredEvent]:
     """A run's events in sequence order (see `get_event_rows`)."""
-    rows = await get_event_rows(conn, run_id, after, page, types)
+    rows = await get_event_rows(conn, run_id, after, page, types, before)
     return StoredEvent.from_rows(rows, conn.dialect)
 
 
@@ -54,8 +64,8 @@ async def get_llm_calls(
 async def get_tool_invocations(
     conn: Connection, run_id: str, iteration: int | None, page: int | None, skip: int
 ) -> list[ToolInvocation]:
-    """A run's tool executions by iteration, then time."""
-    rows = await conn.fetch_all("get_tool_calls", run_id, iteration, page, skip)
+    """A run's tool executions by iteration, then time (a NULL iteration reads as 0)."""
+    rows = await conn.fetch_all("get_tool_invocations", run_id, iteration, page, skip)
     return ToolInvocation.from_rows(rows, conn.dialect)
 
 

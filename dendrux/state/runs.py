@@ -43,8 +43,10 @@ from dendrux.types import (
 )
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
+    check_bool,
     check_id,
     check_index,
+    check_int,
     check_required_id,
     check_required_index,
     check_required_text,
@@ -161,7 +163,9 @@ class FinalizeArgs(NamedTuple):
 
     run_id: str
     status: str
-    answer_json: str | None
+    output_json: str | None
+    """What goes into ``output_data``: ``answer`` (which replaces what was there, as
+    0.4.1 does) and/or ``usage`` (which replaces only that key)."""
     error: str | None
     iteration_count: int | None
     input_tokens: int | None
@@ -193,16 +197,18 @@ def _finalize_args(
             f"status {status!r} is not terminal; finalize_run takes one of "
             f"{sorted(TERMINAL_STATUS_VALUES)}"
         )
-    answer_json = None
+    output: dict[str, Any] = {}
     if answer is not None:
-        answer_json = encode_json("answer", {"answer": check_text("answer", answer)})
+        output["answer"] = check_text("answer", answer)
     usage: tuple[int | None, int | None, float | None, int | None, int | None, int | None]
     usage = (None,) * 6 if total_usage is None else check_usage("total_usage", total_usage)
     tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage
+    if total_usage is not None:
+        output["usage"] = _usage_dict(total_usage, tokens_in, tokens_out, cost)
     return FinalizeArgs(
         run_id,
         status,
-        answer_json,
+        encode_json("output_data", output) if output else None,
         check_text("error", error, optional=True),
         check_index("iteration_count", iteration_count, optional=True),
         tokens_in,
@@ -216,6 +222,34 @@ def _finalize_args(
         None,
         total_usage is not None,
     )
+
+
+def _usage_dict(
+    usage: object, tokens_in: int | None, tokens_out: int | None, cost: float | None
+) -> dict[str, Any]:
+    """A run total as 0.4.1 keeps it in ``output_data["usage"]``: every field of its
+    ``UsageStats``, unreported counters as None, ``total_tokens`` as the provider gave it."""
+
+    def optional_int(attr: str, default: int | None = None) -> int | None:
+        return check_int(f"total_usage.{attr}", getattr(usage, attr, default), optional=True)
+
+    def flag(attr: str, default: bool) -> bool:
+        return check_bool(f"total_usage.{attr}", getattr(usage, attr, default))
+
+    return {
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "total_tokens": optional_int("total_tokens", 0),
+        "cost_usd": cost,
+        "cache_read_input_tokens": optional_int("cache_read_input_tokens"),
+        "cache_creation_input_tokens": optional_int("cache_creation_input_tokens"),
+        "cost_source": check_text(
+            "total_usage.cost_source", getattr(usage, "cost_source", None), optional=True
+        ),
+        "reasoning_tokens": optional_int("reasoning_tokens"),
+        "usage_reported": flag("usage_reported", True),
+        "cost_unknown": flag("cost_unknown", False),
+    }
 
 
 async def finalize_run(

@@ -1,13 +1,15 @@
 """Store functions that sweep runs nobody will finish: stale running ones and
-abandoned waiting ones are marked ``error`` with a ``failure_reason`` and an
-event, by compare-and-set, so a run that just finished is never swept."""
+abandoned waiting ones are marked ``error`` (a stale one whose cancellation was
+requested: ``cancelled``) with a ``failure_reason`` and an event, by
+compare-and-set, so a run that just finished is never swept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from dendrux.db.engine import Connection
+from dendrux.db.engine import Connection, Row
 from dendrux.state._executor import Executor, lifecycle_write, reading
 from dendrux.state.appended import AppendedEvent, append_event, now_utc
 from dendrux.types import SweptRun
@@ -21,35 +23,55 @@ async def _sweep(
     candidates_query: str,
     sweep_query: str,
     older_than: timedelta,
-    classify: Any,
-    event_type: str,
+    classify: Callable[[Row], str],
+    stale: bool,
 ) -> list[SweptRun]:
     now = now_utc()
     cutoff = shift_back("older_than", now, older_than)
     async with reading(db) as conn:
         candidates = await conn.fetch_all(candidates_query, cutoff)
         dialect = conn.dialect
+    # SweptRun.status (0.4.1) where the record has it: computed once, not per run.
+    has_status = "status" in getattr(SweptRun, "__dataclass_fields__", {})
     swept: list[SweptRun] = []
     for row in candidates:
         reason = classify(row)
         previous = row["status"]
-        args = (row["id"], previous, reason, f"run swept as {reason}", now, cutoff)
-        event = AppendedEvent(
-            new_ulid(),
-            row["id"],
-            event_type,
-            row["iteration_count"] or 0,
-            encode_json("data", {"failure_reason": reason}),
-            now,
-        )
+        args: tuple[Any, ...]
+        if stale:
+            args = (row["id"], previous, reason, f"Run swept as {reason}", now, cutoff)
+        else:
+            args = (row["id"], previous, reason, now, cutoff)
+        # As 0.4.1: a stale run's event is at its iteration, an abandoned run's at 0.
+        iteration = (row["iteration_count"] or 0) if stale else 0
+        event_id = new_ulid()
 
-        async def work(conn: Connection, args: Any = args, event: Any = event) -> bool:
-            if await conn.fetch_value(sweep_query, *args) is None:
-                return False  # finished, resumed or progressed meanwhile: leave it alone
-            await append_event(conn, event)
-            return True
+        async def work(
+            conn: Connection,
+            args: tuple[Any, ...] = args,
+            reason: str = reason,
+            run_id: str = row["id"],
+            iteration: int = iteration,
+            event_id: str = event_id,
+        ) -> str | None:
+            status = await conn.fetch_value(sweep_query, *args)
+            if status is None:
+                return None  # finished, resumed or progressed meanwhile: leave it alone
+            if status == "cancelled":  # a stale run whose cancellation was requested
+                event_type = "run.cancelled"
+                data = {"reason": "cancel_requested", "failure_reason": reason}
+            else:
+                event_type = "run.interrupted" if stale else "run.abandoned"
+                data = {"failure_reason": reason}
+            encoded = encode_json("data", data)
+            await append_event(
+                conn, AppendedEvent(event_id, run_id, event_type, iteration, encoded, now)
+            )
+            return str(status)
 
-        if await lifecycle_write(db, "sweep", row["id"], work, atomic=True):
+        status = await lifecycle_write(db, "sweep", row["id"], work, atomic=True)
+        if status is not None:
+            extra: dict[str, Any] = {"status": status} if has_status else {}
             swept.append(
                 SweptRun(
                     run_id=row["id"],
@@ -58,6 +80,7 @@ async def _sweep(
                     failure_reason=reason,
                     last_progress_at=dialect.read_ts(row["last_progress_at"]),
                     swept_at=now,
+                    **extra,
                 )
             )
     return swept
@@ -68,11 +91,14 @@ async def sweep_stale_runs(db: Executor, older_than: timedelta) -> list[SweptRun
 
     ``failure_reason`` is ``stale_running`` when ``run.started`` was recorded,
     ``never_started`` otherwise; a ``run.interrupted`` event is appended at the
-    run's next sequence index. A run that finishes or progresses meanwhile is
-    left alone (compare-and-set), so concurrent sweepers sweep each run once.
+    run's next sequence index. A run whose cancellation was requested becomes
+    ``cancelled`` instead, with a ``run.cancelled`` event (``reason``
+    ``cancel_requested``), as 0.4.1 does. A run that finishes or progresses
+    meanwhile is left alone (compare-and-set), so concurrent sweepers sweep each
+    run once.
     """
 
-    def classify(row: Any) -> str:
+    def classify(row: Row) -> str:
         return "stale_running" if row["started"] and row["status"] == "running" else "never_started"
 
     return await _sweep(
@@ -81,18 +107,19 @@ async def sweep_stale_runs(db: Executor, older_than: timedelta) -> list[SweptRun
         sweep_query="sweep_stale_run",
         older_than=older_than,
         classify=classify,
-        event_type="run.interrupted",
+        stale=True,
     )
 
 
 async def sweep_abandoned_runs(db: Executor, older_than: timedelta) -> list[SweptRun]:
-    """Mark runs waiting (for a client tool, a human, an approval) longer than
-    ``older_than`` as error with ``abandoned_waiting`` and a ``run.abandoned`` event."""
+    """Mark runs waiting (for a client tool, a human, an approval) or paused longer
+    than ``older_than`` as error with ``abandoned_waiting`` and a ``run.abandoned``
+    event; their error text is left as it was (0.4.1)."""
     return await _sweep(
         db,
         candidates_query="abandoned_run_candidates",
         sweep_query="sweep_abandoned_run",
         older_than=older_than,
         classify=lambda row: "abandoned_waiting",
-        event_type="run.abandoned",
+        stale=False,
     )

@@ -104,6 +104,16 @@ WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::intege
 ORDER BY iteration_index, created_at, id
 LIMIT $3 OFFSET $4;
 
+-- name: get_tool_invocations
+-- get_tool_calls as RunStore reads it: a NULL iteration reads as 0 (as 0.4.1 reads it).
+-- Columns by position: ToolInvocation's fields first (as dendrux.read.records declares).
+SELECT COALESCE(iteration_index, 0) AS iteration_index, tool_name, tool_call_id,
+       provider_tool_call_id, target, params, result, success, error_message, duration_ms, created_at, id
+FROM tool_calls
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR tool_calls.iteration_index = $2::integer)
+ORDER BY tool_calls.iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
 -- name: get_llm_interactions
 -- A run's LLM calls, by iteration then time; $2 optionally picks one iteration.
 SELECT id, iteration_index, model, provider, semantic_request, semantic_response,
@@ -123,6 +133,19 @@ FROM run_events
 WHERE agent_run_id = $1
   AND sequence_index > COALESCE($2::integer, -1)
   AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))
+ORDER BY sequence_index
+LIMIT $4;
+
+-- name: get_run_events_before
+-- get_run_events, only events created before the aware time $5 (0.4.1's `before`).
+-- (Indexes start at 0, so no cursor is -1: the cursor stays an index bound in generic plans.)
+-- Columns by position: StoredEvent's fields first (as dendrux.read.records declares).
+SELECT sequence_index, iteration_index, event_type, correlation_id, data, created_at, id
+FROM run_events
+WHERE agent_run_id = $1
+  AND sequence_index > COALESCE($2::integer, -1)
+  AND ($3::text[] IS NULL OR event_type = ANY($3::text[]))
+  AND created_at < $5::timestamptz
 ORDER BY sequence_index
 LIMIT $4;
 

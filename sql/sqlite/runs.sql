@@ -37,10 +37,12 @@ FROM agent_runs WHERE id = ?1;
 
 -- name: finalize_run
 -- Move a run to a final status (CAS on ?14 when given); clears pause data and the cancel flag.
+-- ?3: an answer replaces output_data (as 0.4.1 does); a usage total alone replaces its key.
 UPDATE agent_runs SET
     status = ?2,
     output_data = CASE WHEN ?3 IS NULL THEN output_data
-                       ELSE json_patch(COALESCE(output_data, '{}'), ?3) END,
+                       WHEN json_type(?3, '$.answer') IS NOT NULL THEN ?3
+                       ELSE json_set(COALESCE(output_data, '{}'), '$.usage', ?3 -> '$.usage') END,
     error = COALESCE(?4, error),
     iteration_count = COALESCE(?5, iteration_count),
     total_input_tokens = CASE WHEN ?15 THEN ?6 ELSE total_input_tokens END,
@@ -61,7 +63,8 @@ RETURNING id;
 UPDATE agent_runs SET
     status = ?2,
     output_data = CASE WHEN ?3 IS NULL THEN output_data
-                       ELSE json_patch(COALESCE(output_data, '{}'), ?3) END,
+                       WHEN json_type(?3, '$.answer') IS NOT NULL THEN ?3
+                       ELSE json_set(COALESCE(output_data, '{}'), '$.usage', ?3 -> '$.usage') END,
     error = COALESCE(?4, error),
     iteration_count = COALESCE(?5, iteration_count),
     total_input_tokens = CASE WHEN ?15 THEN ?6 ELSE total_input_tokens END,
@@ -103,7 +106,8 @@ WHERE id = ?1 AND status = ?2
 RETURNING id;
 
 -- name: submit_and_claim
--- Shallow-merge submitted data into pause_data and claim the run, in one statement.
+-- Shallow-merge submitted data into pause_data and claim the run, in one statement;
+-- a run without pause_data has nothing to resume from and is refused.
 UPDATE agent_runs SET
     status = 'running',
     updated_at = ?4,
@@ -120,6 +124,7 @@ UPDATE agent_runs SET
         ) AS merged
     )
 WHERE id = ?1 AND status = ?2
+  AND pause_data IS NOT NULL AND pause_data <> 'null'
 RETURNING id;
 
 -- name: request_cancel
@@ -202,24 +207,33 @@ WHERE r.status IN ('running', 'pending') AND COALESCE(r.last_progress_at, r.crea
 ORDER BY r.created_at, r.id;
 
 -- name: sweep_stale_run
--- CAS: mark one stale run as error unless it moved or progressed meanwhile.
-UPDATE agent_runs SET status = 'error', failure_reason = ?3, error = ?4, updated_at = ?5
+-- CAS: mark one stale run as error unless it moved or progressed meanwhile; one whose
+-- cancellation was requested becomes cancelled instead (its error cleared, as 0.4.1 does).
+-- Returns the status it was given.
+UPDATE agent_runs SET
+    status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'error' END,
+    failure_reason = ?3,
+    error = CASE WHEN cancel_requested THEN NULL ELSE ?4 END,
+    cancel_requested = 0,
+    updated_at = ?5
 WHERE id = ?1 AND status = ?2 AND COALESCE(last_progress_at, created_at) < ?6
-RETURNING id;
+RETURNING status;
 
 -- name: abandoned_run_candidates
--- Waiting runs whose last state change is older than ?1.
+-- Waiting (or cooperatively paused) runs whose last state change is older than ?1.
 SELECT id, agent_name, status, last_progress_at, iteration_count
 FROM agent_runs
-WHERE status IN ('waiting_client_tool', 'waiting_human_input', 'waiting_approval')
+WHERE status IN ('waiting_client_tool', 'waiting_human_input', 'waiting_approval', 'paused')
   AND updated_at < ?1
 ORDER BY created_at, id;
 
 -- name: sweep_abandoned_run
--- CAS: mark one abandoned waiting run as error unless it moved meanwhile.
-UPDATE agent_runs SET status = 'error', failure_reason = ?3, error = ?4, updated_at = ?5
-WHERE id = ?1 AND status = ?2 AND updated_at < ?6
-RETURNING id;
+-- CAS: mark one abandoned waiting run as error unless it moved meanwhile (its error
+-- text left as it was, as 0.4.1 does). Returns the status it was given.
+UPDATE agent_runs SET
+    status = 'error', failure_reason = ?3, cancel_requested = 0, updated_at = ?4
+WHERE id = ?1 AND status = ?2 AND updated_at < ?5
+RETURNING status;
 
 -- name: delegation_node
 -- A run with the fields its delegation view needs.

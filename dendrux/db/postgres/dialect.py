@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from dendrux.db.engine import Dialect, utc_from_naive_or_aware
+from dendrux.db.transient import sqlstate_of, transient_sqlstate
 from dendrux.errors import (
     AuthenticationFailedError,
     ConnectionFailedError,
@@ -22,24 +23,27 @@ from dendrux.errors import (
     TransientDatabaseError,
 )
 
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-_TRANSIENT_CLASSES = ("08", "53", "57P")
-
-
-def _sqlstate(exc: BaseException) -> str:
-    state = getattr(exc, "sqlstate", None)
-    return state if isinstance(state, str) else ""
+_sqlstate = sqlstate_of
 
 
 def is_transient_pg_error(exc: BaseException) -> bool:
     """Lost connections, timeouts, shutdowns, serialization failures and deadlocks."""
     state = _sqlstate(exc)
     if state:
-        return state in _TRANSIENT_SQLSTATES or state.startswith(_TRANSIENT_CLASSES)
+        return transient_sqlstate(state)
     # InternalClientError: asyncpg's state after the server ended an idle connection
     # (MagicStack/asyncpg#1069); the connection is discarded and the retry gets a new one.
     lost = asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InternalClientError
     return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | lost)
+
+
+def is_transient_raw_pg_error(exc: BaseException) -> bool:
+    """`is_transient_pg_error` for an exception out of the caller's own asyncpg code,
+    which has no connection to ask: a call on a connection the server already ended
+    (asyncpg says "connection is closed") is a lost connection too."""
+    if is_transient_pg_error(exc):
+        return True
+    return isinstance(exc, asyncpg.InterfaceError) and str(exc).endswith("connection is closed")
 
 
 def connection_is_gone(raw: Any) -> bool:

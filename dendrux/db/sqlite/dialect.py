@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dendrux.db.engine import Dialect, decode_json, utc_from_naive_or_aware
+from dendrux.db.transient import sqlite_error_is_transient, sqlite_primary_code
 from dendrux.errors import (
     DatabaseError,
     DatabaseLocationError,
@@ -20,8 +21,6 @@ from dendrux.errors import (
     TransientDatabaseError,
 )
 
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
 _SQLITE_CANTOPEN = 14
 _SQLITE_CONSTRAINT = 19
@@ -155,11 +154,10 @@ def wrap_sqlite_error(exc: Exception, url: str, path: str | None = None) -> Dend
     ``path``, when known, lets a file that cannot be opened say why."""
     if isinstance(exc, DendruxError):
         return exc
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
+    primary = sqlite_primary_code(exc)
     if isinstance(exc, sqlite3.IntegrityError) or primary == _SQLITE_CONSTRAINT:
         return IntegrityError(f"{url}: constraint violated: {exc}")
-    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+    if sqlite_error_is_transient(exc):
         return TransientDatabaseError(
             f"{url}: database is locked by another writer beyond the busy timeout ({exc}); "
             "retry, or raise busy_timeout"

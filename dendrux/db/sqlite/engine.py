@@ -152,6 +152,10 @@ class SqliteEngine(Engine):
         pending = aiosqlite.connect(
             target, uri=uri, isolation_level=None, timeout=self._busy_timeout
         )
+        # A store nobody closed must not keep the interpreter from exiting (aiosqlite's
+        # worker is not a daemon). What was committed is on disk already; the file's
+        # journal undoes a write cut short. ``_thread`` is private: see worker_stopped.
+        pending._thread.daemon = True
         try:
             raw = await pending
         except Exception as exc:
