@@ -47,8 +47,6 @@ KNOWN: list[Known] = [
     Known("ops/9/ok/*/status", "P-sweep-cancel", scenario="sweeps"),
     Known("ops/9/ok/2/*", "P-control", scenario="sweeps"),
     Known("ops/10/ok/*", "P-control", scenario="sweeps"),
-    Known("reads/A/*/ok/error", "P-sweep-error-text", scenario="sweeps"),
     Known("reads/C/*", "P-sweep-cancel", scenario="sweeps"),
     Known("ops/4/ok", "P-pause-return", scenario="sweeps"),
-    Known("reads/B/*/ok/error", "P-abandoned-error", scenario="sweeps"),
 ]
