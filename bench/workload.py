@@ -254,7 +254,9 @@ def make_run(rng: random.Random) -> RunSpec:
         ),
         final=Message(Role.ASSISTANT, answer),
         answer=answer,
-        total_usage=UsageStats(total_in, total_out, round(total_cost, 6)),
+        total_usage=UsageStats(
+            input_tokens=total_in, output_tokens=total_out, cost_usd=round(total_cost, 6)
+        ),
     )
 
 

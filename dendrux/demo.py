@@ -69,8 +69,9 @@ async def _child_run(store: StateStore, parent_id: str) -> str:
     await _lifecycle(store, child_id, sequencer, "run.started", {"agent_name": "note-writer"})
     await recorder.on_message_appended(Message(Role.USER, "Write the refund note."), 0)
     note = "Refund of $49.99 issued for order #8812."
-    usage = UsageStats(210, 18, 0.00025)
-    await recorder.on_llm_call_completed(LLMResponse(text=note, usage=usage), 1, duration_ms=420)
+    usage = UsageStats(input_tokens=210, output_tokens=18, total_tokens=228, cost_usd=0.00025)
+    response = LLMResponse(text=note, usage=usage, model=MODEL, stop_reason="end_turn")
+    await recorder.on_llm_call_completed(response, 1, duration_ms=420)
     await recorder.on_message_appended(Message(Role.ASSISTANT, note), 1)
     await store.finalize_run(
         child_id, status="success", answer=note, iteration_count=1, total_usage=usage
@@ -111,9 +112,18 @@ async def record_sample_run(store: StateStore) -> str:
     first = LLMResponse(
         text="I'll refund that order.",
         tool_calls=[refund],
-        usage=UsageStats(594, 55, 0.00081, cache_read_input_tokens=0, reasoning_tokens=0),
+        usage=UsageStats(
+            input_tokens=594,
+            output_tokens=55,
+            total_tokens=649,
+            cost_usd=0.00081,
+            cache_read_input_tokens=0,
+            reasoning_tokens=0,
+        ),
         provider_request={"model": MODEL, "max_tokens": 1024},
         provider_response={"id": "msg_demo_1", "stop_reason": "tool_use"},
+        model=MODEL,
+        stop_reason="tool_use",
     )
     await recorder.on_llm_call_completed(
         first, 1, semantic_messages=conversation, semantic_tools=tools, duration_ms=812
@@ -166,7 +176,12 @@ async def record_sample_run(store: StateStore) -> str:
 
     # Iteration 2: the final answer.
     answer = "Done: $49.99 refunded for order #8812."
-    second = LLMResponse(text=answer, usage=UsageStats(668, 27, 0.00078))
+    second = LLMResponse(
+        text=answer,
+        usage=UsageStats(input_tokens=668, output_tokens=27, total_tokens=695, cost_usd=0.00078),
+        model=MODEL,
+        stop_reason="end_turn",
+    )
     await recorder.on_llm_call_completed(
         second, 2, semantic_messages=conversation, semantic_tools=tools, duration_ms=640
     )
@@ -176,7 +191,9 @@ async def record_sample_run(store: StateStore) -> str:
         status="success",
         answer=answer,
         iteration_count=2,
-        total_usage=UsageStats(1262, 82, 0.00159),
+        total_usage=UsageStats(
+            input_tokens=1262, output_tokens=82, total_tokens=1344, cost_usd=0.00159
+        ),
         expected_current_status="running",
     )
     await _lifecycle(store, run_id, sequencer, "run.completed", {"status": "success"}, 2)

@@ -63,12 +63,19 @@ class SchemaError(DendruxError):
     """The database schema is missing, outdated, newer than the code, or edited."""
 
 
-class SchemaNotMigratedError(SchemaError):
-    """The database has no dendrux schema yet."""
+class SchemaNotMigratedError(SchemaError, RuntimeError):
+    """The database has no dendrux schema yet (0.4.1: ``SchemaNotInitializedError``)."""
 
 
-class SchemaOutdatedError(SchemaError):
-    """The database schema is older than this version of dendrux."""
+class SchemaOutdatedError(SchemaError, RuntimeError):
+    """The database schema is older than this version of dendrux (0.4.1:
+    ``SchemaOutOfDateError``)."""
+
+
+SchemaNotInitializedError = SchemaNotMigratedError
+"""0.4.1's name for `SchemaNotMigratedError` (a `RuntimeError` there and here)."""
+SchemaOutOfDateError = SchemaOutdatedError
+"""0.4.1's name for `SchemaOutdatedError` (a `RuntimeError` there and here)."""
 
 
 class SchemaTooNewError(SchemaError):
@@ -106,8 +113,11 @@ class RunAlreadyExistsError(ConflictError):
         self.run_id = run_id
 
 
-class IdempotencyConflictError(ConflictError):
-    """An idempotency key was reused with a different request fingerprint."""
+class IdempotencyConflictError(ConflictError, RuntimeError):
+    """An idempotency key was reused with a different request fingerprint.
+
+    Also a `RuntimeError`, as in dendrux 0.4.1, so ``except RuntimeError`` still catches it.
+    """
 
     def __init__(self, run_id: str, idempotency_key: str) -> None:
         super().__init__(
@@ -117,6 +127,20 @@ class IdempotencyConflictError(ConflictError):
         )
         self.run_id = run_id
         self.idempotency_key = idempotency_key
+
+
+class RunAlreadyActiveError(ConflictError, RuntimeError):
+    """An idempotency key names a run that is still live: resume it or wait for it
+    (0.4.1's name and bases; ``current_status`` is the run's status)."""
+
+    def __init__(self, run_id: str, current_status: object) -> None:
+        status = getattr(current_status, "value", current_status)
+        super().__init__(
+            f"run {run_id!r} is already {status}; resume it or wait for it to finish "
+            "instead of starting it again"
+        )
+        self.run_id = run_id
+        self.current_status = current_status
 
 
 class SlotTakenError(ConflictError):

@@ -129,26 +129,45 @@ def _hook_unit(writes: tuple[Write | None, ...], one_statement: str) -> WriteUni
     return WriteUnit(present, one_statement if len(present) == len(writes) else None)
 
 
+def _parse_failure(call: Any) -> dict[str, Any] | None:
+    """A tool call's argument parse error and the raw text's length (never the text),
+    or None when its arguments parsed."""
+    error = getattr(call, "parse_error", None)
+    if error is None:
+        return None
+    raw = getattr(call, "raw_arguments", None)
+    return {"parse_error": error, "raw_length": len(raw) if raw is not None else None}
+
+
 def _tool_call_brief(call: Any) -> dict[str, Any]:
-    return {
+    brief = {
         "id": call.id,
         "provider_tool_call_id": getattr(call, "provider_tool_call_id", None),
         "name": call.name,
         "params": getattr(call, "params", None),
     }
+    failure = _parse_failure(call)
+    if failure is not None:
+        brief.update(failure)
+    return brief
 
 
 def _usage_dict(usage: Any) -> dict[str, Any]:
     input_tokens = getattr(usage, "input_tokens", 0) or 0
     output_tokens = getattr(usage, "output_tokens", 0) or 0
-    counts = input_tokens.__class__ is int and output_tokens.__class__ is int
+    total_tokens = getattr(usage, "total_tokens", None)
+    if total_tokens is None:  # a usage object without the field: input plus output
+        counts = input_tokens.__class__ is int and output_tokens.__class__ is int
+        # Not a sum when a provider sent something else: the fail-closed event records
+        # what it said; the best-effort rows refuse it by name (`check_usage`).
+        total_tokens = input_tokens + output_tokens if counts else None
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        # Not a sum when a provider sent something else: the fail-closed event records
-        # what it said; the best-effort rows refuse it by name (`check_usage`).
-        "total_tokens": input_tokens + output_tokens if counts else None,
+        "total_tokens": total_tokens,  # as the provider reported it
         "cost_usd": getattr(usage, "cost_usd", None),
+        "cost_source": getattr(usage, "cost_source", None),
+        "usage_reported": getattr(usage, "usage_reported", usage is not None),
         "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", None),
         "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", None),
         "reasoning_tokens": getattr(usage, "reasoning_tokens", None),
@@ -159,11 +178,11 @@ def semantic_message(message: Any) -> dict[str, Any]:
     """A message as it appears in ``semantic_request.messages`` (optional keys only when set)."""
     entry: dict[str, Any] = {"role": _value(message.role), "content": message.content}
     tool_calls = getattr(message, "tool_calls", None)
-    if tool_calls:
+    if tool_calls is not None:
         entry["tool_calls"] = [_tool_call_brief(call) for call in tool_calls]
-    if getattr(message, "call_id", None):
+    if getattr(message, "call_id", None) is not None:
         entry["call_id"] = message.call_id
-    if getattr(message, "name", None):
+    if getattr(message, "name", None) is not None:
         entry["name"] = message.name
     if getattr(message, "meta", None):
         entry["meta"] = dict(message.meta)
@@ -177,7 +196,7 @@ def semantic_tool(tool: Any) -> dict[str, Any]:
         "description": getattr(tool, "description", None),
         "parameters": getattr(tool, "parameters", None),
         "target": _value(getattr(tool, "target", None)) or "server",
-        "meta": getattr(tool, "meta", None),
+        "meta": getattr(tool, "meta", None) or None,
     }
 
 
@@ -192,20 +211,23 @@ def semantic_request(messages: Iterable[Any] | None, tools: Iterable[Any] | None
 
 
 def semantic_response(response: Any) -> Any:
-    """The normalised response of an LLM call, or None when it said nothing."""
+    """The normalised response of an LLM call, or None when it had no text, tool calls,
+    reasoning or stop reason (as 0.4.1 decides it: each key when it is not None)."""
     text = getattr(response, "text", None)
     tool_calls = getattr(response, "tool_calls", None)
     reasoning = getattr(response, "reasoning", None)
-    if not (text or tool_calls or reasoning):
+    stop_reason = getattr(response, "stop_reason", None)
+    if text is None and tool_calls is None and reasoning is None and stop_reason is None:
         return None
     result: dict[str, Any] = {}
-    if reasoning:
+    if reasoning is not None:
         result["reasoning"] = reasoning
-    if text:
+    if text is not None:
         result["text"] = text
-    if tool_calls:
+    if tool_calls is not None:
         result["tool_calls"] = [_tool_call_brief(call) for call in tool_calls]
     result["usage"] = _usage_dict(getattr(response, "usage", None))
+    result["stop_reason"] = stop_reason
     return result
 
 
@@ -268,6 +290,9 @@ class PersistenceRecorder:
         if role == "tool":
             meta["call_id"] = getattr(message, "call_id", None)
             meta["tool_name"] = getattr(message, "name", None)
+        reasoning_blocks = getattr(message, "reasoning_blocks", None)
+        if reasoning_blocks:  # opaque provider artifacts a resumed loop replays
+            meta["reasoning_blocks"] = reasoning_blocks
         trace = rows.TraceRow(
             self._run_id,
             role,
@@ -295,6 +320,9 @@ class PersistenceRecorder:
         interaction_id = new_ulid()
         usage = getattr(response, "usage", None)
         model = getattr(response, "model", None) or self._model
+        figures = _usage_dict(usage)
+        cost_source = figures["cost_source"]
+        tool_calls = getattr(response, "tool_calls", None)
         run_id = self._run_id
         interaction = self._best_effort(
             "save_llm_interaction",
@@ -322,10 +350,10 @@ class PersistenceRecorder:
                 model=model,
                 provider=self._provider,
                 duration_ms=duration_ms,
+                meta={"cost_source": cost_source} if cost_source is not None else None,
                 row_id=new_ulid(),
             ).to_write(),
         )
-        figures = _usage_dict(usage)
         event = self._event(
             "llm.completed",
             iteration,
@@ -336,8 +364,11 @@ class PersistenceRecorder:
                 "cache_creation_input_tokens": figures["cache_creation_input_tokens"],
                 "reasoning_tokens": figures["reasoning_tokens"],
                 "cost_usd": figures["cost_usd"],
+                "cost_source": cost_source,
+                "usage_reported": figures["usage_reported"],
                 "model": model,
-                "has_tool_calls": bool(getattr(response, "tool_calls", None)),
+                "has_tool_calls": bool(tool_calls),
+                "phase": "commentary" if tool_calls else "final_answer",
             },
             correlation_id=interaction_id,
         )
@@ -352,6 +383,10 @@ class PersistenceRecorder:
         target = self._targets.get(tool_call.name, "server")
         duration_ms = getattr(tool_result, "duration_ms", None)
         success = bool(getattr(tool_result, "success", True))
+        meta = getattr(tool_result, "meta", None)
+        notes = getattr(tool_result, "notes", None)
+        if notes:
+            meta = {**(meta or {}), "dendrux.image_notes": list(notes)}
         call = rows.ToolCallRow(
             self._run_id,
             tool_call_id=tool_call.id,
@@ -364,19 +399,19 @@ class PersistenceRecorder:
             duration_ms=duration_ms,
             iteration_index=iteration,
             error_message=getattr(tool_result, "error", None),
+            meta=meta or None,
             row_id=new_ulid(),
         ).to_write()
-        event = self._event(
-            "tool.completed",
-            iteration,
-            {
-                "tool_name": tool_call.name,
-                "target": target,
-                "success": success,
-                "duration_ms": duration_ms,
-            },
-            correlation_id=tool_call.id,
-        )
+        data = {
+            "tool_name": tool_call.name,
+            "target": target,
+            "success": success,
+            "duration_ms": duration_ms,
+        }
+        failure = _parse_failure(tool_call)
+        if failure is not None:
+            data.update(failure)
+        event = self._event("tool.completed", iteration, data, correlation_id=tool_call.id)
         await self._write(_hook_unit((call, event, self._progress()), "record_tool_call"))
 
     async def on_governance_event(

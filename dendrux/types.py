@@ -2,11 +2,13 @@
 recorder (messages, tool calls, LLM responses, usage) and the read records
 the state layer returns.
 
-Nothing here touches a database. The loop-side types are duck-typed by the
-recorder: any object with the same attributes works. `RunStatus` and the status
-sets live in `dendrux.status` (import-light), the delegation records in
-`dendrux.read.delegation` (with the read that builds them); both are re-exported
-here.
+Nothing here touches a database. The loop-side types take dendrux 0.4.1's
+fields in 0.4.1's positional order with its defaults, so a loop written for
+that release builds them unchanged; the recorder still duck-types them (any
+object with the same attributes works). `RunStatus` and the status sets live
+in `dendrux.status` (import-light), the delegation records in
+`dendrux.read.delegation` (with the read that builds them); both are
+re-exported here, as are the errors 0.4.1 exports from this module.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
+from dendrux.errors import IdempotencyConflictError as IdempotencyConflictError
+from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
+from dendrux.errors import RunAlreadyActiveError as RunAlreadyActiveError
 from dendrux.read.delegation import DelegationInfo as DelegationInfo
 from dendrux.read.delegation import ParentRef as ParentRef
 from dendrux.read.delegation import RunBrief as RunBrief
 from dendrux.read.delegation import SubtreeSummary as SubtreeSummary
+from dendrux.status import PAUSE_STATUS_VALUES as PAUSE_STATUS_VALUES
+from dendrux.status import PAUSE_STATUSES as PAUSE_STATUSES
 from dendrux.status import STATUS_VALUES as STATUS_VALUES
 from dendrux.status import TERMINAL_EVENT_TYPES as TERMINAL_EVENT_TYPES
 from dendrux.status import TERMINAL_STATUS_VALUES as TERMINAL_STATUS_VALUES
@@ -28,6 +35,9 @@ from dendrux.status import WAITING_STATUS_VALUES as WAITING_STATUS_VALUES
 from dendrux.status import WAITING_STATUSES as WAITING_STATUSES
 from dendrux.status import RunStatus as RunStatus
 from dendrux.ulid import new_ulid
+
+generate_ulid = new_ulid
+"""0.4.1's name for minting a ULID (the same function as `dendrux.ulid.new_ulid`)."""
 
 
 class Role(StrEnum):
@@ -39,19 +49,92 @@ class Role(StrEnum):
     TOOL = "tool"
 
 
-@dataclass(slots=True)
+class ToolTarget(StrEnum):
+    """Where a tool runs: what ``target_lookup`` maps tool names to (``server`` when absent)."""
+
+    SERVER = "server"
+    CLIENT = "client"
+    HUMAN = "human"
+    AGENT = "agent"
+
+
+class GovernanceEventType(StrEnum):
+    """The governance event types 0.4.1 emits (a `str` enum, so equal to its value).
+
+    The store takes any event type made of ``[a-z0-9_.]``; these are the named ones,
+    for autocompletion and typo-free comparisons.
+    """
+
+    POLICY_DENIED = "policy.denied"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_DECIDED = "approval.decided"
+    POLICY_SUBSTITUTED = "policy.substituted"
+    POLICY_HOOK_ERROR = "policy.hook_error"
+    POLICY_HOOK_WARNING = "policy.hook_warning"
+    BUDGET_THRESHOLD = "budget.threshold"
+    BUDGET_EXCEEDED = "budget.exceeded"
+    BUDGET_UNPRICED = "budget.unpriced"
+    GUARDRAIL_DETECTED = "guardrail.detected"
+    GUARDRAIL_REDACTED = "guardrail.redacted"
+    GUARDRAIL_BLOCKED = "guardrail.blocked"
+    GUARDRAIL_UNMAPPED_PLACEHOLDER = "guardrail.unmapped_placeholder"
+    SKILL_CATALOG_RESOLVED = "skill.catalog_resolved"
+    SKILL_ACTIVATED = "skill.activated"
+    SKILL_ACTIVATION_FAILED = "skill.activation_failed"
+    SKILL_RESOURCE_READ = "skill.resource_read"
+    SKILL_SCRIPT_REQUESTED = "skill.script_requested"
+    SKILL_SCRIPT_COMPLETED = "skill.script_completed"
+    SKILL_SCRIPT_FAILED = "skill.script_failed"
+    MCP_CONNECTED = "mcp.connected"
+    MCP_ERROR = "mcp.error"
+    MCP_TOOLS_SKIPPED = "mcp.tools_skipped"
+    PROVIDER_RETRY = "provider.retry"
+    INBOX_DELIVERED = "inbox.delivered"
+    IMAGE_REJECTED = "image.rejected"
+    IMAGE_STATE = "image.state"
+    IMAGE_VIEW_CHANGED = "image.view_changed"
+    IMAGE_DEGRADED = "image.degraded"
+    IMAGE_WARNING = "image.warning"
+    GUARDRAIL_IMAGE_UNSCANNED = "guardrail.image_unscanned"
+
+
+StopReason: TypeAlias = Literal[
+    "end_turn",
+    "tool_use",
+    "max_tokens",
+    "stop_sequence",
+    "content_filter",
+    "refusal",
+    "pause_turn",
+    "other",
+]
+"""Why an LLM call stopped, normalised across providers (None: not reported)."""
+
+
+@dataclass(frozen=True)
 class ToolCall:
-    """A tool call the LLM asked for; ``id`` is ours, the provider's id is kept apart."""
+    """A tool call the LLM asked for; ``id`` is ours, the provider's id is kept apart.
+
+    When the model's arguments did not parse, ``params`` is empty, ``parse_error``
+    says why and ``raw_arguments`` holds the text. The recorder stores the error
+    and the text's length, never the text itself.
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_ulid)
     provider_tool_call_id: str | None = None
+    raw_arguments: str | None = field(default=None, repr=False)
+    parse_error: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True)
 class ToolResult:
-    """What running a tool produced; ``payload`` is a JSON string."""
+    """What running a tool produced; ``payload`` is a JSON string.
+
+    ``meta`` lands on the ``tool_calls`` row. ``images`` and ``notes`` are carried
+    for 0.4.1 loops; images are not stored by this library.
+    """
 
     name: str
     call_id: str
@@ -59,47 +142,135 @@ class ToolResult:
     success: bool = True
     error: str | None = None
     duration_ms: int = 0
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    images: tuple[Any, ...] = ()
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # Any sequence is accepted, kept as a tuple so the result stays hashable.
+        for name in ("images", "notes"):
+            value = getattr(self, name)
+            if value.__class__ is not tuple:
+                if isinstance(value, str | bytes | bytearray) or not hasattr(value, "__iter__"):
+                    raise InvalidArgumentTypeError(
+                        f"ToolResult.{name} must be a sequence, got {type(value).__name__}"
+                    )
+                object.__setattr__(self, name, tuple(value))
 
 
-@dataclass(slots=True)
+_PLACEMENTS = ("dynamic", "stable")
+
+
+@dataclass(frozen=True)
 class Message:
-    """One message of the conversation the agent sees."""
+    """One message of the conversation the agent sees.
 
-    role: Role | str
+    ``role`` is a `Role` (its string values are accepted and converted). Which of
+    ``name``, ``call_id`` and ``tool_calls`` a message may carry depends on it: a
+    tool message needs ``name`` and ``call_id``; only an assistant message has
+    ``tool_calls``. ``kind`` defaults from the role (``tool_result``, ``system``,
+    else ``chat``); ``placement`` is ``dynamic`` or ``stable``. ``parts`` (user
+    and tool messages) is carried for 0.4.1 loops, not interpreted here.
+    """
+
+    role: Role
     content: str
+    name: str | None = None
     tool_calls: list[ToolCall] | None = None
     call_id: str | None = None
-    name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    kind: str = "chat"
+    placement: str = "dynamic"
+    source: str | None = None
+    reasoning: str | None = None
+    reasoning_blocks: list[Any] | None = None
+    parts: tuple[Any, ...] | None = None
+
+    def __post_init__(self) -> None:
+        role = self.role
+        if role.__class__ is not Role:
+            if not isinstance(role, str):
+                raise InvalidArgumentTypeError(
+                    f"Message.role must be a Role, got {type(role).__name__}"
+                )
+            try:
+                role = Role(role)
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"Message.role {role!r} is not a role; expected one of "
+                    f"{[r.value for r in Role]}"
+                ) from None
+            object.__setattr__(self, "role", role)
+        if self.placement not in _PLACEMENTS:
+            raise InvalidArgumentError(
+                f"Message.placement must be 'stable' or 'dynamic', got {self.placement!r}"
+            )
+        if self.kind == "chat" and role in (Role.TOOL, Role.SYSTEM):
+            object.__setattr__(self, "kind", "tool_result" if role is Role.TOOL else "system")
+        label = role.value.upper()
+        if role is Role.TOOL:
+            if not self.name or not self.call_id:
+                raise InvalidArgumentError("TOOL messages require name and call_id")
+        elif self.name is not None or self.call_id is not None:
+            raise InvalidArgumentError(f"{label} messages cannot have name or call_id")
+        if self.tool_calls is not None and role is not Role.ASSISTANT:
+            raise InvalidArgumentError(f"{label} messages cannot have tool_calls")
+        if self.parts is not None:
+            if role is not Role.USER and role is not Role.TOOL:
+                raise InvalidArgumentError(f"{label} messages cannot have parts")
+            if self.parts.__class__ is not tuple:
+                if isinstance(self.parts, str | bytes) or not hasattr(self.parts, "__iter__"):
+                    raise InvalidArgumentTypeError("Message.parts must be a sequence of parts")
+                object.__setattr__(self, "parts", tuple(self.parts))
 
 
-@dataclass(slots=True)
+@dataclass
 class UsageStats:
-    """Token and cost figures of one LLM call or of a whole run."""
+    """Token and cost figures of one LLM call or of a whole run.
+
+    ``total_tokens`` is what the provider reported (0 when it did not), never
+    computed. ``cost_usd`` None means unpriced; ``cost_source`` says where a cost
+    came from (``provider``, ``table``, ``mixed``). ``usage_reported`` False marks
+    counts the provider did not send; ``cost_unknown`` an aggregate with an
+    unpriced call in it.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    total_tokens: int = 0
     cost_usd: float | None = None
     cache_read_input_tokens: int | None = None
     cache_creation_input_tokens: int | None = None
     reasoning_tokens: int | None = None
-
-    @property
-    def total_tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
+    cost_source: str | None = None
+    usage_reported: bool = True
+    cost_unknown: bool = False
 
 
-@dataclass(slots=True)
+def _unreported_usage() -> UsageStats:
+    return UsageStats(usage_reported=False)
+
+
+@dataclass
 class LLMResponse:
-    """An LLM call's normalised answer plus the raw provider payloads."""
+    """An LLM call's normalised answer plus the raw provider payloads.
+
+    ``model`` is the model that served this call (the recorder stores it over its
+    run-level default); ``stop_reason`` is normalised, ``raw_stop_reason`` the
+    provider's own word; ``reasoning_blocks`` are opaque provider artifacts.
+    """
 
     text: str | None = None
     tool_calls: list[ToolCall] | None = None
-    reasoning: str | None = None
-    usage: UsageStats = field(default_factory=UsageStats)
+    raw: Any = None
+    usage: UsageStats = field(default_factory=_unreported_usage)
     provider_request: dict[str, Any] | None = None
     provider_response: dict[str, Any] | None = None
+    model: str | None = None
+    reasoning: str | None = None
+    reasoning_blocks: list[Any] | None = None
+    stop_reason: StopReason | None = None
+    raw_stop_reason: str | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -207,13 +378,22 @@ class LLMInteractionRecord:
 CreateOutcome = Literal["created", "existing_active", "existing_terminal"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CreateRunResult:
-    """What ``create_run`` did: created a run, or found the idempotent original."""
+    """What ``create_run`` did: created a run, or found the idempotent original.
+
+    ``status`` is a `RunStatus` (a `str` enum: it equals its string value); a
+    status string given to the constructor is converted.
+    """
 
     run_id: str
     outcome: CreateOutcome
-    status: str
+    status: RunStatus
+
+    def __init__(self, run_id: str, outcome: CreateOutcome, status: RunStatus | str) -> None:
+        object.__setattr__(self, "run_id", run_id)
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "status", RunStatus(status))
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,9 @@ async def _units_of_every_hook(postgres_url: str) -> dict[str, WriteUnit]:
         hooks: list[Callable[[], Awaitable[None]]] = [
             lambda: recorder.on_message_appended(Message(Role.USER, "hi"), 0),
             lambda: recorder.on_llm_call_completed(
-                LLMResponse(text="ok", usage=UsageStats(3, 4, 0.1)),
+                LLMResponse(
+                    text="ok", usage=UsageStats(input_tokens=3, output_tokens=4, cost_usd=0.1)
+                ),
                 1,
                 semantic_messages=[Message(Role.USER, "hi")],
                 duration_ms=5,

@@ -159,7 +159,7 @@ async def test_purge_finished_runs(state_store: StateStore, database_url: str) -
         await rec.on_message_appended(Message(Role.USER, "hi"), 0)
         await rec.on_tool_completed(ToolCall("t", {}, id="tc1"), ToolResult("t", "tc1", "{}"), 1)
         await rec.on_llm_call_completed(
-            type("R", (), {"usage": UsageStats(1, 1), "text": "x"})(), 1
+            type("R", (), {"usage": UsageStats(input_tokens=1, output_tokens=1), "text": "x"})(), 1
         )
 
     for i in range(7):

@@ -49,7 +49,7 @@ async def _filled(state_store: StateStore) -> None:
     await state_store.save_llm_interaction(
         "r1",
         iteration_index=1,
-        usage=UsageStats(10, 5, 0.25),
+        usage=UsageStats(input_tokens=10, output_tokens=5, cost_usd=0.25),
         provider_request={"p": 1},
     )
 

@@ -105,7 +105,14 @@ async def test_llm_call_writes_interaction_usage_event_and_progress(
         text="refunding",
         tool_calls=[call],
         reasoning="the user asked",
-        usage=UsageStats(100, 20, 0.5, cache_read_input_tokens=4, reasoning_tokens=2),
+        usage=UsageStats(
+            input_tokens=100,
+            output_tokens=20,
+            total_tokens=120,
+            cost_usd=0.5,
+            cache_read_input_tokens=4,
+            reasoning_tokens=2,
+        ),
         provider_request={"model": "m-1", "messages": []},
         provider_response={"id": "msg_1"},
     )
@@ -158,10 +165,13 @@ async def test_llm_call_writes_interaction_usage_event_and_progress(
             "output_tokens": 20,
             "total_tokens": 120,
             "cost_usd": 0.5,
+            "cost_source": None,
+            "usage_reported": True,
             "cache_read_input_tokens": 4,
             "cache_creation_input_tokens": None,
             "reasoning_tokens": 2,
         },
+        "stop_reason": None,
     }
     assert interaction.provider_request == {"model": "m-1", "messages": []}
     assert interaction.provider_response == {"id": "msg_1"}
@@ -191,8 +201,11 @@ async def test_llm_call_writes_interaction_usage_event_and_progress(
         "cache_creation_input_tokens": None,
         "reasoning_tokens": 2,
         "cost_usd": 0.5,
+        "cost_source": None,
+        "usage_reported": True,
         "model": "m-1",
         "has_tool_calls": True,
+        "phase": "commentary",
     }
     after = await state_store.get_run(run_id)
     assert before is not None and after is not None
@@ -202,7 +215,9 @@ async def test_llm_call_writes_interaction_usage_event_and_progress(
 
 async def test_llm_call_without_semantics_or_text(state_store: StateStore, run_id: str) -> None:
     recorder = PersistenceRecorder(state_store, run_id, model="m-default")
-    await recorder.on_llm_call_completed(SimpleNamespace(usage=UsageStats(3, 0)), 0)
+    await recorder.on_llm_call_completed(
+        SimpleNamespace(usage=UsageStats(input_tokens=3, output_tokens=0)), 0
+    )
     (interaction,) = await state_store.get_llm_interactions(run_id)
     assert interaction.semantic_request is None
     assert interaction.semantic_response is None

@@ -94,7 +94,10 @@ class Driver:
             done = Done(kind, n, order_index=order_index)
         elif kind == "llm":
             await rec.on_llm_call_completed(
-                LLMResponse(text=f"answer {n}{self.marker}", usage=UsageStats(1000 + n, 7, 0.25)),
+                LLMResponse(
+                    text=f"answer {n}{self.marker}",
+                    usage=UsageStats(input_tokens=1000 + n, output_tokens=7, cost_usd=0.25),
+                ),
                 iteration,
                 semantic_messages=[Message(Role.USER, f"question {n}")],
                 duration_ms=n,

@@ -127,7 +127,11 @@ async def _recorded_run(store: StateStore) -> tuple[str, str]:
     await rec.on_message_appended(Message(Role.USER, "hi"), 0)
     call = ToolCall("refund", {"order": 1}, id="tc1", provider_tool_call_id="toolu_1")
     await rec.on_llm_call_completed(
-        LLMResponse(text="ok", tool_calls=[call], usage=UsageStats(10, 5, 0.25)),
+        LLMResponse(
+            text="ok",
+            tool_calls=[call],
+            usage=UsageStats(input_tokens=10, output_tokens=5, cost_usd=0.25),
+        ),
         1,
         duration_ms=40,
     )

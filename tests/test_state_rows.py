@@ -67,10 +67,18 @@ async def test_retried_insert_with_the_same_row_id_is_a_no_op(engine: Engine) ->
             row_id=call_id,
         )
         await rows.save_usage(
-            engine, "r1", iteration_index=1, usage=UsageStats(1, 1), row_id=trace_id
+            engine,
+            "r1",
+            iteration_index=1,
+            usage=UsageStats(input_tokens=1, output_tokens=1),
+            row_id=trace_id,
         )
         await rows.save_llm_interaction(
-            engine, "r1", iteration_index=1, usage=UsageStats(1, 1), interaction_id=event_id
+            engine,
+            "r1",
+            iteration_index=1,
+            usage=UsageStats(input_tokens=1, output_tokens=1),
+            interaction_id=event_id,
         )
     assert [t.id for t in await rows.get_traces(engine, "r1")] == [trace_id]
     assert [e.id for e in await rows.get_run_events(engine, "r1")] == [event_id]

@@ -162,7 +162,11 @@ async def test_finalize_run_if_status_in(state_store: StateStore) -> None:
 
 async def test_finalize_without_usage_keeps_totals(state_store: StateStore) -> None:
     await state_store.create_run("r1", "a")
-    await state_store.finalize_run("r1", status="success", total_usage=UsageStats(5, 6, None))
+    await state_store.finalize_run(
+        "r1",
+        status="success",
+        total_usage=UsageStats(input_tokens=5, output_tokens=6, cost_usd=None),
+    )
     run = await state_store.get_run("r1")
     assert run is not None
     assert (run.total_input_tokens, run.total_output_tokens, run.total_cost_usd) == (5, 6, None)
@@ -406,9 +410,19 @@ async def test_delegation_info(state_store: StateStore) -> None:
     await state_store.create_run("c1", "search", parent_run_id="root", delegation_level=1)
     await state_store.create_run("c2", "scrape", parent_run_id="root", delegation_level=1)
     await state_store.create_run("g1", "fetch", parent_run_id="c1", delegation_level=2)
-    await state_store.finalize_run("c1", status="success", total_usage=UsageStats(10, 1, 0.5))
-    await state_store.finalize_run("g1", status="error", total_usage=UsageStats(3, 2, None))
-    await state_store.finalize_run("c2", status="success", total_usage=UsageStats(4, 4, 0.25))
+    await state_store.finalize_run(
+        "c1",
+        status="success",
+        total_usage=UsageStats(input_tokens=10, output_tokens=1, cost_usd=0.5),
+    )
+    await state_store.finalize_run(
+        "g1", status="error", total_usage=UsageStats(input_tokens=3, output_tokens=2, cost_usd=None)
+    )
+    await state_store.finalize_run(
+        "c2",
+        status="success",
+        total_usage=UsageStats(input_tokens=4, output_tokens=4, cost_usd=0.25),
+    )
 
     info = await state_store.get_delegation_info("root")
     assert info is not None

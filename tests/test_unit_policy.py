@@ -39,7 +39,9 @@ DRIVERS = {"engine": _engine_path, "drive_unit": _async_driver}
 
 def _hook(run_id: str, order: int, sequence: int, *, usage_run: str) -> WriteUnit:
     """A hook-like unit: a best-effort usage row, then a fail-closed trace and event."""
-    usage = UsageRow(usage_run, iteration_index=0, usage=UsageStats(1, 2)).to_write()
+    usage = UsageRow(
+        usage_run, iteration_index=0, usage=UsageStats(input_tokens=1, output_tokens=2)
+    ).to_write()
     trace = TraceRow(run_id, "user", "hi", order_index=order).to_write()
     event = RunEventRow(run_id, "run.started", sequence_index=sequence).to_write()
     return WriteUnit((usage.as_best_effort(), trace, event))

@@ -323,7 +323,10 @@ async def test_a_refused_best_effort_row_is_skipped_for_its_own_hook_only(
         recorders = await _recorders(store)
 
         def hook(n: int) -> Callable[[], Awaitable[None]]:
-            response = LLMResponse(text=f"answer {n}", usage=UsageStats(100 + n, 5, 0.01))
+            response = LLMResponse(
+                text=f"answer {n}",
+                usage=UsageStats(input_tokens=100 + n, output_tokens=5, cost_usd=0.01),
+            )
             return lambda: recorders[n].on_llm_call_completed(
                 response, 1, semantic_messages=[Message(Role.USER, "q")], duration_ms=n
             )
@@ -374,7 +377,9 @@ async def test_postgres_sends_each_hook_as_one_statement_in_one_transaction(
             before_xid, sent[:] = await next_xid(), []
             await recorder.on_message_appended(Message(Role.USER, "hi"), 0)
             await recorder.on_llm_call_completed(
-                LLMResponse(text="ok", usage=UsageStats(3, 4, 0.1)),
+                LLMResponse(
+                    text="ok", usage=UsageStats(input_tokens=3, output_tokens=4, cost_usd=0.1)
+                ),
                 1,
                 semantic_messages=[Message(Role.USER, "hi")],
             )

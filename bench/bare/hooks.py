@@ -18,24 +18,35 @@ def dumps(value: Any) -> str | None:
     return None if value is None else _dumps_raw(value)
 
 
+def _parse_failure(call: Any) -> dict[str, Any] | None:
+    if call.parse_error is None:
+        return None
+    raw = call.raw_arguments
+    return {"parse_error": call.parse_error, "raw_length": len(raw) if raw is not None else None}
+
+
 def _brief(call: Any) -> dict[str, Any]:
-    return {
+    brief = {
         "id": call.id,
         "provider_tool_call_id": call.provider_tool_call_id,
         "name": call.name,
         "params": call.params,
     }
+    failure = _parse_failure(call)
+    if failure is not None:
+        brief.update(failure)
+    return brief
 
 
 def _semantic_request(messages: list[Any], tools: list[Any] | None) -> dict[str, Any]:
     entries = []
     for m in messages:
         entry: dict[str, Any] = {"role": m.role.value, "content": m.content}
-        if m.tool_calls:
+        if m.tool_calls is not None:
             entry["tool_calls"] = [_brief(c) for c in m.tool_calls]
-        if m.call_id:
+        if m.call_id is not None:
             entry["call_id"] = m.call_id
-        if m.name:
+        if m.name is not None:
             entry["name"] = m.name
         if m.meta:
             entry["meta"] = m.meta
@@ -48,7 +59,7 @@ def _semantic_request(messages: list[Any], tools: list[Any] | None) -> dict[str,
                 "description": t.description,
                 "parameters": t.parameters,
                 "target": t.target or "server",
-                "meta": t.meta,
+                "meta": t.meta or None,
             }
             for t in tools
         ]
@@ -59,8 +70,10 @@ def _usage(u: Any) -> dict[str, Any]:
     return {
         "input_tokens": u.input_tokens,
         "output_tokens": u.output_tokens,
-        "total_tokens": u.input_tokens + u.output_tokens,
+        "total_tokens": u.total_tokens,
         "cost_usd": u.cost_usd,
+        "cost_source": u.cost_source,
+        "usage_reported": u.usage_reported,
         "cache_read_input_tokens": u.cache_read_input_tokens,
         "cache_creation_input_tokens": u.cache_creation_input_tokens,
         "reasoning_tokens": u.reasoning_tokens,
@@ -68,16 +81,17 @@ def _usage(u: Any) -> dict[str, Any]:
 
 
 def _semantic_response(r: Any) -> dict[str, Any] | None:
-    if not (r.text or r.tool_calls or r.reasoning):
+    if r.text is None and r.tool_calls is None and r.reasoning is None and r.stop_reason is None:
         return None
     result: dict[str, Any] = {}
-    if r.reasoning:
+    if r.reasoning is not None:
         result["reasoning"] = r.reasoning
-    if r.text:
+    if r.text is not None:
         result["text"] = r.text
-    if r.tool_calls:
+    if r.tool_calls is not None:
         result["tool_calls"] = [_brief(c) for c in r.tool_calls]
     result["usage"] = _usage(r.usage)
+    result["stop_reason"] = r.stop_reason
     return result
 
 
@@ -193,6 +207,8 @@ class BareRecorder:
         if role == "tool":
             meta["call_id"] = message.call_id
             meta["tool_name"] = message.name
+        if message.reasoning_blocks:
+            meta["reasoning_blocks"] = message.reasoning_blocks
         args = (
             new_ulid(), self.run_id, role, message.content, self.order, dumps(meta), self.now(),
         )  # fmt: skip
@@ -211,7 +227,8 @@ class BareRecorder:
     ) -> None:
         interaction_id = new_ulid()
         u = response.usage
-        run_id, model, provider = self.run_id, self.model, self.provider
+        run_id, model, provider = self.run_id, response.model or self.model, self.provider
+        meta = {"cost_source": u.cost_source} if u.cost_source is not None else None
         interaction = (
             interaction_id, run_id, iteration, model, provider,
             dumps(_semantic_request(semantic_messages, semantic_tools)),
@@ -224,7 +241,7 @@ class BareRecorder:
         usage = (
             new_ulid(), run_id, iteration, model, provider, u.input_tokens,
             u.output_tokens, u.cost_usd, duration_ms, u.cache_read_input_tokens,
-            u.cache_creation_input_tokens, u.reasoning_tokens, None, self.now(),
+            u.cache_creation_input_tokens, u.reasoning_tokens, dumps(meta), self.now(),
         )  # fmt: skip
         event = self._event(
             "llm.completed",
@@ -236,8 +253,11 @@ class BareRecorder:
                 "cache_creation_input_tokens": u.cache_creation_input_tokens,
                 "reasoning_tokens": u.reasoning_tokens,
                 "cost_usd": u.cost_usd,
+                "cost_source": u.cost_source,
+                "usage_reported": u.usage_reported,
                 "model": model,
                 "has_tool_calls": bool(response.tool_calls),
+                "phase": "commentary" if response.tool_calls else "final_answer",
             },
             interaction_id,
         )
@@ -255,11 +275,14 @@ class BareRecorder:
     async def on_tool_completed(self, tool_call: Any, tool_result: Any, iteration: int) -> None:
         target = self.targets.get(tool_call.name, "server")
         run_id = self.run_id
+        meta = tool_result.meta
+        if tool_result.notes:
+            meta = {**(meta or {}), "dendrux.image_notes": list(tool_result.notes)}
         call = (
             new_ulid(), run_id, tool_call.id, tool_call.provider_tool_call_id,
             tool_call.name, target, dumps(tool_call.params or None),
             tool_result.payload, tool_result.success, tool_result.duration_ms,
-            iteration, tool_result.error, None, self.now(),
+            iteration, tool_result.error, dumps(meta or None), self.now(),
         )  # fmt: skip
         data = {
             "tool_name": tool_call.name,
@@ -267,6 +290,9 @@ class BareRecorder:
             "success": tool_result.success,
             "duration_ms": tool_result.duration_ms,
         }
+        failure = _parse_failure(tool_call)
+        if failure is not None:
+            data.update(failure)
         event = self._event("tool.completed", iteration, data, tool_call.id)
         await self.b.unit(
             [(self.q_tool, call), event, (self.q_touch, (run_id, self.now()))],

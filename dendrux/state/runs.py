@@ -36,8 +36,8 @@ from dendrux.state._executor import (
 )
 from dendrux.state.appended import AppendedEvent, append_event, now_utc
 from dendrux.types import (
+    PAUSE_STATUS_VALUES,
     TERMINAL_STATUS_VALUES,
-    WAITING_STATUS_VALUES,
     CreateRunResult,
     RunStatus,
 )
@@ -304,10 +304,10 @@ async def pause_run(
     """Park a run in a waiting status with its resume state; False if it is terminal or missing."""
     run_id = check_required_id("run_id", run_id)
     status = check_status("status", status)
-    if status not in WAITING_STATUS_VALUES:
+    if status not in PAUSE_STATUS_VALUES:
         raise InvalidArgumentError(
-            f"status {status!r} is not a waiting status; pause_run takes one of "
-            f"{sorted(WAITING_STATUS_VALUES)}"
+            f"status {status!r} is not a pause status; pause_run takes one of "
+            f"{sorted(PAUSE_STATUS_VALUES)}"
         )
     if pause_data is None:
         raise InvalidArgumentTypeError("pause_data must be a dict, got None")

@@ -49,7 +49,10 @@ async def main(url: str, run_id: str) -> None:
             await recorder.on_message_appended(Message(Role.USER, f"message {n}"), iteration)
             report(n, kind, order_index)
         elif kind == "llm":
-            response = LLMResponse(text=f"answer {n}", usage=UsageStats(10 + n, 5, 0.001))
+            response = LLMResponse(
+                text=f"answer {n}",
+                usage=UsageStats(input_tokens=10 + n, output_tokens=5, cost_usd=0.001),
+            )
             await recorder.on_llm_call_completed(
                 response,
                 iteration,
