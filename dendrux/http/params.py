@@ -16,7 +16,6 @@ from urllib.parse import unquote_to_bytes
 
 from dendrux.errors import InvalidArgumentError
 from dendrux.read.text import (
-    MAX_DIGITS,
     parse_instant_text,
     parse_int_text,
     parse_meta_key_text,
@@ -50,13 +49,15 @@ def _unquote(raw: bytes, what: str) -> str:
         raise InvalidArgumentError(f"the query string is not valid UTF-8 in {what}") from None
 
 
-def bounded_int(text: str) -> int | None:
-    """``int(text)`` for ``-?[0-9]+`` of at most `MAX_DIGITS` digits, else None (never raises)."""
-    if len(text) > MAX_DIGITS + 1 or not _INT.fullmatch(text):
+def bounded_int(text: str, *, minimum: int, maximum: int) -> int | None:
+    """An integer in the router's grammar (``-?[0-9]+``) within ``minimum..maximum``,
+    read by the shared `parse_int_text`; None for anything else (never raises)."""
+    if not _INT.fullmatch(text):
         return None
-    if len(text) > MAX_DIGITS and text[0] != "-":
+    try:
+        return parse_int_text("value", text, minimum=minimum, maximum=maximum)
+    except InvalidArgumentError:
         return None
-    return int(text)
 
 
 def _integer(name: str, text: str) -> int:

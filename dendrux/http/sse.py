@@ -51,10 +51,10 @@ def last_event_id(scope: Scope) -> int | None:
     """The ``Last-Event-ID`` cursor; None when absent, malformed or outside the index range."""
     for name, value in scope.get("headers", ()):
         if name.lower() == b"last-event-id":
-            number = bounded_int(value.decode("latin-1").strip())
-            if number is None or not INT32_MIN <= number <= INT32_MAX:
-                return None  # fall back to ?after=
-            return number
+            # None (malformed, too long, outside the index range): fall back to ?after=
+            return bounded_int(
+                value.decode("latin-1").strip(), minimum=INT32_MIN, maximum=INT32_MAX
+            )
     return None
 
 
