@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, Literal, TypeAlias
 
 from dendrux.errors import IdempotencyConflictError as IdempotencyConflictError
@@ -56,6 +56,30 @@ class ToolTarget(StrEnum):
     CLIENT = "client"
     HUMAN = "human"
     AGENT = "agent"
+
+
+class Unscoped(Enum):
+    """Type of `UNSCOPED`: an enum member, so ``TenantScope`` narrows under mypy."""
+
+    UNSCOPED = "unscoped"
+
+    def __repr__(self) -> str:
+        return "UNSCOPED"
+
+
+UNSCOPED = Unscoped.UNSCOPED
+"""A tenant scope left out: a trusted read with no tenant predicate. Distinct from
+``None``, which scopes to untenanted runs only (0.4.1's rule for the reads that take
+``tenant_id=``)."""
+
+TenantScope: TypeAlias = "str | Literal[Unscoped.UNSCOPED] | None"
+"""``tenant_id=`` of the scoped reads: a tenant, ``None`` (untenanted runs) or `UNSCOPED`."""
+
+PAUSE_REQUEST_META_KEY = "dendrux.pause_request"
+"""``agent_runs.meta`` key holding the latest ``request_pause`` reason (0.4.1's key)."""
+
+REPLAY_META_KEY = "dendrux.replay"
+"""``agent_runs.meta`` key holding what a run replayed from earlier runs (0.4.1's key)."""
 
 
 class GovernanceEventType(StrEnum):
