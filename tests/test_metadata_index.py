@@ -105,10 +105,12 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
     await upgrade(sqlite_url)
     first = load_migrations("sqlite")[0]
     with sqlite3.connect(_path(sqlite_url)) as raw:
-        # Back to what version 1 left: no index table, no triggers, no version-2 row.
+        # Back to what version 1 left: no index table, no triggers, nothing of 0003.
         raw.executescript(
             "DROP TRIGGER tr_agent_runs_meta_insert; DROP TRIGGER tr_agent_runs_meta_update;"
-            "DROP TABLE agent_run_meta; DELETE FROM dendrux_schema_version WHERE version > 1;"
+            "DROP TABLE agent_run_meta; DROP TABLE run_inbox;"
+            "ALTER TABLE agent_runs DROP COLUMN pause_requested;"
+            "DELETE FROM dendrux_schema_version WHERE version > 1;"
         )
         for n, (run_id, meta) in enumerate(METAS.items()):
             raw.execute(
@@ -127,7 +129,7 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
         assert raw.execute("SELECT checksum FROM dendrux_schema_version").fetchall() == [
             (first.checksum,)
         ]
-    assert await upgrade(sqlite_url) == [2]
+    assert await upgrade(sqlite_url) == [2, 3]
     rows = _index_rows(sqlite_url)
     assert [r for r in rows if r[0] in "ghi"] == [("i", "user", "number", 2)]  # last one wins
     assert {r[0] for r in rows} == {"a", "b", "c", "d", "i"}
