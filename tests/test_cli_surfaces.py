@@ -24,6 +24,8 @@ from urllib.parse import quote
 import pytest
 from http_support import asgi_request
 
+from tests.schema_files import schema_one_file
+
 
 def _dendrux(*args: str, home: Path, url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DENDRUX_DATABASE_URL", "NO_COLOR")}
@@ -44,19 +46,8 @@ RUN = "r_schema_one"
 
 def _schema_one_file(path: Path) -> None:
     """What an older dendrux (migration 0001 only) leaves: WAL mode, one run, two events."""
-    from dendrux.db.queries import load_migrations, load_queries
-
-    first = load_migrations("sqlite")[0]
-    assert first.version == 1
+    schema_one_file(path)
     with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA journal_mode = WAL")
-        raw.executescript(first.sql)
-        raw.execute(load_queries("sqlite")["create_version_table"])
-        raw.execute(
-            "INSERT INTO dendrux_schema_version (version, name, checksum, applied_at) "
-            "VALUES (1, ?, ?, '2026-01-01T00:00:00.000000+00:00')",
-            (first.name, first.checksum),
-        )
         raw.execute(
             "INSERT INTO agent_runs (id, agent_name, status, meta, created_at, updated_at) "
             "VALUES (?, 'old-writer', 'success', '{\"k\": \"x\"}', "

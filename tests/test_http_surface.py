@@ -25,10 +25,10 @@ from urllib.parse import quote
 import pytest
 from http_support import asgi_request
 
-from dendrux.db import upgrade
 from dendrux.http import make_read_router
 from dendrux.state import StateStore
 from dendrux.store import RunStore
+from tests.schema_files import schema_one_file
 
 HTTP_PACKAGE = Path(__file__).resolve().parent.parent / "dendrux" / "http"
 
@@ -150,11 +150,9 @@ def test_the_router_holds_no_sql() -> None:
 def _schema_1_file(tmp_path: Path) -> Path:
     """A SQLite file as a writer at schema version 1 left it, with one run."""
     path = tmp_path / "old.db"
-    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    schema_one_file(path, journal="delete")
     with sqlite3.connect(path) as raw:
         raw.executescript(
-            "DROP TRIGGER tr_agent_runs_meta_insert; DROP TRIGGER tr_agent_runs_meta_update;"
-            "DROP TABLE agent_run_meta; DELETE FROM dendrux_schema_version WHERE version > 1;"
             "INSERT INTO agent_runs (id, agent_name, status, created_at, updated_at) "
             "VALUES ('r1', 'agent', 'success', '2026-01-01T00:00:00.000000+00:00', "
             "'2026-01-01T00:00:00.000000+00:00');"

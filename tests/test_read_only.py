@@ -26,6 +26,7 @@ from dendrux.http import make_read_router
 from dendrux.state import StateStore
 from dendrux.store import RunStore
 from tests.http_support import asgi_request
+from tests.schema_files import schema_one_file
 
 
 def _allow(scope: Any) -> None:
@@ -39,12 +40,9 @@ def _url(path: Path) -> str:
 async def _schema_one(path: Path, journal: str) -> None:
     """A file as migration 0001 alone leaves it, with one run in it, in the journal mode
     ``dendrux db upgrade`` (delete) or a writer (wal) leaves it in."""
-    await upgrade(_url(path))
+    schema_one_file(path, journal=journal)
     with sqlite3.connect(path) as raw:
         raw.executescript(
-            f"PRAGMA journal_mode = {journal};"
-            "DROP TRIGGER tr_agent_runs_meta_insert; DROP TRIGGER tr_agent_runs_meta_update;"
-            "DROP TABLE agent_run_meta; DELETE FROM dendrux_schema_version WHERE version > 1;"
             "INSERT INTO agent_runs (id, agent_name, status, created_at, updated_at) VALUES "
             "('r1', 'agent', 'success', '2026-01-01T00:00:00.000000+00:00', "
             "'2026-01-01T00:00:00.000000+00:00');"
@@ -87,7 +85,7 @@ async def test_run_store_leaves_a_schema_one_file_as_it_is(schema_one: Path) -> 
     assert _fingerprint(schema_one) == before
     assert _versions(schema_one) == [1]
     # After the upgrade its writer chose to run, the same reader reads it.
-    assert await upgrade(_url(schema_one)) == [2]
+    assert await upgrade(_url(schema_one)) == [2, 3]
     async with RunStore.from_database_url(_url(schema_one)) as store:
         assert await store.count_runs() == 1
         assert [r.run_id for r in await store.list_runs()] == ["r1"]
