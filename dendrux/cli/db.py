@@ -53,10 +53,16 @@ async def db_status(args: argparse.Namespace, url: str, style: Style) -> int:
             "current_version": found.current_version,
             "newest_version": found.newest_version,
             "up_to_date": found.up_to_date,
+            "upstream": found.upstream,
         }
         print(dumps(document))
     else:
         state = "up to date" if found.up_to_date else "needs `dendrux db upgrade`"
+        if found.upstream:
+            state = (
+                "written by dendrux 0.4.1 (read as it is; `dendrux db upgrade --adopt-upstream` "
+                "converts it, see docs/adopting-0.4.1.md)"
+            )
         print(
             f"{mask_url(url)} ({found.dialect}): schema version {found.current_version} "
             f"of {found.newest_version}, {state}"

@@ -35,6 +35,8 @@ class SchemaStatus:
     dialect: str
     current_version: int
     newest_version: int
+    upstream: bool = False
+    """Written by dendrux 0.4.1: read as it is; ``upgrade(adopt_upstream=True)`` converts it."""
 
     @property
     def up_to_date(self) -> bool:
@@ -107,7 +109,8 @@ async def read_status(conn: Connection, url: str) -> SchemaStatus:
     """The schema version of the database behind ``conn``."""
     known = load_migrations(conn.dialect.name)
     if not await conn.fetch_value("version_table_exists"):
-        return SchemaStatus(conn.dialect.name, 0, len(known))
+        upstream = bool(await conn.fetch_value("agent_runs_exists"))
+        return SchemaStatus(conn.dialect.name, 0, len(known), upstream)
     current = _verify(await conn.fetch_all("applied_migrations"), known, url)
     return SchemaStatus(conn.dialect.name, current, len(known))
 
