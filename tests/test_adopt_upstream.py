@@ -44,11 +44,15 @@ PG_SOURCE = "adopt_upstream_0_4_1_source"
 _names = itertools.count(1)
 
 
+def _oracle_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+
+
 def _oracle(python: Path, mode: str, url: str, stdin: Any = None) -> Any:
     done = subprocess.run(
         [str(python), "-I", str(FILL), mode, url],
         input=None if stdin is None else json.dumps(stdin),
-        env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
+        env=_oracle_env(),
         cwd=tempfile.gettempdir(),
         capture_output=True,
         text=True,
@@ -88,7 +92,7 @@ def pg_source(oracle: Path, pg_cluster: Any) -> tuple[str, Any]:
     url = pg_cluster.dsn(PG_SOURCE).replace("postgresql://", "postgresql+asyncpg://", 1)
     migrated = subprocess.run(
         [str(oracle), "-I", "-c", "from dendrux.cli.main import app; app(['db', 'migrate'])"],
-        env={**os.environ, "DENDRUX_DATABASE_URL": url},
+        env={**_oracle_env(), "DENDRUX_DATABASE_URL": url},
         cwd=tempfile.gettempdir(),
         capture_output=True,
         text=True,
