@@ -30,12 +30,20 @@ SQLITE_ONLY = {
     "synchronous_full": "pragma",
     "synchronous_normal": "pragma",
     "synchronous_off": "pragma",
+    # Adopting a 0.4.1 database (dendrux/db/adopt.py): SQLite renames tables aside with
+    # foreign keys off, backs the file up, and checks references after the copy.
+    "adopt_legacy_alter": "adoption",
+    "adopt_foreign_keys_off": "adoption",
+    "adopt_backup": "adoption",
+    "adopt_foreign_key_problems": "adoption",
 }
 POSTGRES_ONLY = {
     # Migrations: a server-wide advisory lock and an optional schema (namespace).
     "lock_migrations": "migrations",
     "set_target_schema": "migrations",
     "create_target_schema": "migrations",
+    # Adopting a 0.4.1 database: its tables wait in a schema of their own.
+    "adopt_create_stash": "adoption",
     # One-statement forms of the recorder's hooks (data-modifying CTEs, which SQLite
     # cannot express; it group-commits the same writes instead). Their parameters are
     # checked against the writes they replace by tests/test_hook_statements.py.

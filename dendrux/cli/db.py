@@ -19,7 +19,21 @@ async def db_upgrade(args: argparse.Namespace, url: str, style: Style) -> int:
     empty database besides ``demo``)."""
     from dendrux.db import upgrade
 
-    applied = await upgrade(url)
+    if args.adopt_upstream:
+        from dendrux.db.adopt import adopt_url
+
+        result = await adopt_url(url)
+        if result.backup is not None:
+            print(f"{mask_url(url)}: backup written to {result.backup}")
+        if result.adopted:
+            print(
+                f"{mask_url(url)}: adopted the dendrux 0.4.1 database; now at schema version "
+                f"{max(result.applied, default=0)}"
+            )
+            return 0
+        applied = result.applied
+    else:
+        applied = await upgrade(url)
     if applied:
         print(f"{mask_url(url)}: applied migration(s) {', '.join(map(str, applied))}")
     else:
@@ -39,10 +53,16 @@ async def db_status(args: argparse.Namespace, url: str, style: Style) -> int:
             "current_version": found.current_version,
             "newest_version": found.newest_version,
             "up_to_date": found.up_to_date,
+            "upstream": found.upstream,
         }
         print(dumps(document))
     else:
         state = "up to date" if found.up_to_date else "needs `dendrux db upgrade`"
+        if found.upstream:
+            state = (
+                "written by dendrux 0.4.1 (read as it is; `dendrux db upgrade --adopt-upstream` "
+                "converts it, see docs/adopting-0.4.1.md)"
+            )
         print(
             f"{mask_url(url)} ({found.dialect}): schema version {found.current_version} "
             f"of {found.newest_version}, {state}"
@@ -54,9 +74,16 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """``db upgrade`` and ``db status``."""
     db = commands.add_parser("db", help="schema management", parents=[common])
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
-    db_commands.add_parser(
+    upgrade = db_commands.add_parser(
         "upgrade", help="migrate the database to the newest schema", parents=[common]
-    ).set_defaults(action=db_upgrade)
+    )
+    upgrade.add_argument(
+        "--adopt-upstream",
+        action="store_true",
+        help="convert a database written by dendrux 0.4.1 in place to this schema "
+        "(SQLite: a backup copy is written first; see docs/adopting-0.4.1.md)",
+    )
+    upgrade.set_defaults(action=db_upgrade)
     show = db_commands.add_parser(
         "status", help="show the current and newest schema version", parents=[common]
     )

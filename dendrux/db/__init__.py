@@ -96,10 +96,20 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-async def upgrade(target: Engine | str, **options: Any) -> list[int]:
-    """Migrate a database to the newest schema; returns the versions applied (maybe none)."""
+async def upgrade(
+    target: Engine | str, *, adopt_upstream: bool = False, **options: Any
+) -> list[int]:
+    """Migrate a database to the newest schema; returns the versions applied (maybe none).
+
+    A database written by dendrux 0.4.1 is refused unless ``adopt_upstream=True`` (a URL
+    only), which converts it in place: see `dendrux.db.adopt` and docs/adopting-0.4.1.md.
+    """
     from dendrux.db.migrate import migrate_engine
 
+    if adopt_upstream:
+        from dendrux.db.adopt import adopt_url
+
+        return (await adopt_url(target, **options)).applied
     if isinstance(target, Engine):
         applied = await migrate_engine(target)
         target.forget_schema_check()

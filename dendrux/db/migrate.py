@@ -35,6 +35,8 @@ class SchemaStatus:
     dialect: str
     current_version: int
     newest_version: int
+    upstream: bool = False
+    """Written by dendrux 0.4.1: read as it is; ``upgrade(adopt_upstream=True)`` converts it."""
 
     @property
     def up_to_date(self) -> bool:
@@ -71,7 +73,7 @@ def _has_statements(sql: str) -> bool:
 async def is_upstream_schema(conn: Connection) -> bool:
     """True for tables made by the upstream (SQLAlchemy/Alembic) dendrux schema:
     ``agent_runs`` exists but our version table does not. Readers use such a
-    database as it is; it is never migrated."""
+    database as it is; it is migrated only when adopted (`dendrux.db.adopt`)."""
     if await conn.fetch_value("version_table_exists"):
         return False
     return bool(await conn.fetch_value("agent_runs_exists"))
@@ -80,10 +82,9 @@ async def is_upstream_schema(conn: Connection) -> bool:
 async def apply_migrations(conn: Connection, url: str) -> list[int]:
     """Apply every pending migration on a connection inside a (locked) transaction."""
     if await is_upstream_schema(conn):
-        raise SchemaError(
-            f"{url} holds tables of the upstream dendrux schema (SQLAlchemy/Alembic); "
-            "dendrux reads them as they are and does not migrate them"
-        )
+        from dendrux.db.adopt import refusal_message
+
+        raise SchemaError(refusal_message(url))
     dialect = conn.dialect
     await conn.execute("create_version_table")
     known = load_migrations(dialect.name)
@@ -108,7 +109,8 @@ async def read_status(conn: Connection, url: str) -> SchemaStatus:
     """The schema version of the database behind ``conn``."""
     known = load_migrations(conn.dialect.name)
     if not await conn.fetch_value("version_table_exists"):
-        return SchemaStatus(conn.dialect.name, 0, len(known))
+        upstream = bool(await conn.fetch_value("agent_runs_exists"))
+        return SchemaStatus(conn.dialect.name, 0, len(known), upstream)
     current = _verify(await conn.fetch_all("applied_migrations"), known, url)
     return SchemaStatus(conn.dialect.name, current, len(known))
 
