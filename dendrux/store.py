@@ -37,6 +37,8 @@ from dendrux.read.records import (
     ToolInvocation,
     TraceEntry,
 )
+from dendrux.read.usage import RunSubtree, RunUsage, SubtreeNode
+from dendrux.scope import UNSCOPED, TenantScope
 from dendrux.validation import (
     check_aware,
     check_event_types,
@@ -61,8 +63,11 @@ __all__ = [
     "RunDetail",
     "RunNotFoundError",
     "RunStore",
+    "RunSubtree",
     "RunSummary",
+    "RunUsage",
     "StoredEvent",
+    "SubtreeNode",
     "ToolInvocation",
     "TraceEntry",
 ]
@@ -245,9 +250,13 @@ class RunStore(EngineHolder):
         iteration: int | None = None,
         limit: int | None = None,
         offset: int = 0,
+        before: datetime | None = None,
     ) -> list[LLMCall]:
-        """A run's LLM calls by iteration, then time."""
-        return await self._by_iteration(rows.get_llm_calls, run_id, iteration, limit, offset)
+        """A run's LLM calls by iteration, then time; ``before`` (aware) keeps only those
+        created strictly earlier."""
+        return await self._by_iteration(
+            rows.get_llm_calls, run_id, iteration, limit, offset, before
+        )
 
     async def get_tool_invocations(
         self,
@@ -256,27 +265,36 @@ class RunStore(EngineHolder):
         iteration: int | None = None,
         limit: int | None = None,
         offset: int = 0,
+        before: datetime | None = None,
     ) -> list[ToolInvocation]:
-        """A run's tool executions by iteration, then time."""
-        return await self._by_iteration(rows.get_tool_invocations, run_id, iteration, limit, offset)
+        """A run's tool executions by iteration, then time; ``before`` (aware) keeps only
+        those created strictly earlier."""
+        return await self._by_iteration(
+            rows.get_tool_invocations, run_id, iteration, limit, offset, before
+        )
 
     async def _by_iteration(
         self,
-        read: Callable[[Connection, str, int | None, int | None, int], Awaitable[list[T]]],
+        read: Callable[
+            [Connection, str, int | None, int | None, int, datetime | None], Awaitable[list[T]]
+        ],
         run_id: str,
         iteration: object,
         limit: object,
         offset: object,
+        before: object,
     ) -> list[T]:
-        """A per-run read filtered by iteration and paged, its arguments checked first."""
+        """A per-run read filtered by iteration and time and paged, its arguments checked
+        first."""
         run_id = check_required_id("run_id", run_id)
         it, storable = check_index_filter("iteration", iteration)
         page, skip = rows_page(limit, offset)
+        until = check_aware("before", before)
         db = self._db()
         if not storable:  # past the INTEGER column's range: no row can match
             return []
         async with db.connect() as conn:
-            return await read(conn, run_id, it, page, skip)
+            return await read(conn, run_id, it, page, skip, until)
 
     async def get_traces(
         self, run_id: str, *, limit: int | None = None, offset: int = 0
@@ -293,6 +311,23 @@ class RunStore(EngineHolder):
         run_id = check_required_id("run_id", run_id)
         async with self._db().connect() as conn:
             return await rows.get_pauses(conn, run_id)
+
+    async def get_subtree(self, run_id: str, *, tenant_id: TenantScope = UNSCOPED) -> RunSubtree:
+        """A run, all its descendants (breadth first, root first) and their live usage,
+        summed from the LLM calls at read time, so running and paused runs count (each
+        node's ``run.total_*`` are the finalized snapshots instead). ``tenant_id``: omitted
+        for every tenant, None for untenanted runs only, or a tenant; a run out of scope
+        is left out with everything below it. Raises `RunNotFoundError` when the run does
+        not exist or is out of scope."""
+        from dendrux.read.usage import check_scope, read_subtree
+
+        run_id = check_required_id("run_id", run_id)
+        scope = check_scope(tenant_id)
+        async with self._db().connect() as conn:
+            subtree = await read_subtree(conn, run_id, scope)
+        if subtree is None:
+            raise RunNotFoundError(run_id)
+        return subtree
 
     async def get_pii_mapping(self, run_id: str) -> dict[str, str]:
         """Placeholder -> real value of a run; ``{}`` when there is none or no such run."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any, Literal, TypeAlias
 
 from dendrux.errors import IdempotencyConflictError as IdempotencyConflictError
@@ -25,6 +25,9 @@ from dendrux.read.delegation import DelegationInfo as DelegationInfo
 from dendrux.read.delegation import ParentRef as ParentRef
 from dendrux.read.delegation import RunBrief as RunBrief
 from dendrux.read.delegation import SubtreeSummary as SubtreeSummary
+from dendrux.scope import UNSCOPED as UNSCOPED
+from dendrux.scope import TenantScope as TenantScope
+from dendrux.scope import Unscoped as Unscoped
 from dendrux.status import PAUSE_STATUS_VALUES as PAUSE_STATUS_VALUES
 from dendrux.status import PAUSE_STATUSES as PAUSE_STATUSES
 from dendrux.status import STATUS_VALUES as STATUS_VALUES
@@ -57,23 +60,6 @@ class ToolTarget(StrEnum):
     HUMAN = "human"
     AGENT = "agent"
 
-
-class Unscoped(Enum):
-    """Type of `UNSCOPED`: an enum member, so ``TenantScope`` narrows under mypy."""
-
-    UNSCOPED = "unscoped"
-
-    def __repr__(self) -> str:
-        return "UNSCOPED"
-
-
-UNSCOPED = Unscoped.UNSCOPED
-"""A tenant scope left out: a trusted read with no tenant predicate. Distinct from
-``None``, which scopes to untenanted runs only (0.4.1's rule for the reads that take
-``tenant_id=``)."""
-
-TenantScope: TypeAlias = "str | Literal[Unscoped.UNSCOPED] | None"
-"""``tenant_id=`` of the scoped reads: a tenant, ``None`` (untenanted runs) or `UNSCOPED`."""
 
 PAUSE_REQUEST_META_KEY = "dendrux.pause_request"
 """``agent_runs.meta`` key holding the latest ``request_pause`` reason (0.4.1's key)."""

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from dendrux.db.queries import load_queries
-from dendrux.read import delegation, records
+from dendrux.read import delegation, records, usage
 from dendrux.state import rowmap
 
 READ_QUERIES: dict[str, tuple[str, ...]] = {
@@ -37,6 +37,14 @@ READ_QUERIES: dict[str, tuple[str, ...]] = {
     "delegation_ancestry": delegation.ANCESTRY_COLUMNS,
     "delegation_children": delegation.CHILDREN_COLUMNS,
     "delegation_subtree_totals": delegation.SUBTREE_COLUMNS,
+    "get_tool_calls_before": records.TOOL_COLUMNS,
+    "get_tool_invocations_before": records.TOOL_COLUMNS,
+    "get_llm_calls_before": records.LLM_CALL_COLUMNS,
+    "get_llm_interactions_before": rowmap.LLM_INTERACTION_COLUMNS,
+    "run_usage": usage.USAGE_COLUMNS,
+    "subtree_usage": usage.USAGE_COLUMNS,
+    "subtree_summaries": usage.SUBTREE_SUMMARY_COLUMNS,
+    "subtree_runs": usage.SUBTREE_RUN_COLUMNS,
 }
 """Each record-building read query and the columns its builder reads, in order."""
 SCALAR_QUERIES = ("count_runs", "count_runs_by_meta", "run_status", "run_exists", "get_pii_mapping")

@@ -46,10 +46,13 @@ SIGNATURES = {
     "= None) -> 'list[StoredEvent]'",
     "stream_events": "(self, run_id: 'str', *, after_sequence_index: 'int | None' = None, "
     "poll_interval_s: 'float' = 0.5) -> 'AsyncIterator[StoredEvent]'",
+    # the seed's keywords, then upstream 0.4.1's time bound
     "get_llm_calls": "(self, run_id: 'str', *, iteration: 'int | None' = None, limit: "
-    "'int | None' = None, offset: 'int' = 0) -> 'list[LLMCall]'",
+    "'int | None' = None, offset: 'int' = 0, before: 'datetime | None' = None) -> "
+    "'list[LLMCall]'",
     "get_tool_invocations": "(self, run_id: 'str', *, iteration: 'int | None' = None, limit: "
-    "'int | None' = None, offset: 'int' = 0) -> 'list[ToolInvocation]'",
+    "'int | None' = None, offset: 'int' = 0, before: 'datetime | None' = None) -> "
+    "'list[ToolInvocation]'",
     "get_traces": "(self, run_id: 'str', *, limit: 'int | None' = None, offset: 'int' = 0) -> "
     "'list[TraceEntry]'",
     "get_pauses": "(self, run_id: 'str') -> 'list[PausePair]'",

@@ -358,6 +358,7 @@ LLM_CALLS = {
             },
             created_at=ts("2026-03-20 09:15:05.812000"),
             id=L1,
+            reasoning_tokens=0,  # stored as 0 by the fixture: read as stored, as 0.4.1 does
         ),
         LLMCall(
             iteration=2,
@@ -392,6 +393,7 @@ LLM_CALLS = {
             provider_response={"id": "msg_03", "stop_reason": "end_turn"},
             created_at=ts("2026-03-20 10:00:04"),
             id=LW,
+            reasoning_tokens=0,  # stored as 0 by the fixture: read as stored, as 0.4.1 does
         ),
     ],
 }

@@ -13,7 +13,7 @@ from dendrux.read.jsonable import record
 from dendrux.status import TERMINAL_STATUS_VALUES
 
 if TYPE_CHECKING:
-    from dendrux.store import RunSummary
+    from dendrux.store import RunSummary, RunUsage
 
 __all__ = ["dumps", "iso", "record"]  # re-exported for the commands
 
@@ -165,3 +165,23 @@ def table(
         return "  ".join(parts).rstrip()
 
     return "\n".join([line([(h, h) for h in headers]), *(line(r) for r in rows)])
+
+
+def live_usage(usage: RunUsage) -> str:
+    """``1,262 in / 82 out, cache read 10, reasoning 5; $0.01`` or, when some call had no
+    price, ``...; cost unknown (2 unpriced calls)``: a partial sum is not the spend."""
+    text = tokens(usage.input_tokens, usage.output_tokens)
+    extra = [
+        f"cache read {usage.cache_read_tokens:,}" if usage.cache_read_tokens else "",
+        f"cache write {usage.cache_write_tokens:,}" if usage.cache_write_tokens else "",
+        f"reasoning {usage.reasoning_tokens:,}" if usage.reasoning_tokens else "",
+    ]
+    text += "".join(f", {x}" for x in extra if x)
+    calls = f"{usage.llm_calls} LLM call{'s' if usage.llm_calls != 1 else ''}"
+    if usage.cost_usd is not None:
+        return f"{text}; {format_cost(usage.cost_usd)} ({calls})"
+    unpriced = usage.unpriced_calls
+    return (
+        f"{text}; cost unknown ({unpriced} unpriced call{'s' if unpriced != 1 else ''} "
+        f"of {usage.llm_calls}, {format_cost(usage.known_cost_usd)} known)"
+    )

@@ -5,36 +5,100 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dendrux.cli.command import json_flag, open_reader
 from dendrux.cli.printer import TimelinePrinter, event_line
-from dendrux.cli.render import dumps, emit, record
+from dendrux.cli.render import dumps, emit, live_usage, record
 from dendrux.cli.style import Style
 from dendrux.cli.timeline import all_events, read_timeline, timeline_json
 from dendrux.cli.values import arg_type, positive_seconds, whole
 from dendrux.errors import RunNotFoundError
+from dendrux.status import TERMINAL_STATUS_VALUES
 from dendrux.validation import INT64_MAX
 
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
-    from dendrux.store import StoredEvent
+    from dendrux.cli.timeline import Timeline
+    from dendrux.store import RunStore, RunSubtree, StoredEvent
 
 
 async def show(args: argparse.Namespace, url: str, style: Style) -> int:
     """The run's header, timeline and (optionally) conversation, or one JSON document."""
     async with open_reader(url) as reader:
         timeline = await read_timeline(reader, args.run_id)
+        subtree = await read_live_usage(reader, timeline)
     now = datetime.now(UTC)
     if args.json:
-        print(dumps(timeline_json(timeline, now), indent=2))
+        print(
+            dumps(
+                {**timeline_json(timeline, now), "live_usage": live_usage_json(subtree)}, indent=2
+            )
+        )
         return 0
     printer = TimelinePrinter(timeline, style, full=args.full, now=now)
-    sections = [printer.header(), printer.timeline(), printer.uncorrelated()]
+    sections = [
+        printer.header(),
+        live_usage_lines(subtree, style),
+        printer.timeline(),
+        printer.uncorrelated(),
+    ]
     if args.conversation:
         sections.append(printer.conversation())
     print("\n\n".join("\n".join(lines) for lines in sections if lines))
     return 0
+
+
+# -- live usage ---------------------------------------------------------------------------
+# Summed from the LLM calls at read time: a run still going (or paused) shows what it
+# has spent so far, and a run with delegated runs what its whole tree has.
+
+
+async def read_live_usage(reader: RunStore, timeline: Timeline) -> RunSubtree | None:
+    """The run's subtree with live usage, when ``show`` prints it: for a run not finished
+    yet or one with delegated runs (None otherwise, or when the run is gone meanwhile)."""
+    run = timeline.run
+    if run.status in TERMINAL_STATUS_VALUES and not timeline.children:
+        return None
+    try:
+        return await reader.get_subtree(run.run_id)
+    except RunNotFoundError:
+        return None
+
+
+def live_usage_lines(subtree: RunSubtree | None, style: Style) -> list[str]:
+    """The live usage section: the run's own while it is not finished, the roll-up over
+    the subtree when it has delegated runs."""
+    if subtree is None:
+        return []
+    rows = []
+    if subtree.root.run.status not in TERMINAL_STATUS_VALUES:
+        rows.append(("this run", live_usage(subtree.root.usage)))
+    below = len(subtree.nodes) - 1
+    if below:
+        label = f"with {below} delegated run{'s' if below != 1 else ''}"
+        rows.append((label, live_usage(subtree.usage)))
+    if not rows:
+        return []
+    width = max(len(k) for k, _ in rows)
+    lines = [style.paint("live usage", "bold")]
+    lines += [f"  {style.paint(k.ljust(width), 'dim')}  {v}" for k, v in rows]
+    return lines
+
+
+def live_usage_json(subtree: RunSubtree | None) -> dict[str, Any] | None:
+    """``show --json``'s ``live_usage``: the run's own and the subtree's usage, with
+    each node's depth and usage."""
+    if subtree is None:
+        return None
+    return {
+        "run": record(subtree.root.usage),
+        "subtree": record(subtree.usage),
+        "nodes": [
+            {"run_id": n.run.run_id, "depth": n.depth, "usage": record(n.usage)}
+            for n in subtree.nodes
+        ],
+    }
 
 
 async def events(args: argparse.Namespace, url: str, style: Style) -> int:

@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from dendrux.errors import RunNotFoundError
 from dendrux.http.params import Query
 from dendrux.http.responses import HTTPError, run_not_found, served
 from dendrux.read.filters import MAX_PAGE, ROWS_PAGE, RUNS_PAGE
+from dendrux.scope import UNSCOPED
 from dendrux.store import RunStore
 from dendrux.validation import INT32_MAX, INT32_MIN
 
@@ -43,6 +45,7 @@ RUN_ROUTES = {
     ("tool-calls",): "tool-calls",
     ("traces",): "traces",
     ("pauses",): "pauses",
+    ("subtree",): "subtree",
 }
 """The path below ``/runs/{id}`` -> the route's name."""
 
@@ -205,6 +208,27 @@ async def list_pauses(req: Request) -> object:
     return {"pauses": [served(row) for row in rows], "limit": limit, "offset": offset}
 
 
+async def get_subtree(req: Request) -> object:
+    """The run, its descendants (breadth first, root first) and their live usage. A
+    tenant principal scopes the whole tree: another tenant's runs below are left out
+    with everything under them, and another tenant's root is a 404."""
+    req.query.finish()
+    try:
+        subtree = await req.store.get_subtree(
+            req.run_id, tenant_id=UNSCOPED if req.tenant is None else req.tenant
+        )
+    except RunNotFoundError:
+        raise run_not_found() from None
+    return {
+        "root_run_id": subtree.root_run_id,
+        "nodes": [
+            {"depth": n.depth, "run": served(n.run), "usage": served(n.usage)}
+            for n in subtree.nodes
+        ],
+        "usage": served(subtree.usage),
+    }
+
+
 JSON_ROUTES: dict[str, Handler] = {
     "runs": list_runs,
     "run": get_run,
@@ -213,5 +237,6 @@ JSON_ROUTES: dict[str, Handler] = {
     "tool-calls": list_tool_calls,
     "traces": list_traces,
     "pauses": list_pauses,
+    "subtree": get_subtree,
 }
 """Route name -> handler for every route answered with one JSON body."""

@@ -177,7 +177,7 @@ class StoredEvent:
         return out
 
 
-TRACE_COLUMNS = ("role", "content", "order_index", "meta", "created_at", "id")
+TRACE_COLUMNS = ("role", "content", "order_index", "meta", "created_at", "phase", "id")
 """``get_traces``: `TraceEntry`'s fields, then the row id (``TraceRecord``)."""
 
 
@@ -190,11 +190,14 @@ class TraceEntry:
     order_index: int
     meta: dict[str, Any] | None
     created_at: datetime | None
+    phase: str | None = None
+    """``meta["phase"]`` (0.4.1: ``commentary`` / ``final_answer`` on assistant entries),
+    extracted by the query."""
 
     @classmethod
     def from_row(cls, r: Any, d: Dialect) -> TraceEntry:
         """One ``get_traces`` row (`TRACE_COLUMNS`)."""
-        return cls(r[0], r[1], r[2], d.read_json(r[3]), d.read_ts(r[4]))
+        return cls(r[0], r[1], r[2], d.read_json(r[3]), d.read_ts(r[4]), r[5])
 
     @classmethod
     def from_rows(cls, rows: Rows, d: Dialect) -> list[TraceEntry]:
@@ -202,7 +205,7 @@ class TraceEntry:
         ts, js, make = d.read_ts, d.read_json, _twin(cls)
         out = []
         for r in rows:
-            entry = make(r[0], r[1], r[2], js(r[3]), ts(r[4]))
+            entry = make(r[0], r[1], r[2], js(r[3]), ts(r[4]), r[5])
             entry.__class__ = cls
             out.append(entry)
         return out
@@ -258,7 +261,7 @@ class ToolInvocation:
 LLM_CALL_COLUMNS = (
     "iteration_index", "provider", "model", "input_tokens", "output_tokens", "total_tokens",
     "cache_read_input_tokens", "cache_creation_input_tokens", "cost_usd", "duration_ms",
-    "provider_request", "provider_response", "created_at", "id",
+    "provider_request", "provider_response", "created_at", "id", "reasoning_tokens", "reasoning",
 )  # fmt: skip
 """``get_llm_calls``: `LLMCall`'s fields, in order."""
 
@@ -282,6 +285,9 @@ class LLMCall:
     created_at: datetime | None
     id: str | None = None
     """The interaction id: the ``correlation_id`` of its ``llm.completed`` event."""
+    reasoning_tokens: int | None = None
+    reasoning: str | None = None
+    """``semantic_response["reasoning"]``, extracted by the query (the payload stays unread)."""
 
     @classmethod
     def from_rows(cls, rows: Rows, d: Dialect) -> list[LLMCall]:
@@ -291,7 +297,7 @@ class LLMCall:
         for r in rows:
             call = make(
                 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], js(r[10]),
-                js(r[11]), ts(r[12]), r[13],
+                js(r[11]), ts(r[12]), r[13], r[14], r[15],
             )  # fmt: skip
             call.__class__ = cls
             out.append(call)

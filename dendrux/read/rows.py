@@ -54,18 +54,38 @@ async def get_pauses(conn: Connection, run_id: str) -> list[PausePair]:
 
 
 async def get_llm_calls(
-    conn: Connection, run_id: str, iteration: int | None, page: int | None, skip: int
+    conn: Connection,
+    run_id: str,
+    iteration: int | None,
+    page: int | None,
+    skip: int,
+    before: datetime | None = None,
 ) -> list[LLMCall]:
-    """A run's LLM calls by iteration, then time."""
-    rows = await conn.fetch_all("get_llm_calls", run_id, iteration, page, skip)
+    """A run's LLM calls by iteration, then time; only those created strictly before
+    ``before`` when given (its own query: the common read keeps its plan)."""
+    if before is None:
+        rows = await conn.fetch_all("get_llm_calls", run_id, iteration, page, skip)
+    else:
+        rows = await conn.fetch_all("get_llm_calls_before", run_id, iteration, page, skip, before)
     return LLMCall.from_rows(rows, conn.dialect)
 
 
 async def get_tool_invocations(
-    conn: Connection, run_id: str, iteration: int | None, page: int | None, skip: int
+    conn: Connection,
+    run_id: str,
+    iteration: int | None,
+    page: int | None,
+    skip: int,
+    before: datetime | None = None,
 ) -> list[ToolInvocation]:
-    """A run's tool executions by iteration, then time (a NULL iteration reads as 0)."""
-    rows = await conn.fetch_all("get_tool_invocations", run_id, iteration, page, skip)
+    """A run's tool executions by iteration, then time (a NULL iteration reads as 0); only
+    those created strictly before ``before`` when given."""
+    if before is None:
+        rows = await conn.fetch_all("get_tool_invocations", run_id, iteration, page, skip)
+    else:
+        rows = await conn.fetch_all(
+            "get_tool_invocations_before", run_id, iteration, page, skip, before
+        )
     return ToolInvocation.from_rows(rows, conn.dialect)
 
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from dendrux.errors import IdempotencyConflictError
     from dendrux.state.retention import PurgeResult
     from dendrux.state.store import StateStore
+    from dendrux.state.usage import SubtreeNodeRecord, SubtreeRecord, UsageRollup
     from dendrux.types import (
         CreateRunResult,
         DelegationInfo,
@@ -44,6 +45,9 @@ _WHERE = {
     "SweptRun": "dendrux.types",
     "ToolCallReadRecord": "dendrux.types",
     "TraceRecord": "dendrux.types",
+    "SubtreeNodeRecord": "dendrux.state.usage",
+    "SubtreeRecord": "dendrux.state.usage",
+    "UsageRollup": "dendrux.state.usage",
 }
 
 __all__ = [
@@ -57,10 +61,13 @@ __all__ = [
     "RunEventRecord",
     "RunRecord",
     "StateStore",
+    "SubtreeNodeRecord",
+    "SubtreeRecord",
     "SubtreeSummary",
     "SweptRun",
     "ToolCallReadRecord",
     "TraceRecord",
+    "UsageRollup",
 ]
 
 

@@ -32,6 +32,7 @@ from dendrux.types import LLMInteractionRecord, RunEventRecord, ToolCallReadReco
 from dendrux.ulid import new_ulid
 from dendrux.validation import (
     MAX_JSON_DEPTH,
+    check_aware,
     check_bool,
     check_event_type,
     check_event_types,
@@ -395,15 +396,23 @@ async def get_tool_calls(
     iteration_index: int | None = None,
     limit: int | None = None,
     offset: int = 0,
+    before: datetime | None = None,
 ) -> list[ToolCallReadRecord]:
-    """A run's tool executions by iteration, then time."""
+    """A run's tool executions by iteration, then time; ``before`` (aware) keeps only
+    those created strictly earlier."""
     run_id = check_required_id("run_id", run_id)
     iteration, storable = check_index_filter("iteration_index", iteration_index)
     page, skip = check_page(limit, offset)
+    until = check_aware("before", before)
     if not storable:  # past the INTEGER column's range: no row can match
         return []
     async with reading(db) as conn:
-        rows = await conn.fetch_all("get_tool_calls", run_id, iteration, page, skip)
+        if until is None:
+            rows = await conn.fetch_all("get_tool_calls", run_id, iteration, page, skip)
+        else:
+            rows = await conn.fetch_all(
+                "get_tool_calls_before", run_id, iteration, page, skip, until
+            )
         return [tool_call_record(row, conn.dialect) for row in rows]
 
 
@@ -414,15 +423,23 @@ async def get_llm_interactions(
     iteration_index: int | None = None,
     limit: int | None = None,
     offset: int = 0,
+    before: datetime | None = None,
 ) -> list[LLMInteractionRecord]:
-    """A run's LLM calls by iteration, then time."""
+    """A run's LLM calls by iteration, then time; ``before`` (aware) keeps only those
+    created strictly earlier."""
     run_id = check_required_id("run_id", run_id)
     iteration, storable = check_index_filter("iteration_index", iteration_index)
     page, skip = check_page(limit, offset)
+    until = check_aware("before", before)
     if not storable:  # past the INTEGER column's range: no row can match
         return []
     async with reading(db) as conn:
-        rows = await conn.fetch_all("get_llm_interactions", run_id, iteration, page, skip)
+        if until is None:
+            rows = await conn.fetch_all("get_llm_interactions", run_id, iteration, page, skip)
+        else:
+            rows = await conn.fetch_all(
+                "get_llm_interactions_before", run_id, iteration, page, skip, until
+            )
         return [llm_interaction_record(row, conn.dialect) for row in rows]
 
 
@@ -433,17 +450,24 @@ async def get_run_events(
     after_sequence_index: int | None = None,
     limit: int | None = None,
     event_types: list[str] | None = None,
+    before: datetime | None = None,
 ) -> list[RunEventRecord]:
     """A run's events in sequence order after a strict ``>`` cursor.
 
-    ``limit`` is clamped to 1..1000; ``event_types=[]`` matches nothing.
+    ``limit`` is clamped to 1..1000; ``event_types=[]`` matches nothing; ``before``
+    (aware) keeps only events created strictly earlier.
     """
     run_id = check_required_id("run_id", run_id)
     after = clamp_cursor("after_sequence_index", after_sequence_index)
     page = check_limit("limit", limit)
     types = check_event_types("event_types", event_types)
+    until = check_aware("before", before)
     async with reading(db) as conn:
-        rows = await conn.fetch_all(
-            "get_run_events", run_id, after, conn.dialect.text_list(types), page
-        )
+        types_param = conn.dialect.text_list(types)
+        if until is None:
+            rows = await conn.fetch_all("get_run_events", run_id, after, types_param, page)
+        else:
+            rows = await conn.fetch_all(
+                "get_run_events_before", run_id, after, types_param, page, until
+            )
         return [run_event_record(row, conn.dialect) for row in rows]

@@ -13,15 +13,18 @@ from typing import Any
 
 from dendrux.db import create_engine
 from dendrux.db.holder import EngineHolder
-from dendrux.state import retention, rows, run_reads, runs, sweeps
+from dendrux.state import retention, rows, run_reads, runs, sweeps, usage
 from dendrux.state.retention import PurgeResult
+from dendrux.state.usage import SubtreeRecord, UsageRollup
 from dendrux.types import (
+    UNSCOPED,
     CreateRunResult,
     DelegationInfo,
     LLMInteractionRecord,
     RunEventRecord,
     RunRecord,
     SweptRun,
+    TenantScope,
     ToolCallReadRecord,
     TraceRecord,
 )
@@ -408,10 +411,16 @@ class StateStore(EngineHolder):
         iteration_index: int | None = None,
         limit: int | None = None,
         offset: int = 0,
+        before: datetime | None = None,
     ) -> list[ToolCallReadRecord]:
         """See `dendrux.state.rows.get_tool_calls`."""
         return await rows.get_tool_calls(
-            self._db(), run_id, iteration_index=iteration_index, limit=limit, offset=offset
+            self._db(),
+            run_id,
+            iteration_index=iteration_index,
+            limit=limit,
+            offset=offset,
+            before=before,
         )
 
     async def get_llm_interactions(
@@ -421,10 +430,16 @@ class StateStore(EngineHolder):
         iteration_index: int | None = None,
         limit: int | None = None,
         offset: int = 0,
+        before: datetime | None = None,
     ) -> list[LLMInteractionRecord]:
         """See `dendrux.state.rows.get_llm_interactions`."""
         return await rows.get_llm_interactions(
-            self._db(), run_id, iteration_index=iteration_index, limit=limit, offset=offset
+            self._db(),
+            run_id,
+            iteration_index=iteration_index,
+            limit=limit,
+            offset=offset,
+            before=before,
         )
 
     async def get_run_events(
@@ -434,6 +449,7 @@ class StateStore(EngineHolder):
         after_sequence_index: int | None = None,
         limit: int | None = None,
         event_types: list[str] | None = None,
+        before: datetime | None = None,
     ) -> list[RunEventRecord]:
         """See `dendrux.state.rows.get_run_events`."""
         return await rows.get_run_events(
@@ -442,4 +458,21 @@ class StateStore(EngineHolder):
             after_sequence_index=after_sequence_index,
             limit=limit,
             event_types=event_types,
+            before=before,
         )
+
+    # -- live usage (0.4.1) -------------------------------------------------
+
+    async def run_usage(self, run_id: str) -> UsageRollup:
+        """See `dendrux.state.usage.run_usage`."""
+        return await usage.run_usage(self._db(), run_id)
+
+    async def subtree_usage(self, run_id: str) -> UsageRollup:
+        """See `dendrux.state.usage.subtree_usage`."""
+        return await usage.subtree_usage(self._db(), run_id)
+
+    async def get_subtree(
+        self, run_id: str, *, tenant_id: TenantScope = UNSCOPED
+    ) -> SubtreeRecord | None:
+        """See `dendrux.state.usage.get_subtree`."""
+        return await usage.get_subtree(self._db(), run_id, tenant_id=tenant_id)

@@ -87,9 +87,9 @@ SELECT sequence_index, pg_notify('dendrux_run_events', agent_run_id) FROM insert
 SELECT COALESCE(max(sequence_index)::bigint + 1, 0) FROM run_events WHERE agent_run_id = $1;
 
 -- name: get_traces
--- A run's conversation in order.
+-- A run's conversation in order; phase is meta's "phase" (0.4.1's TraceEntry.phase).
 -- Columns by position: TraceEntry's fields first (as dendrux.read.records declares).
-SELECT role, content, order_index, meta, created_at, id
+SELECT role, content, order_index, meta, created_at, meta ->> 'phase' AS phase, id
 FROM react_traces WHERE agent_run_id = $1
 ORDER BY order_index
 LIMIT $2 OFFSET $3;
@@ -150,14 +150,68 @@ ORDER BY sequence_index
 LIMIT $4;
 
 -- name: get_llm_calls
--- A run's LLM calls for readers (no semantic payloads), by iteration then time.
+-- A run's LLM calls for readers (no semantic payloads: only the response's reasoning
+-- text, extracted here), by iteration then time.
 -- Columns by position: LLMCall's fields, in order (as dendrux.read.records declares).
 SELECT iteration_index, provider, model, COALESCE(input_tokens, 0) AS input_tokens,
        COALESCE(output_tokens, 0) AS output_tokens,
        COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) AS total_tokens,
        cache_read_input_tokens, cache_creation_input_tokens, cost_usd::float8 AS cost_usd, duration_ms,
-       provider_request, provider_response, created_at, id
+       provider_request, provider_response, created_at, id, reasoning_tokens,
+       semantic_response ->> 'reasoning' AS reasoning
 FROM llm_interactions
 WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+ORDER BY iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
+-- name: get_tool_calls_before
+-- get_tool_calls, only rows created strictly before the aware time $5 (0.4.1's `before`):
+-- its own statement, so the common read keeps its plan.
+-- Columns by position: ToolInvocation's fields first (as dendrux.read.records declares).
+SELECT iteration_index, tool_name, tool_call_id, provider_tool_call_id, target, params, result,
+       success, error_message, duration_ms, created_at, id
+FROM tool_calls
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+  AND created_at < $5::timestamptz
+ORDER BY iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
+-- name: get_tool_invocations_before
+-- get_tool_invocations, only rows created strictly before the aware time $5 (0.4.1's `before`):
+-- its own statement, so the common read keeps its plan.
+-- Columns by position: ToolInvocation's fields first (as dendrux.read.records declares).
+SELECT COALESCE(iteration_index, 0) AS iteration_index, tool_name, tool_call_id,
+       provider_tool_call_id, target, params, result, success, error_message, duration_ms, created_at, id
+FROM tool_calls
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR tool_calls.iteration_index = $2::integer)
+  AND created_at < $5::timestamptz
+ORDER BY tool_calls.iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
+-- name: get_llm_interactions_before
+-- get_llm_interactions, only rows created strictly before the aware time $5 (0.4.1's `before`):
+-- its own statement, so the common read keeps its plan.
+SELECT id, iteration_index, model, provider, semantic_request, semantic_response,
+       provider_request, provider_response, input_tokens, output_tokens, cost_usd, duration_ms,
+       cache_read_input_tokens, cache_creation_input_tokens, reasoning_tokens, created_at
+FROM llm_interactions
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+  AND created_at < $5::timestamptz
+ORDER BY iteration_index, created_at, id
+LIMIT $3 OFFSET $4;
+
+-- name: get_llm_calls_before
+-- get_llm_calls, only rows created strictly before the aware time $5 (0.4.1's `before`):
+-- its own statement, so the common read keeps its plan.
+-- Columns by position: LLMCall's fields, in order (as dendrux.read.records declares).
+SELECT iteration_index, provider, model, COALESCE(input_tokens, 0) AS input_tokens,
+       COALESCE(output_tokens, 0) AS output_tokens,
+       COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0) AS total_tokens,
+       cache_read_input_tokens, cache_creation_input_tokens, cost_usd::float8 AS cost_usd, duration_ms,
+       provider_request, provider_response, created_at, id, reasoning_tokens,
+       semantic_response ->> 'reasoning' AS reasoning
+FROM llm_interactions
+WHERE agent_run_id = $1 AND ($2::integer IS NULL OR iteration_index = $2::integer)
+  AND created_at < $5::timestamptz
 ORDER BY iteration_index, created_at, id
 LIMIT $3 OFFSET $4;
