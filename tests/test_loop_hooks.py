@@ -199,7 +199,9 @@ def _normalised(rows: list[dict[str, Any]], run_id: str, tag: str) -> list[dict[
 
 
 async def _rows(database_url: str, run_id: str, tag: str) -> dict[str, Any]:
-    out = {t: _normalised(await fetch_rows(database_url, t, run_id), run_id, tag) for t in TABLES}
+    out: dict[str, Any] = {
+        t: _normalised(await fetch_rows(database_url, t, run_id), run_id, tag) for t in TABLES
+    }
     (run,) = await fetch_rows(database_url, "agent_runs", run_id)
     out["progress"] = run["last_progress_at"] is not None
     return out
@@ -301,7 +303,11 @@ async def test_one_adapter_serves_concurrent_runs(state_store: StateStore) -> No
         ]
         events = await state_store.get_run_events(name)
         assert [e.sequence_index for e in events] == list(range(6))
-        assert {e.data["n"] for e in events if e.event_type == "guardrail.checked"} == {0, 1, 2}
+        assert {(e.data or {})["n"] for e in events if e.event_type == "guardrail.checked"} == {
+            0,
+            1,
+            2,
+        }
 
 
 async def test_a_fresh_adapter_continues_a_resumed_run(state_store: StateStore) -> None:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from .compare import Known
 
-_LLM_SCENARIOS = ("plain", "tools", "pause_resume", "delegation", "usage")
-
 KNOWN: list[Known] = [
     # -- deliberate ------------------------------------------------------------
     Known("reads/*/RunStore.get_run/ok/tenant_id", "D-summary-extras"),
@@ -25,7 +23,6 @@ KNOWN: list[Known] = [
     Known("reads/query*/RunStore.list_runs/ok/*/tenant_id", "D-summary-extras"),
     Known("reads/query*/RunStore.list_runs/ok/*/meta*", "D-summary-extras"),
     # -- not yet at parity -------------------------------------------------------
-    *[Known("*", "P-types", scenario=name) for name in _LLM_SCENARIOS],
     Known("reads/*/RunStore.get_notes*", "P-notes"),
     Known("reads/*/StateStore.get_notes*", "P-notes"),
     Known("ops/*", "P-notes", scenario="notes"),
@@ -38,6 +35,9 @@ KNOWN: list[Known] = [
     Known("reads/*/StateStore.subtree_usage/*", "P-live-usage"),
     Known("reads/*/StateStore.get_subtree*", "P-live-usage"),
     Known("reads/*/RunStore.get_subtree*", "P-live-usage"),
+    Known("ops/[78]/*", "P-live-usage", scenario="usage"),
+    Known("reads/*/RunStore.get_llm_calls/ok/*/reasoning*", "P-live-usage"),
+    Known("reads/*/RunStore.get_traces/ok/*/phase", "P-live-usage"),
     Known("reads/*/RunStore.get_run/ok/cancel_requested", "P-detail-fields"),
     Known("reads/*/RunStore.get_run/ok/replay", "P-detail-fields"),
     Known("reads/query*/RunStore.list_runs/ok/*/replay", "P-detail-fields"),
@@ -49,4 +49,6 @@ KNOWN: list[Known] = [
     Known("ops/10/ok/*", "P-control", scenario="sweeps"),
     Known("reads/C/*", "P-sweep-cancel", scenario="sweeps"),
     Known("ops/4/ok", "P-pause-return", scenario="sweeps"),
+    Known("ops/5/ok", "P-pause-return", scenario="pause_resume"),
+    Known("ops/13/ok", "P-pause-return", scenario="pause_resume"),
 ]
