@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.5.0"
 
 _EXPORTS = {
     "CreateRunResult": "dendrux.types",

@@ -185,8 +185,45 @@ class OursSide(Side):
         )
 
     async def hook(self, recorder: Any, name: str, run_id: str, *args: Any, **kwargs: Any) -> None:
-        # The seed's four hooks: the recorder holds the run id.
-        await getattr(recorder, name)(*args, **kwargs)
+        # The seed's four hooks: the recorder holds the run id; a 0.4.1 loop's other
+        # six hooks have no counterpart there.
+        fn = getattr(recorder, name, None)
+        if fn is not None:
+            await fn(*args, **kwargs)
+
+
+class OursTenHooksSide(OursSide):
+    """Ours through 0.4.1's ten-hook surface (`dendrux.loops.PersistenceRecorder`):
+    hooks take the run id first, and one adapter serves every run whose recorder
+    settings are the same (a run after the first is attached to it)."""
+
+    name = "ours-ten-hooks"
+
+    async def open(self, url: str) -> None:
+        await super().open(url)
+        self._adapters: dict[str, Any] = {}
+
+    def recorder(self, run_id: str, sequencer: Any, order: int, spec: dict[str, Any]) -> Any:
+        from dendrux.loops import PersistenceRecorder
+
+        key = json.dumps([spec.get("model"), spec.get("provider"), spec.get("targets")])
+        adapter = self._adapters.get(key)
+        if adapter is not None:
+            adapter.attach(run_id, initial_order_index=order, event_sequencer=sequencer)
+            return adapter
+        adapter = self._adapters[key] = PersistenceRecorder(
+            self.state,
+            run_id,
+            model=spec.get("model"),
+            provider_name=spec.get("provider"),
+            target_lookup=spec.get("targets"),
+            initial_order_index=order,
+            event_sequencer=sequencer,
+        )
+        return adapter
+
+    async def hook(self, recorder: Any, name: str, run_id: str, *args: Any, **kwargs: Any) -> None:
+        await getattr(recorder, name)(run_id, *args, **kwargs)
 
 
 class UpstreamSide(Side):
@@ -305,7 +342,15 @@ class Scenario:
             return await side.state.create_run(run_id, op["agent"], **kwargs)
         if kind == "store":
             method = getattr(side.state, op["method"])
-            return await method(*self.resolve(op["args"]), **self.resolve(op["kwargs"]))
+            result = await method(*self.resolve(op["args"]), **self.resolve(op["kwargs"]))
+            first = op["args"][0] if op["args"] else None
+            finished = first.get("$run") if isinstance(first, dict) else None
+            if op["method"] == "finalize_run" and finished in self.recorders:
+                # 0.4.1's runner, once a run is over (its result is not persisted)
+                await side.hook(
+                    self.recorders[finished], "on_run_finished", self.runs[finished], None
+                )
+            return result
         if kind == "sleep":
             await asyncio.sleep(op["seconds"])
             return None
@@ -323,6 +368,14 @@ class Scenario:
         if kind == "recorder":
             self.recorders[key] = side.recorder(
                 run_id, await self._sequencer(key), self.order.get(key, 0), op
+            )
+            # What 0.4.1's runner and loop call beyond the four hooks, as they call them.
+            await side.hook(
+                self.recorders[key],
+                "on_run_started",
+                run_id,
+                agent_name=None,
+                agent_model=op.get("model"),
             )
             return None
         recorder = self.recorders[key]
@@ -345,12 +398,20 @@ class Scenario:
                     side.message({"role": "user", "content": "What is 2+2?"}, self.calls)
                 ]
             await side.hook(
+                recorder,
+                "on_llm_call_started",
+                run_id,
+                op["iteration"],
+                semantic_messages=kwargs.get("semantic_messages"),
+            )
+            await side.hook(
                 recorder, "on_llm_call_completed", run_id, response, op["iteration"], **kwargs
             )
             return None
         if kind == "tool":
             call = self.calls[op["call"]]
             result = side.tool_result(op, call)
+            await side.hook(recorder, "on_tool_started", run_id, call, op["iteration"])
             await side.hook(recorder, "on_tool_completed", run_id, call, result, op["iteration"])
             return None
         if kind == "governance":

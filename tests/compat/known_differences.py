@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from .compare import Known
 
-_LLM_SCENARIOS = ("plain", "tools", "pause_resume", "delegation", "usage")
-
 KNOWN: list[Known] = [
     # -- deliberate ------------------------------------------------------------
     Known("reads/*/RunStore.get_run/ok/tenant_id", "D-summary-extras"),
@@ -27,7 +25,6 @@ KNOWN: list[Known] = [
     Known("reads/*/RunStore.get_subtree*/ok/nodes/*/run/tenant_id", "D-summary-extras"),
     Known("reads/*/RunStore.get_subtree*/ok/nodes/*/run/meta*", "D-summary-extras"),
     # -- not yet at parity -------------------------------------------------------
-    *[Known("*", "P-types", scenario=name) for name in _LLM_SCENARIOS],
     Known("reads/*/RunStore.get_notes*", "P-notes"),
     Known("reads/*/StateStore.get_notes*", "P-notes"),
     Known("ops/*", "P-notes", scenario="notes"),
@@ -50,4 +47,6 @@ KNOWN: list[Known] = [
     Known("ops/10/ok/*", "P-control", scenario="sweeps"),
     Known("reads/C/*", "P-sweep-cancel", scenario="sweeps"),
     Known("ops/4/ok", "P-pause-return", scenario="sweeps"),
+    Known("ops/5/ok", "P-pause-return", scenario="pause_resume"),
+    Known("ops/13/ok", "P-pause-return", scenario="pause_resume"),
 ]

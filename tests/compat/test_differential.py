@@ -1,10 +1,12 @@
 """Differential test against the published dendrux 0.4.1 (issue 14, item 5).
 
-Each scenario of `scenarios.py` runs twice on the same dialect, each time on
-its own fresh database: through 0.4.1 in the oracle venv (a subprocess, see
-`oracle.py`) and through ours in this process. Both dump every RunStore and
-StateStore read of the scenario's runs; the dumps must agree field by field
-(ids and timestamps normalised) except for the differences listed in
+Each scenario of `scenarios.py` runs three times on the same dialect, each
+time on its own fresh database: through 0.4.1 in the oracle venv (a
+subprocess, see `oracle.py`), and in this process through ours twice, once
+with the seed's four-hook recorder and once with 0.4.1's ten-hook surface
+(`dendrux.loops`). Each dumps every RunStore and StateStore read of the
+scenario's runs; both of ours must agree with 0.4.1's field by field (ids and
+timestamps normalised) except for the differences listed in
 `known_differences.py`, each explained in docs/compat.md.
 
 Set DENDRUX_COMPAT_DUMP=<dir> to keep both dumps of every scenario as JSON.
@@ -29,7 +31,7 @@ import pytest
 from conftest import CI, _admin, _create_database, _drop_database, _run_async, _upgrade
 
 from .compare import Difference, differences
-from .driver import OursSide, run_scenario
+from .driver import OursSide, OursTenHooksSide, Side, run_scenario
 from .known_differences import KNOWN
 from .oracle import REPO_ROOT, OracleBuildError, ensure_oracle
 from .scenarios import SCENARIOS
@@ -38,6 +40,8 @@ UPSTREAM_TEMPLATE = "oracle_0_4_1_template"
 COMPAT_DOC = REPO_ROOT / "docs" / "compat.md"
 _names = itertools.count(1)
 _timings: dict[str, float] = {}
+SURFACES: dict[str, type[Side]] = {"four-hooks": OursSide, "ten-hooks": OursTenHooksSide}
+"""Our two recorder surfaces, each run on its own databases."""
 
 
 @pytest.fixture(scope="session")
@@ -98,14 +102,16 @@ def upstream_pg_template(pg_cluster: Any, oracle_python: Path) -> str:
 @pytest.fixture
 def databases(
     dialect: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[dict[str, tuple[str, str]]]:
-    """Per scenario: (upstream URL, our URL), each a fresh database of its own."""
+) -> Iterator[dict[str, tuple[str, ...]]]:
+    """Per scenario: (upstream URL, then one of ours per surface), each a fresh database."""
     if dialect == "sqlite":
         urls = {}
         for name in SCENARIOS:
-            ours = f"sqlite+aiosqlite:///{tmp_path}/ours-{name}.db"
-            _upgrade(ours)
-            urls[name] = (f"sqlite+aiosqlite:///{tmp_path}/upstream-{name}.db", ours)
+            ours = []
+            for surface in SURFACES:
+                ours.append(f"sqlite+aiosqlite:///{tmp_path}/ours-{surface}-{name}.db")
+                _upgrade(ours[-1])
+            urls[name] = (f"sqlite+aiosqlite:///{tmp_path}/upstream-{name}.db", *ours)
         yield urls
         return
     cluster = request.getfixturevalue("pg_cluster")
@@ -117,13 +123,13 @@ def databases(
     urls = {}
     try:
         for name in SCENARIOS:
-            pair = []
-            for template in (upstream_template, ours_template):
+            dbs = []
+            for template in (upstream_template, *[ours_template] * len(SURFACES)):
                 db = f"compat_{next(_names)}"
                 _create_database(cluster, db, template, strategy)
                 created.append(db)
-                pair.append(cluster.dsn(db).replace("postgresql://", "postgresql+asyncpg://", 1))
-            urls[name] = (pair[0], pair[1])
+                dbs.append(cluster.dsn(db).replace("postgresql://", "postgresql+asyncpg://", 1))
+            urls[name] = tuple(dbs)
         yield urls
     finally:
         for db in created:
@@ -160,14 +166,18 @@ def test_known_differences_are_documented() -> None:
 
 
 async def test_matches_upstream(
-    dialect: str, databases: dict[str, tuple[str, str]], oracle_python: Path
+    dialect: str, databases: dict[str, tuple[str, ...]], oracle_python: Path
 ) -> None:
     started = time.monotonic()
     jobs = [{"scenario": name, "url": urls[0]} for name, urls in databases.items()]
     upstream_task = asyncio.ensure_future(_run_upstream(oracle_python, jobs))
     try:
         ours = {
-            name: await run_scenario(OursSide(), name, urls[1]) for name, urls in databases.items()
+            surface: {
+                name: await run_scenario(side(), name, urls[1 + i])
+                for name, urls in databases.items()
+            }
+            for i, (surface, side) in enumerate(SURFACES.items())
         }
     finally:
         upstream = await upstream_task
@@ -177,14 +187,20 @@ async def test_matches_upstream(
     if dump_dir:
         Path(dump_dir).mkdir(parents=True, exist_ok=True)
         for name in SCENARIOS:
-            for side, dump in (("upstream", upstream[name]), ("ours", ours[name])):
+            dumps = {"upstream": upstream[name], **{f"ours-{s}": ours[s][name] for s in ours}}
+            for side, dump in dumps.items():
                 path = Path(dump_dir) / f"{dialect}-{name}-{side}.json"
                 path.write_text(json.dumps(dump, indent=1))
 
+    # Both surfaces are held to the same list: a hook surface adds no difference.
     found: list[Difference] = []
-    for name in SCENARIOS:
-        found += differences(name, upstream[name], ours[name])
-    unexplained = [d for d in found if not any(k.matches(dialect, d) for k in KNOWN)]
+    unexplained: list[str] = []
+    for surface, dumps in ours.items():
+        for name in SCENARIOS:
+            for diff in differences(name, upstream[name], dumps[name]):
+                found.append(diff)
+                if not any(k.matches(dialect, diff) for k in KNOWN):
+                    unexplained.append(f"[{surface}] {diff}")
     stale = [
         k
         for k in KNOWN
