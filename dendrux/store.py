@@ -26,19 +26,23 @@ from dendrux.db.engine import Engine
 from dendrux.db.holder import EngineHolder
 from dendrux.db.options import bool_option
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
-from dendrux.read import rows, runs
+from dendrux.read import notes, rows, runs
 from dendrux.read.filters import STREAM_PAGE, RunFilters, rows_page, runs_page
 from dendrux.read.records import (
     LLMCall,
     PausePair,
+    ReplaySummary,
     RunDetail,
+    RunNote,
     RunSummary,
     StoredEvent,
     ToolInvocation,
     TraceEntry,
 )
+from dendrux.scope import UNSCOPED, TenantScope, check_scope
 from dendrux.validation import (
     check_aware,
+    check_bool,
     check_event_types,
     check_index_filter,
     check_int,
@@ -56,10 +60,13 @@ T = TypeVar("T")
 
 __all__ = [
     "STREAM_PAGE",
+    "UNSCOPED",
     "LLMCall",
     "PausePair",
+    "ReplaySummary",
     "RunDetail",
     "RunNotFoundError",
+    "RunNote",
     "RunStore",
     "RunSummary",
     "StoredEvent",
@@ -293,6 +300,28 @@ class RunStore(EngineHolder):
         run_id = check_required_id("run_id", run_id)
         async with self._db().connect() as conn:
             return await rows.get_pauses(conn, run_id)
+
+    async def get_notes(
+        self,
+        run_id: str,
+        *,
+        undelivered_only: bool = False,
+        tenant_id: TenantScope = UNSCOPED,
+    ) -> list[RunNote]:
+        """A run's inbox notes in delivery order (``created_at``, then id).
+
+        With ``tenant_id`` given (a tenant, or ``None`` for an untenanted run) the run
+        must belong to exactly that tenant, else `RunNotFoundError` and nothing is read;
+        left out (trusted use), a run without notes or that does not exist gives ``[]``.
+        """
+        run_id = check_required_id("run_id", run_id)
+        undelivered = check_bool("undelivered_only", undelivered_only)
+        scope = check_scope("tenant_id", tenant_id)
+        async with self._db().connect() as conn:
+            if scope[0] and not await notes.run_in_scope(conn, run_id, scope[1]):
+                raise RunNotFoundError(run_id)
+            rows_ = await notes.note_rows(conn, run_id, undelivered, scope)
+            return RunNote.from_rows(rows_, conn.dialect)
 
     async def get_pii_mapping(self, run_id: str) -> dict[str, str]:
         """Placeholder -> real value of a run; ``{}`` when there is none or no such run."""

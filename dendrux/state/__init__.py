@@ -13,14 +13,17 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dendrux.errors import IdempotencyConflictError
+    from dendrux.scope import UNSCOPED
     from dendrux.state.retention import PurgeResult
     from dendrux.state.store import StateStore
     from dendrux.types import (
         CreateRunResult,
         DelegationInfo,
         LLMInteractionRecord,
+        NoteRecord,
         ParentRef,
         RunBrief,
+        RunControl,
         RunEventRecord,
         RunRecord,
         SubtreeSummary,
@@ -36,6 +39,9 @@ _WHERE = {
     "CreateRunResult": "dendrux.types",
     "DelegationInfo": "dendrux.types",
     "LLMInteractionRecord": "dendrux.types",
+    "NoteRecord": "dendrux.types",
+    "RunControl": "dendrux.types",
+    "UNSCOPED": "dendrux.scope",
     "ParentRef": "dendrux.types",
     "RunBrief": "dendrux.types",
     "RunEventRecord": "dendrux.types",
@@ -47,13 +53,16 @@ _WHERE = {
 }
 
 __all__ = [
+    "UNSCOPED",
     "CreateRunResult",
     "DelegationInfo",
     "IdempotencyConflictError",
     "LLMInteractionRecord",
+    "NoteRecord",
     "ParentRef",
     "PurgeResult",
     "RunBrief",
+    "RunControl",
     "RunEventRecord",
     "RunRecord",
     "StateStore",
