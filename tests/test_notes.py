@@ -8,6 +8,7 @@ from datetime import UTC
 from typing import Any
 
 import pytest
+from http_support import asgi_request
 
 from dendrux.errors import (
     ConflictError,
@@ -15,6 +16,7 @@ from dendrux.errors import (
     InvalidArgumentTypeError,
     RunNotFoundError,
 )
+from dendrux.http import make_read_router
 from dendrux.state import UNSCOPED, NoteRecord, StateStore
 from dendrux.store import RunNote, RunStore
 
@@ -196,3 +198,42 @@ async def test_notes_reads_and_delivery_bad_input(state_store: StateStore) -> No
     for call, error, named in bad_calls:
         with pytest.raises(error, match=named):
             await call
+
+
+async def test_http_notes_route(state_store: StateStore) -> None:
+    await state_store.create_run("a", "agent", tenant_id="ta")
+    await state_store.create_run("b", "agent", tenant_id="tb")
+    await state_store.add_note("a", note_id="n1", text="one", metadata={"k": 1})
+    await state_store.add_note("a", note_id="n2", text="two")
+    await state_store.mark_notes_delivered("a", ["n1"], iteration=1)
+    await state_store.request_pause("a", reason="review")
+
+    def authorize(scope: Any) -> object:
+        headers = dict(scope["headers"])
+        tenant = headers.get(b"x-tenant")
+        return None if tenant is None else {"tenant_id": tenant.decode()}
+
+    app = make_read_router(store=RunStore(state_store), authorize=authorize)
+    reply = await asgi_request(app, "/runs/a/notes")
+    assert reply.status == 200
+    body = reply.json()
+    assert [n["note_id"] for n in body["notes"]] == ["n1", "n2"]
+    assert body["notes"][0]["metadata"] == {"k": 1}
+    assert body["notes"][0]["delivered_iteration"] == 1
+    assert body["notes"][0]["created_at"].endswith(("Z", "+00:00"))
+    pending = (await asgi_request(app, "/runs/a/notes", b"undelivered=true")).json()
+    assert [n["note_id"] for n in pending["notes"]] == ["n2"] and pending["undelivered"]
+    scoped = await asgi_request(app, "/runs/a/notes", headers=[(b"x-tenant", b"ta")])
+    assert scoped.status == 200 and len(scoped.json()["notes"]) == 2
+    for path, headers in (
+        ("/runs/a/notes", [(b"x-tenant", b"tb")]),
+        ("/runs/missing/notes", []),
+        ("/runs/missing/notes", [(b"x-tenant", b"ta")]),
+    ):
+        assert (await asgi_request(app, path, headers=headers)).status == 404
+    assert (await asgi_request(app, "/runs/b/notes")).json()["notes"] == []
+    assert (await asgi_request(app, "/runs/a/notes", b"undelivered=yes")).status == 400
+    assert (await asgi_request(app, "/runs/a/notes", b"limit=1")).status == 400
+    run = (await asgi_request(app, "/runs/a")).json()
+    assert run["pause_requested"] is True and run["cancel_requested"] is False
+    assert run["replay"] is None
