@@ -231,3 +231,48 @@ async def test_bad_input_is_refused_before_sql(
     run = await state_store.get_run("r1")
     assert run is not None and run.status == "running" and not run.pause_requested
     assert await state_store.get_run_events("r1") == []
+
+
+async def test_cli_show_prints_notes_and_requests(
+    state_store: StateStore, database_url: str, tmp_path: Any
+) -> None:
+    import asyncio
+    import json
+    import os
+    import subprocess
+    import sys
+
+    await state_store.create_run("r1", "agent")
+    await state_store.add_note("r1", note_id="n1", text="check the totals")
+    await state_store.add_note("r1", note_id="n2", text="also the tax")
+    await state_store.mark_notes_delivered("r1", ["n1"], iteration=2)
+    await state_store.request_pause("r1", reason="needs review")
+    await state_store.request_cancel("r1")
+    await state_store.create_run("r2", "agent")
+    await state_store.pause_run("r2", status="paused", pause_data={})
+
+    env = {**os.environ, "HOME": str(tmp_path), "DENDRUX_DATABASE_URL": database_url}
+
+    def dendrux(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "dendrux", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        return done.stdout
+
+    out = await asyncio.to_thread(dendrux, "show", "r1")
+    assert "pause requested: needs review" in out and "cancel requested" in out
+    assert "notes (2)" in out
+    assert "delivered at iteration 2  check the totals" in out
+    assert "pending  also the tax" in out
+    shown = json.loads(await asyncio.to_thread(dendrux, "show", "r1", "--json"))
+    assert [n["note_id"] for n in shown["notes"]] == ["n1", "n2"]
+    assert shown["run"]["pause_requested"] and shown["run"]["cancel_requested"]
+    quiet = await asyncio.to_thread(dendrux, "show", "r2")
+    assert "requested" not in quiet and "notes (" not in quiet
+    listed = await asyncio.to_thread(dendrux, "runs", "--color", "always")
+    assert "\x1b[33mpaused" in listed
