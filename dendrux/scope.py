@@ -1,15 +1,17 @@
-"""The tenant scope of the reads that take ``tenant_id=`` as 0.4.1 does: `UNSCOPED`
-(no tenant predicate), ``None`` (untenanted runs only) or a tenant.
+"""The tenant scope of 0.4.1's scoped reads (``tenant_id=``): a tenant, ``None``
+(untenanted runs only) or `UNSCOPED` (left out: no tenant predicate).
 
-Kept apart from `dendrux.types` so the read facade can take it as a default
-argument without creating that module's dataclasses (import time); `dendrux.types`
-re-exports every name here.
+Its own import-light module, so the read facade (`dendrux.store`) can take it
+as a default without loading `dendrux.types`; `dendrux.types` re-exports it.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 from typing import Literal, TypeAlias
+
+from dendrux.errors import InvalidArgumentTypeError
+from dendrux.validation import check_text
 
 
 class Unscoped(Enum):
@@ -28,3 +30,16 @@ UNSCOPED = Unscoped.UNSCOPED
 
 TenantScope: TypeAlias = "str | Literal[Unscoped.UNSCOPED] | None"
 """``tenant_id=`` of the scoped reads: a tenant, ``None`` (untenanted runs) or `UNSCOPED`."""
+
+
+def check_scope(name: str, value: object) -> tuple[bool, str | None]:
+    """A tenant scope as two query parameters: whether it applies, and the tenant."""
+    if value is UNSCOPED:
+        return False, None
+    if value is None:
+        return True, None
+    if isinstance(value, str):
+        return True, check_text(name, value)
+    raise InvalidArgumentTypeError(
+        f"{name} must be a str, None (untenanted runs) or UNSCOPED, got {type(value).__name__}"
+    )

@@ -26,21 +26,24 @@ from dendrux.db.engine import Engine
 from dendrux.db.holder import EngineHolder
 from dendrux.db.options import bool_option
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
-from dendrux.read import rows, runs
+from dendrux.read import notes, rows, runs
 from dendrux.read.filters import STREAM_PAGE, RunFilters, rows_page, runs_page
 from dendrux.read.records import (
     LLMCall,
     PausePair,
+    ReplaySummary,
     RunDetail,
+    RunNote,
     RunSummary,
     StoredEvent,
     ToolInvocation,
     TraceEntry,
 )
 from dendrux.read.usage import RunSubtree, RunUsage, SubtreeNode
-from dendrux.scope import UNSCOPED, TenantScope
+from dendrux.scope import UNSCOPED, TenantScope, check_scope
 from dendrux.validation import (
     check_aware,
+    check_bool,
     check_event_types,
     check_index_filter,
     check_int,
@@ -58,10 +61,13 @@ T = TypeVar("T")
 
 __all__ = [
     "STREAM_PAGE",
+    "UNSCOPED",
     "LLMCall",
     "PausePair",
+    "ReplaySummary",
     "RunDetail",
     "RunNotFoundError",
+    "RunNote",
     "RunStore",
     "RunSubtree",
     "RunSummary",
@@ -319,15 +325,37 @@ class RunStore(EngineHolder):
         for every tenant, None for untenanted runs only, or a tenant; a run out of scope
         is left out with everything below it. Raises `RunNotFoundError` when the run does
         not exist or is out of scope."""
-        from dendrux.read.usage import check_scope, read_subtree
+        from dendrux.read.usage import read_subtree
 
         run_id = check_required_id("run_id", run_id)
-        scope = check_scope(tenant_id)
+        scope = check_scope("tenant_id", tenant_id)
         async with self._db().connect() as conn:
             subtree = await read_subtree(conn, run_id, scope)
         if subtree is None:
             raise RunNotFoundError(run_id)
         return subtree
+
+    async def get_notes(
+        self,
+        run_id: str,
+        *,
+        undelivered_only: bool = False,
+        tenant_id: TenantScope = UNSCOPED,
+    ) -> list[RunNote]:
+        """A run's inbox notes in delivery order (``created_at``, then id).
+
+        With ``tenant_id`` given (a tenant, or ``None`` for an untenanted run) the run
+        must belong to exactly that tenant, else `RunNotFoundError` and nothing is read;
+        left out (trusted use), a run without notes or that does not exist gives ``[]``.
+        """
+        run_id = check_required_id("run_id", run_id)
+        undelivered = check_bool("undelivered_only", undelivered_only)
+        scope = check_scope("tenant_id", tenant_id)
+        async with self._db().connect() as conn:
+            if scope[0] and not await notes.run_in_scope(conn, run_id, scope[1]):
+                raise RunNotFoundError(run_id)
+            rows_ = await notes.note_rows(conn, run_id, undelivered, scope)
+            return RunNote.from_rows(rows_, conn.dialect)
 
     async def get_pii_mapping(self, run_id: str) -> dict[str, str]:
         """Placeholder -> real value of a run; ``{}`` when there is none or no such run."""

@@ -25,6 +25,8 @@ from dendrux.read.delegation import DelegationInfo as DelegationInfo
 from dendrux.read.delegation import ParentRef as ParentRef
 from dendrux.read.delegation import RunBrief as RunBrief
 from dendrux.read.delegation import SubtreeSummary as SubtreeSummary
+from dendrux.read.records import REPLAY_META_KEY as REPLAY_META_KEY
+from dendrux.read.records import ReplaySummary as ReplaySummary
 from dendrux.scope import UNSCOPED as UNSCOPED
 from dendrux.scope import TenantScope as TenantScope
 from dendrux.scope import Unscoped as Unscoped
@@ -63,9 +65,6 @@ class ToolTarget(StrEnum):
 
 PAUSE_REQUEST_META_KEY = "dendrux.pause_request"
 """``agent_runs.meta`` key holding the latest ``request_pause`` reason (0.4.1's key)."""
-
-REPLAY_META_KEY = "dendrux.replay"
-"""``agent_runs.meta`` key holding what a run replayed from earlier runs (0.4.1's key)."""
 
 
 class GovernanceEventType(StrEnum):
@@ -318,6 +317,7 @@ class RunRecord:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     tenant_id: str | None = None
+    pause_requested: bool = False
 
 
 @dataclass(slots=True)
@@ -408,7 +408,8 @@ class CreateRunResult:
 
 @dataclass(frozen=True, slots=True)
 class SweptRun:
-    """A run a sweep marked as ``error``, with why and when."""
+    """A run a sweep finished, with why and when: ``status`` is ``error``, or
+    ``cancelled`` for a stale run whose cancellation was requested (0.4.1)."""
 
     run_id: str
     agent_name: str
@@ -416,3 +417,33 @@ class SweptRun:
     failure_reason: str
     last_progress_at: datetime | None
     swept_at: datetime
+    status: str = "error"
+
+
+# ---------------------------------------------------------------------------
+# Cooperative control and the notes inbox (0.4.1's runtime read models).
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunControl:
+    """What a runner checks at each checkpoint, read in one statement; a missing run
+    reads as all False (nothing to act on)."""
+
+    cancel_requested: bool = False
+    pause_requested: bool = False
+    has_pending_notes: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRecord:
+    """One ``run_inbox`` row as the runtime sees it; the delivery fields stay None
+    until the runner handed the note to the model."""
+
+    id: str
+    run_id: str
+    text: str
+    metadata: Any = None
+    created_at: datetime | None = None
+    delivered_at: datetime | None = None
+    delivered_iteration: int | None = None

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, StoreClosedError
-from dendrux.state import StateStore, retention, rows, runs
+from dendrux.state import StateStore, control, notes, retention, rows, runs
 
 T = InvalidArgumentTypeError
 V = InvalidArgumentError
@@ -112,6 +112,40 @@ def base_kwargs(method: str) -> dict[str, Any]:
             iteration_count=2,
             pii_mapping={"<P2>": "Eve"},
         ),
+        "request_pause": dict(run_id="r1", reason="lunch"),
+        "try_pause_run": dict(
+            run_id="r1",
+            status="paused",
+            pause_data={"step": 2},
+            iteration_count=2,
+            pii_mapping=None,
+            total_usage=usage,
+        ),
+        "pause_with_event": dict(
+            run_id="r1",
+            status="paused",
+            pause_data={"step": 2},
+            event_data={"status": "paused"},
+            iteration_count=2,
+            pii_mapping=None,
+            total_usage=usage,
+        ),
+        "finalize_with_event": dict(
+            run_id="r1",
+            status="error",
+            allowed_current_statuses=["running"],
+            event_type="run.error",
+            event_data={"error": "boom"},
+            error="boom",
+            iteration_count=3,
+            total_usage=usage,
+            pii_mapping=None,
+            failure_reason="crash",
+        ),
+        "get_run_control": dict(run_id="r1"),
+        "add_note": dict(run_id="r1", note_id="note9", text="hi", metadata={"a": 1}),
+        "get_notes": dict(run_id="r1", undelivered_only=True, tenant_id="acme"),
+        "mark_notes_delivered": dict(run_id="r1", note_ids=["note9"], iteration=1),
         "get_pause_state": dict(run_id="w1"),
         "get_pii_mapping": dict(run_id="w1"),
         "claim_paused_run": dict(run_id="w1", expected_status="waiting_approval"),
@@ -211,6 +245,14 @@ METHODS = [
     "finalize_run",
     "finalize_run_if_status_in",
     "pause_run",
+    "request_pause",
+    "try_pause_run",
+    "pause_with_event",
+    "finalize_with_event",
+    "get_run_control",
+    "add_note",
+    "get_notes",
+    "mark_notes_delivered",
     "get_pause_state",
     "get_pii_mapping",
     "claim_paused_run",
@@ -241,7 +283,11 @@ RUN_ID_METHODS = [m for m in METHODS if "run_id" in base_kwargs(m)]
 
 
 def function_for(method: str) -> Callable[..., Awaitable[Any]]:
-    module = retention if method == "purge_runs" else runs if method in runs.__all__ else rows
+    module: Any = retention if method == "purge_runs" else runs if method in runs.__all__ else rows
+    if method in control.__all__:
+        module = control
+    elif method in notes.__all__:
+        module = notes
     fn: Callable[..., Awaitable[Any]] = getattr(module, method)
     return fn
 
@@ -471,6 +517,38 @@ def _cases() -> list[Case]:
         Case("pause_run", "pause_data", BAD_PAYLOAD_DICT),
         Case("pause_run", "iteration_count", BAD_OPTIONAL_INT),
         Case("pause_run", "pii_mapping", BAD_PII),
+        # cooperative control and the notes inbox (0.4.1)
+        Case("request_pause", "reason", BAD_OPTIONAL_TEXT),
+        *[
+            case
+            for m in ("try_pause_run", "pause_with_event")
+            for case in (
+                Case(m, "status", (("running", V), ("success", V), *BAD_WRITER_STATUS)),
+                Case(m, "pause_data", BAD_PAYLOAD_DICT),
+                Case(m, "iteration_count", BAD_OPTIONAL_INT),
+                Case(m, "pii_mapping", BAD_PII),
+                Case(m, "total_usage", BAD_USAGE[:1] + BAD_USAGE[2:]),
+            )
+        ],
+        Case("pause_with_event", "event_data", BAD_JSON_ANY),
+        Case("finalize_with_event", "status", (("running", V), *BAD_WRITER_STATUS)),
+        Case("finalize_with_event", "allowed_current_statuses", (("running", T), (["nope"], V))),
+        Case("finalize_with_event", "event_type", BAD_EVENT_TYPE),
+        Case("finalize_with_event", "event_data", BAD_JSON_ANY),
+        Case("finalize_with_event", "failure_reason", BAD_OPTIONAL_TEXT),
+        Case("finalize_with_event", "total_usage", BAD_USAGE[:1] + BAD_USAGE[2:]),
+        Case("add_note", "note_id", BAD_REQUIRED_ID),
+        Case("add_note", "text", (*BAD_REQUIRED_TEXT, ("", V))),
+        Case("add_note", "metadata", BAD_JSON_ANY),
+        Case("add_note", "tenant_id", ((1, T), (b"t", T), ("a\x00", V))),
+        Case("get_notes", "undelivered_only", BAD_BOOL),
+        Case("get_notes", "tenant_id", ((1, T), (["acme"], T), ("a\x00", V))),
+        Case(
+            "mark_notes_delivered",
+            "note_ids",
+            (("note9", T), (None, T), (5, T), ([1], T), ([""], V), (["x" * 27], V)),
+        ),
+        Case("mark_notes_delivered", "iteration", BAD_REQUIRED_INT),
         Case("claim_paused_run", "expected_status", BAD_EXPECTED_STATUS),
         Case("submit_and_claim", "expected_status", BAD_EXPECTED_STATUS),
         Case("submit_and_claim", "submitted_data", BAD_PAYLOAD_DICT),

@@ -54,7 +54,7 @@ async def _race(
 
 async def _paused(store: StateStore, run_id: str) -> None:
     await store.create_run(run_id, "agent")
-    assert await store.pause_run(run_id, status="waiting_human_input", pause_data={"q": 1})
+    await store.pause_run(run_id, status="waiting_human_input", pause_data={"q": 1})
 
 
 async def test_claim_paused_run_race(two_stores: tuple[StateStore, StateStore]) -> None:

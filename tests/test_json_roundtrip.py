@@ -236,7 +236,7 @@ async def _make_run(store: StateStore) -> None:
 
 async def _make_paused_run(store: StateStore) -> None:
     await store.create_run(RUN, "agent")
-    assert await store.pause_run(
+    await store.pause_run(
         RUN, status="waiting_client_tool", pause_data={"kept": [1, True], "top_one": "old"}
     )
 

@@ -98,7 +98,15 @@ def test_run_detail_extends_the_summary() -> None:
     names = [f.name for f in dataclasses.fields(RunDetail)]
     summary = [f.name for f in dataclasses.fields(RunSummary)]
     assert names[: len(summary)] == summary
-    assert names[len(summary) :] == ["strategy", "input_data", "answer", "error", "failure_reason"]
+    assert names[len(summary) :] == [
+        "strategy",
+        "input_data",
+        "answer",
+        "error",
+        "failure_reason",
+        "cancel_requested",
+        "pause_requested",
+    ]
 
 
 def test_public_names() -> None:

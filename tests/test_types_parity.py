@@ -278,10 +278,10 @@ async def test_create_run_result_status_is_a_run_status(state_store: StateStore)
 
 async def test_paused_is_a_status_writers_and_readers_take(state_store: StateStore) -> None:
     await state_store.create_run("r1", "agent")
-    assert await state_store.pause_run("r1", status="paused", pause_data={"step": 3})
+    await state_store.pause_run("r1", status="paused", pause_data={"step": 3})
     assert [r.id for r in await state_store.list_runs(status="paused")] == ["r1"]
     assert await state_store.claim_paused_run("r1", expected_status=RunStatus.PAUSED)
-    assert await state_store.pause_run("r1", status=RunStatus.PAUSED, pause_data={"step": 4})
+    await state_store.pause_run("r1", status=RunStatus.PAUSED, pause_data={"step": 4})
     assert await state_store.submit_and_claim(
         "r1", expected_status="paused", submitted_data={"note": "go on"}
     )

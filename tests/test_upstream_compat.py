@@ -180,6 +180,7 @@ DETAIL_EXTRAS: dict[str, dict[str, Any]] = {
         "answer": None,
         "error": None,
         "failure_reason": None,
+        "cancel_requested": True,  # as the fixture stores it (RunDetail shows it since 0.4.1)
     },
     E: {
         "strategy": "react",
@@ -669,6 +670,7 @@ async def pristine(dialect: str, upstream_url: str) -> dict[str, Any]:
         "token_usage",
         "llm_interactions",
         "run_events",
+        "run_inbox",  # 0.4.0's notes inbox
     }
     return snap
 

@@ -154,7 +154,7 @@ class BareStore:
             run_id, status, dumps(output), None, iteration_count,
             u.input_tokens, u.output_tokens, u.cost_usd, u.cache_read_input_tokens or 0,
             u.cache_creation_input_tokens or 0, u.reasoning_tokens or 0, None, self.b.now(),
-            expected_current_status, True,
+            expected_current_status, True, None,  # no failure_reason
         )  # fmt: skip
         return (await self.b.unit([(self.finalize, args)]))[0] is not None
 

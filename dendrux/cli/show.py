@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from dendrux.cli.command import json_flag, open_reader
 from dendrux.cli.printer import TimelinePrinter, event_line
-from dendrux.cli.render import dumps, emit, live_usage, record
+from dendrux.cli.render import clock, dumps, emit, live_usage, record, truncate
 from dendrux.cli.style import Style
-from dendrux.cli.timeline import all_events, read_timeline, timeline_json
+from dendrux.cli.timeline import Timeline, all_events, read_timeline, timeline_json
 from dendrux.cli.values import arg_type, positive_seconds, whole
 from dendrux.errors import RunNotFoundError
 from dendrux.status import TERMINAL_STATUS_VALUES
@@ -39,9 +39,11 @@ async def show(args: argparse.Namespace, url: str, style: Style) -> int:
     printer = TimelinePrinter(timeline, style, full=args.full, now=now)
     sections = [
         printer.header(),
+        control_lines(timeline, style),
         live_usage_lines(subtree, style),
         printer.timeline(),
         printer.uncorrelated(),
+        note_lines(timeline, style, full=args.full),
     ]
     if args.conversation:
         sections.append(printer.conversation())
@@ -99,6 +101,35 @@ def live_usage_json(subtree: RunSubtree | None) -> dict[str, Any] | None:
             for n in subtree.nodes
         ],
     }
+
+
+def control_lines(timeline: Timeline, style: Style) -> list[str]:
+    """A pending pause request (with its reason) and a pending cancel request."""
+    from dendrux.types import PAUSE_REQUEST_META_KEY
+
+    run, lines = timeline.run, []
+    if run.pause_requested:
+        request = (run.meta or {}).get(PAUSE_REQUEST_META_KEY)
+        reason = request.get("reason") if isinstance(request, dict) else None
+        text = "pause requested" + (f": {reason}" if reason else "")
+        lines.append(style.paint(text, "yellow"))
+    if run.cancel_requested:
+        lines.append(style.paint("cancel requested", "yellow"))
+    return lines
+
+
+def note_lines(timeline: Timeline, style: Style, *, full: bool) -> list[str]:
+    """The run's inbox notes in delivery order, each delivered (at an iteration) or pending."""
+    if not timeline.notes:
+        return []
+    lines = [style.paint(f"notes ({len(timeline.notes)})", "bold")]
+    for note in timeline.notes:
+        if note.delivered_at is None:
+            state = style.paint("pending", "yellow")
+        else:
+            state = style.paint(f"delivered at iteration {note.delivered_iteration}", "dim")
+        lines.append(f"  {clock(note.created_at)}  {state}  {truncate(note.text, full)}")
+    return lines
 
 
 async def events(args: argparse.Namespace, url: str, style: Style) -> int:

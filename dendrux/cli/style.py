@@ -24,6 +24,7 @@ class Style:
         "max_iterations": "yellow",
         "running": "cyan",
         "pending": "cyan",
+        "paused": "yellow",  # cooperatively paused (0.4.1): parked like a waiting run
     }
 
     def __init__(self, enabled: bool, *, unicode: bool = True) -> None:
@@ -50,6 +51,6 @@ class Style:
         return f"\x1b[{codes}m{text}\x1b[0m"
 
     def status(self, status: str, text: str | None = None) -> str:
-        """A run status in its colour (waiting statuses yellow)."""
+        """A run status in its colour (waiting and paused statuses yellow)."""
         colour = self._STATUS.get(status, "yellow" if status.startswith("waiting") else "")
         return self.paint(text if text is not None else status, *([colour] if colour else []))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         LLMCall,
         PausePair,
         RunDetail,
+        RunNote,
         RunStore,
         StoredEvent,
         ToolInvocation,
@@ -65,6 +66,8 @@ class Timeline:
     subtree: SubtreeSummary | None
     children: list[Child]
     traces: list[TraceEntry]
+    notes: list[RunNote] = dataclasses.field(default_factory=list)
+    """The run's inbox notes (0.4.1), delivered or not."""
 
 
 async def all_events(store: RunStore, run_id: str, after: int | None) -> list[StoredEvent]:
@@ -118,6 +121,7 @@ async def read_timeline(reader: RunStore, run_id: str) -> Timeline:
         subtree=info.subtree_summary if info else None,
         children=await _children(reader, info.children if info else [], {run_id}, 1),
         traces=await reader.get_traces(run_id),
+        notes=await reader.get_notes(run_id),
     )
 
 
@@ -175,4 +179,5 @@ def timeline_json(t: Timeline, now: datetime) -> dict[str, Any]:
         "tool_calls": [record(c) for c in t.tools],
         "children": [c.as_json() for c in t.children],
         "conversation": [record(tr) for tr in t.traces],
+        "notes": [record(n) for n in t.notes],
     }

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from dendrux.errors import RunNotFoundError
+from dendrux.errors import InvalidArgumentError, RunNotFoundError
 from dendrux.http.params import Query
 from dendrux.http.responses import HTTPError, run_not_found, served
 from dendrux.read.filters import MAX_PAGE, ROWS_PAGE, RUNS_PAGE
@@ -46,6 +46,7 @@ RUN_ROUTES = {
     ("traces",): "traces",
     ("pauses",): "pauses",
     ("subtree",): "subtree",
+    ("notes",): "notes",
 }
 """The path below ``/runs/{id}`` -> the route's name."""
 
@@ -229,6 +230,21 @@ async def get_subtree(req: Request) -> object:
     }
 
 
+async def list_notes(req: Request) -> object:
+    """A run's inbox notes in delivery order; ``?undelivered=true`` for the pending ones."""
+    flag = req.query.text("undelivered")
+    if flag not in (None, "true", "false"):
+        raise InvalidArgumentError(f"undelivered must be true or false, got {flag[:40]!r}")
+    undelivered = flag == "true"
+    req.query.finish()
+
+    def fetch() -> Awaitable[Sequence[object]]:
+        return req.store.get_notes(req.run_id, undelivered_only=undelivered)
+
+    rows = await _scoped(req, fetch)
+    return {"notes": [served(row) for row in rows], "undelivered": undelivered}
+
+
 JSON_ROUTES: dict[str, Handler] = {
     "runs": list_runs,
     "run": get_run,
@@ -238,5 +254,6 @@ JSON_ROUTES: dict[str, Handler] = {
     "traces": list_traces,
     "pauses": list_pauses,
     "subtree": get_subtree,
+    "notes": list_notes,
 }
 """Route name -> handler for every route answered with one JSON body."""

@@ -15,7 +15,7 @@ builds one record through the class's own ``__init__``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, make_dataclass
+from dataclasses import dataclass, field, fields, make_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,60 @@ def _twin(cls: type) -> Callable[..., Any]:
 
 # -- runs -------------------------------------------------------------------------------
 
+REPLAY_META_KEY = "dendrux.replay"
+"""``agent_runs.meta`` key of a run's `ReplaySummary` (0.4.1's; `dendrux.types` re-exports it)."""
+
+
+@dataclass(frozen=True)
+class ReplaySummary:
+    """What a run replayed from earlier runs (``meta["dendrux.replay"]``): run ids
+    replayed in full or as text only, whose reasoning was kept or dropped, and notes
+    on what was left out. Lists, so not hashable (as 0.4.1's)."""
+
+    runs_full: list[str] = field(default_factory=list)
+    runs_text: list[str] = field(default_factory=list)
+    reasoning_kept: list[str] = field(default_factory=list)
+    reasoning_dropped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept under ``meta["dendrux.replay"]``."""
+        return {
+            "runs_full": list(self.runs_full),
+            "runs_text": list(self.runs_text),
+            "reasoning_kept": list(self.reasoning_kept),
+            "reasoning_dropped": list(self.reasoning_dropped),
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReplaySummary:
+        """Read the stored form back: unknown keys ignored, a missing or empty list ``[]``."""
+
+        def items(key: str) -> list[str]:
+            value = data.get(key)
+            if isinstance(value, list):
+                return list(value)
+            return [] if not value else [value]
+
+        return cls(
+            items("runs_full"),
+            items("runs_text"),
+            items("reasoning_kept"),
+            items("reasoning_dropped"),
+            items("warnings"),
+        )
+
+
+def replay_of(meta: Any) -> ReplaySummary | None:
+    """A run's `ReplaySummary` from its decoded ``meta``; None unless the key holds a dict.
+    Most runs have no such key: one class test and one lookup per row."""
+    if meta.__class__ is not dict:
+        return None
+    data = meta.get(REPLAY_META_KEY)
+    return ReplaySummary.from_dict(data) if data.__class__ is dict else None
+
+
 SUMMARY_COLUMNS = (
     "id", "agent_name", "status", "created_at", "updated_at", "iteration_count",
     "total_input_tokens", "total_output_tokens", "total_cache_read_tokens",
@@ -71,10 +125,11 @@ SUMMARY_COLUMNS = (
 
 RUN_COLUMNS = (
     *SUMMARY_COLUMNS, "strategy", "input_data", "output_data", "error", "failure_reason",
-    "retry_of_run_id", "last_progress_at", "cancel_requested",
+    "cancel_requested", "pause_requested", "retry_of_run_id", "last_progress_at",
 )  # fmt: skip
-"""``get_run`` and ``list_runs`` (and ``list_runs_by_meta``): `RunDetail` reads the first
-22 columns; the upstream-named ``RunRecord`` (`dendrux.state.rowmap`) all 25."""
+"""``get_run`` and ``list_runs`` (and ``list_runs_by_meta``): `RunDetail` reads all but
+``retry_of_run_id`` and ``last_progress_at``; the upstream-named ``RunRecord``
+(`dendrux.state.rowmap`) all 26."""
 RUN_OUTPUT_DATA = RUN_COLUMNS.index("output_data")
 
 
@@ -99,6 +154,8 @@ class RunSummary:
     tenant_id: str | None = None
     total_reasoning_tokens: int = 0
     meta: dict[str, Any] | None = None
+    replay: ReplaySummary | None = None
+    """What the run replayed from earlier runs (0.4.1), from ``meta["dendrux.replay"]``."""
 
     @classmethod
     def from_rows(cls, rows: Rows, d: Dialect) -> list[RunSummary]:
@@ -106,9 +163,13 @@ class RunSummary:
         ts, js, make = d.read_ts, d.read_json, _twin(cls)
         out = []
         for r in rows:
+            meta = js(r[16])
+            replay = None
+            if meta.__class__ is dict and REPLAY_META_KEY in meta:  # rare: one lookup
+                replay = replay_of(meta)
             summary = make(
                 r[0], r[1], r[2], ts(r[3]), ts(r[4]), r[5], r[6], r[7], r[8], r[9], r[10],
-                r[11], r[12], r[13], r[14], r[15], js(r[16]),
+                r[11], r[12], r[13], r[14], r[15], meta, replay,
             )  # fmt: skip
             summary.__class__ = cls
             out.append(summary)
@@ -124,6 +185,8 @@ class RunDetail(RunSummary):
     answer: Any = None
     error: str | None = None
     failure_reason: str | None = None
+    cancel_requested: bool = False
+    pause_requested: bool = False
 
     @classmethod
     def from_row(cls, r: Any, d: Dialect, output_data: Any = None) -> RunDetail:
@@ -134,9 +197,11 @@ class RunDetail(RunSummary):
         if output_data is None:
             output_data = js(r[RUN_OUTPUT_DATA])
         answer = output_data.get("answer") if isinstance(output_data, dict) else None
+        meta, flag = js(r[16]), d.read_bool
         return cls(
             r[0], r[1], r[2], ts(r[3]), ts(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-            r[12], r[13], r[14], r[15], js(r[16]), r[17], js(r[18]), answer, r[20], r[21],
+            r[12], r[13], r[14], r[15], meta, replay_of(meta), r[17], js(r[18]), answer, r[20],
+            r[21], flag(r[22]), flag(r[23]),
         )  # fmt: skip
 
 
@@ -304,6 +369,35 @@ class LLMCall:
         return out
 
 
+# -- notes ------------------------------------------------------------------------------
+
+NOTE_COLUMNS = (
+    "id", "run_id", "text", "metadata", "created_at", "delivered_at", "delivered_iteration",
+)  # fmt: skip
+"""``get_notes`` / ``get_undelivered_notes``: `RunNote`'s fields, in order."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunNote:
+    """A note submitted to a run's inbox. ``delivered_at`` / ``delivered_iteration`` stay
+    None until the runner handed it to the model (a note undelivered on a finished run
+    was never seen); ``metadata`` is the application's own and never reaches the model."""
+
+    note_id: str
+    run_id: str
+    text: str
+    metadata: Any
+    created_at: datetime | None
+    delivered_at: datetime | None
+    delivered_iteration: int | None
+
+    @classmethod
+    def from_rows(cls, rows: Rows, d: Dialect) -> list[RunNote]:
+        """``get_notes`` rows (`NOTE_COLUMNS`)."""
+        ts, js = d.read_ts, d.read_json
+        return [cls(r[0], r[1], r[2], js(r[3]), ts(r[4]), ts(r[5]), r[6]) for r in rows]
+
+
 # -- pauses -----------------------------------------------------------------------------
 
 
@@ -387,6 +481,7 @@ DATETIME_FIELDS: dict[type, tuple[str, ...]] = {
     ToolInvocation: ("created_at",),
     LLMCall: ("created_at",),
     PausePair: ("pause_at", "resume_at"),
+    RunNote: ("created_at", "delivered_at"),
 }
 """The fields of each record that hold an aware-UTC datetime (or None), for serialisers
 (ISO-8601 output) that must not guess from annotation text; a test checks it against
@@ -396,13 +491,17 @@ __all__ = [
     "DATETIME_FIELDS",
     "EVENT_COLUMNS",
     "LLM_CALL_COLUMNS",
+    "NOTE_COLUMNS",
+    "REPLAY_META_KEY",
     "RUN_COLUMNS",
     "SUMMARY_COLUMNS",
     "TOOL_COLUMNS",
     "TRACE_COLUMNS",
     "LLMCall",
     "PausePair",
+    "ReplaySummary",
     "RunDetail",
+    "RunNote",
     "RunSummary",
     "StoredEvent",
     "ToolInvocation",

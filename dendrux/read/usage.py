@@ -18,11 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dendrux.errors import InvalidArgumentTypeError
 from dendrux.read.delegation import MAX_DELEGATION_DEPTH
 from dendrux.read.records import RUN_COLUMNS, SUMMARY_COLUMNS, RunSummary
-from dendrux.scope import UNSCOPED
-from dendrux.validation import check_text
 
 if TYPE_CHECKING:
     from dendrux.db.engine import Connection, Row
@@ -42,18 +39,7 @@ COST_DECIMALS = 6
 float sum of many calls does not read as 0.30000000000000004."""
 
 Scope = tuple[bool, str | None]
-"""A checked ``tenant_id=`` scope: (every tenant?, the tenant when not)."""
-
-
-def check_scope(tenant_id: object) -> Scope:
-    """``UNSCOPED`` (no tenant predicate), ``None`` (untenanted runs only) or a tenant."""
-    if tenant_id is UNSCOPED:
-        return True, None
-    if tenant_id is not None and not isinstance(tenant_id, str):
-        raise InvalidArgumentTypeError(
-            f"tenant_id must be a str, None or UNSCOPED, got {type(tenant_id).__name__}"
-        )
-    return False, check_text("tenant_id", tenant_id, optional=True)
+"""A checked ``tenant_id=`` scope (`dendrux.scope.check_scope`): (applies?, the tenant)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +128,8 @@ async def read_subtree_usage(conn: Connection, run_id: str) -> RunUsage:
 async def subtree_rows(conn: Connection, query: str, run_id: str, scope: Scope) -> Sequence[Row]:
     """``subtree_summaries`` or ``subtree_runs`` rows; none when the root is missing or out
     of scope. ``scope`` comes from `check_scope`."""
-    every, tenant = scope
-    return await conn.fetch_all(query, run_id, every, tenant, MAX_DELEGATION_DEPTH)
+    applies, tenant = scope
+    return await conn.fetch_all(query, run_id, not applies, tenant, MAX_DELEGATION_DEPTH)
 
 
 async def read_subtree(conn: Connection, run_id: str, scope: Scope) -> RunSubtree | None:
@@ -169,7 +155,6 @@ __all__ = [
     "RunSubtree",
     "RunUsage",
     "SubtreeNode",
-    "check_scope",
     "read_run_usage",
     "read_subtree",
     "read_subtree_usage",

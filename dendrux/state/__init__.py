@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dendrux.errors import IdempotencyConflictError
+    from dendrux.scope import UNSCOPED
     from dendrux.state.retention import PurgeResult
     from dendrux.state.store import StateStore
     from dendrux.state.usage import SubtreeNodeRecord, SubtreeRecord, UsageRollup
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
         CreateRunResult,
         DelegationInfo,
         LLMInteractionRecord,
+        NoteRecord,
         ParentRef,
         RunBrief,
+        RunControl,
         RunEventRecord,
         RunRecord,
         SubtreeSummary,
@@ -37,6 +40,9 @@ _WHERE = {
     "CreateRunResult": "dendrux.types",
     "DelegationInfo": "dendrux.types",
     "LLMInteractionRecord": "dendrux.types",
+    "NoteRecord": "dendrux.types",
+    "RunControl": "dendrux.types",
+    "UNSCOPED": "dendrux.scope",
     "ParentRef": "dendrux.types",
     "RunBrief": "dendrux.types",
     "RunEventRecord": "dendrux.types",
@@ -51,13 +57,16 @@ _WHERE = {
 }
 
 __all__ = [
+    "UNSCOPED",
     "CreateRunResult",
     "DelegationInfo",
     "IdempotencyConflictError",
     "LLMInteractionRecord",
+    "NoteRecord",
     "ParentRef",
     "PurgeResult",
     "RunBrief",
+    "RunControl",
     "RunEventRecord",
     "RunRecord",
     "StateStore",

@@ -28,12 +28,14 @@ class AppendedEvent(NamedTuple):
     created_at: datetime
 
 
-async def append_event(conn: Connection, event: AppendedEvent) -> None:
-    """``append_run_event``. Refused, rolling back the caller's transaction, when the
-    run's indexes already reach the INTEGER maximum: the next one would not fit either
-    dialect's range."""
-    if await conn.fetch_value("append_run_event", *event) is None:
+async def append_event(conn: Connection, event: AppendedEvent) -> int:
+    """``append_run_event``; returns the index it took. Refused, rolling back the
+    caller's transaction, when the run's indexes already reach the INTEGER maximum:
+    the next one would not fit either dialect's range."""
+    index = await conn.fetch_value("append_run_event", *event)
+    if index is None:
         raise InvalidArgumentError(
             f"run_id {event.run_id!r}: its events already reach sequence_index {INT32_MAX}, "
             "the largest an INTEGER column holds; no event can follow"
         )
+    return int(index)

@@ -4,8 +4,8 @@
 ``RunEventRecord`` and ``LLMInteractionRecord`` as upstream dendrux does. Each
 statement is still decoded in one place: a row shared with `RunStore` is built
 into its public record by `dendrux.read.records`, and the adapter here adds only
-the columns that record does not carry (row ids, ``output_data``, progress and
-cancel flags), read at the positions the same column tuples declare.
+the columns that record does not carry (row ids, ``output_data``, progress,
+retry lineage), read at the positions the same column tuples declare.
 ``get_llm_interactions`` is `StateStore`'s alone; its builder is the one below.
 """
 
@@ -33,9 +33,7 @@ from dendrux.types import (
     TraceRecord,
 )
 
-_RETRY_OF, _LAST_PROGRESS, _CANCEL = (
-    RUN_COLUMNS.index(c) for c in ("retry_of_run_id", "last_progress_at", "cancel_requested")
-)
+_RETRY_OF, _LAST_PROGRESS = (RUN_COLUMNS.index(c) for c in ("retry_of_run_id", "last_progress_at"))
 _TRACE_ID = TRACE_COLUMNS.index("id")
 _TOOL_ID = TOOL_COLUMNS.index("id")
 _EVENT_ID = EVENT_COLUMNS.index("id")
@@ -82,10 +80,11 @@ def run_record(row: Row, d: Dialect) -> RunRecord:
         last_progress_at=d.read_ts(r[_LAST_PROGRESS]),
         failure_reason=run.failure_reason,
         retry_of_run_id=r[_RETRY_OF],
-        cancel_requested=d.read_bool(r[_CANCEL]),
+        cancel_requested=run.cancel_requested,
         created_at=run.created_at,
         updated_at=run.updated_at,
         tenant_id=run.tenant_id,
+        pause_requested=run.pause_requested,
     )
 
 

@@ -158,7 +158,7 @@ async def _changed(db: Executor, query: str, run_id: str, args: tuple[Any, ...])
 
 
 class FinalizeArgs(NamedTuple):
-    """The parameters of ``finalize_run`` / ``finalize_run_if_status_in`` (``?1..?15``,
+    """The parameters of ``finalize_run`` / ``finalize_run_if_status_in`` (``?1..?16``,
     in this order), by name: ``guard`` is the compare-and-set (``?14``)."""
 
     run_id: str
@@ -179,9 +179,11 @@ class FinalizeArgs(NamedTuple):
     guard: Any
     """None (no compare-and-set), an expected status, or a list of allowed ones."""
     usage_given: bool
+    failure_reason: str | None = None
+    """Stored when given (``finalize_with_event``, 0.4.1); left as it was otherwise."""
 
 
-def _finalize_args(
+def finalize_args(
     run_id: object,
     status: object,
     answer: object,
@@ -189,6 +191,7 @@ def _finalize_args(
     iteration_count: object,
     total_usage: object,
     pii_mapping: object,
+    failure_reason: object = None,
 ) -> FinalizeArgs:
     run_id = check_required_id("run_id", run_id)
     status = check_status("status", status)
@@ -221,6 +224,7 @@ def _finalize_args(
         now_utc(),
         None,
         total_usage is not None,
+        check_text("failure_reason", failure_reason, optional=True),
     )
 
 
@@ -265,8 +269,9 @@ async def finalize_run(
     pii_mapping: dict[str, str] | None = None,
 ) -> bool:
     """Move a run to a terminal status; False when ``expected_current_status`` did not match
-    (or the run does not exist). Clears ``pause_data`` and ``cancel_requested``."""
-    args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
+    (or the run does not exist). Clears ``pause_data``, ``cancel_requested`` and
+    ``pause_requested``."""
+    args = finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
     if expected_current_status is not None:
         guard = check_status("expected_current_status", expected_current_status)
         args = args._replace(guard=guard)
@@ -286,10 +291,66 @@ async def finalize_run_if_status_in(
     pii_mapping: dict[str, str] | None = None,
 ) -> bool:
     """`finalize_run` guarded by a set of allowed current statuses, in one statement."""
-    args = _finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
+    args = finalize_args(run_id, status, answer, error, iteration_count, total_usage, pii_mapping)
     allowed = check_statuses("allowed_current_statuses", allowed_current_statuses)
     args = args._replace(guard=dialect_of(db).text_list(allowed))
     return await _changed(db, "finalize_run_if_status_in", args.run_id, args)
+
+
+class PauseArgs(NamedTuple):
+    """The parameters of ``pause_run`` / ``try_pause_run`` (``?1..?13``, in this order)."""
+
+    run_id: str
+    status: str
+    pause_data: str | None
+    iteration_count: int | None
+    pii_mapping: str | None
+    now: datetime
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    cache_read_tokens: int | None
+    cache_creation_tokens: int | None
+    reasoning_tokens: int | None
+    usage_given: bool
+
+
+def pause_args(
+    run_id: object,
+    status: object,
+    pause_data: object,
+    iteration_count: object,
+    pii_mapping: object,
+    total_usage: object,
+) -> PauseArgs:
+    """Checked parameters of a pause (shared by the pause family in `dendrux.state.control`)."""
+    run_id = check_required_id("run_id", run_id)
+    status = check_status("status", status)
+    if status not in PAUSE_STATUS_VALUES:
+        raise InvalidArgumentError(
+            f"status {status!r} is not a pause status; a pause takes one of "
+            f"{sorted(PAUSE_STATUS_VALUES)}"
+        )
+    if pause_data is None:
+        raise InvalidArgumentTypeError("pause_data must be a dict, got None")
+    usage: tuple[int | None, int | None, float | None, int | None, int | None, int | None]
+    usage = (None,) * 6 if total_usage is None else check_usage("total_usage", total_usage)
+    tokens_in, tokens_out, cost, cache_read, cache_creation, reasoning = usage
+    return PauseArgs(
+        run_id,
+        status,
+        encode_json_object("pause_data", pause_data),
+        check_index("iteration_count", iteration_count, optional=True),
+        _check_pii("pii_mapping", pii_mapping),
+        now_utc(),
+        tokens_in,
+        tokens_out,
+        cost,
+        cache_read,
+        cache_creation,
+        reasoning,
+        total_usage is not None,
+    )
 
 
 async def pause_run(
@@ -300,26 +361,13 @@ async def pause_run(
     pause_data: dict[str, Any],
     iteration_count: int | None = None,
     pii_mapping: dict[str, str] | None = None,
+    total_usage: object | None = None,
 ) -> bool:
-    """Park a run in a waiting status with its resume state; False if it is terminal or missing."""
-    run_id = check_required_id("run_id", run_id)
-    status = check_status("status", status)
-    if status not in PAUSE_STATUS_VALUES:
-        raise InvalidArgumentError(
-            f"status {status!r} is not a pause status; pause_run takes one of "
-            f"{sorted(PAUSE_STATUS_VALUES)}"
-        )
-    if pause_data is None:
-        raise InvalidArgumentTypeError("pause_data must be a dict, got None")
-    args = (
-        run_id,
-        status,
-        encode_json_object("pause_data", pause_data),
-        check_index("iteration_count", iteration_count, optional=True),
-        _check_pii("pii_mapping", pii_mapping),
-        now_utc(),
-    )
-    return await _changed(db, "pause_run", run_id, args)
+    """Park a run in a pause status with its resume state (and, with ``total_usage``, its
+    running totals); False if it is terminal or missing. (`StateStore.pause_run` returns
+    None, as 0.4.1's does; the store function keeps the answer.)"""
+    args = pause_args(run_id, status, pause_data, iteration_count, pii_mapping, total_usage)
+    return await _changed(db, "pause_run", args.run_id, args)
 
 
 async def get_pause_state(db: Executor, run_id: str) -> dict[str, Any] | None:
@@ -340,7 +388,8 @@ async def get_pii_mapping(db: Executor, run_id: str) -> dict[str, str] | None:
 
 
 async def claim_paused_run(db: Executor, run_id: str, *, expected_status: str) -> bool:
-    """Atomically move a paused run back to ``running``; only the first caller wins."""
+    """Atomically move a paused run back to ``running`` (clearing a pause request);
+    only the first caller wins."""
     run_id = check_required_id("run_id", run_id)
     expected = check_status("expected_status", expected_status)
     return await _changed(db, "claim_paused_run", run_id, (run_id, expected, now_utc()))
@@ -377,7 +426,7 @@ async def cancel_run(
     ``run.cancelled`` event (at ``sequence_index``, or the run's next index), both
     in one transaction. False, with nothing written, when it had already finished."""
     reason = check_text("reason", reason, optional=True)
-    args = _finalize_args(run_id, "cancelled", None, reason, None, None, None)
+    args = finalize_args(run_id, "cancelled", None, reason, None, None, None)
     sequence = check_index("sequence_index", sequence_index, optional=True)
     iteration = check_required_index("iteration_index", iteration_index)
     live = sorted(s.value for s in RunStatus if s.value not in TERMINAL_STATUS_VALUES)

@@ -13,18 +13,19 @@ from typing import Any
 
 from dendrux.db import create_engine
 from dendrux.db.holder import EngineHolder
-from dendrux.state import retention, rows, run_reads, runs, sweeps, usage
+from dendrux.scope import UNSCOPED, TenantScope
+from dendrux.state import control, notes, retention, rows, run_reads, runs, sweeps, usage
 from dendrux.state.retention import PurgeResult
 from dendrux.state.usage import SubtreeRecord, UsageRollup
 from dendrux.types import (
-    UNSCOPED,
     CreateRunResult,
     DelegationInfo,
     LLMInteractionRecord,
+    NoteRecord,
+    RunControl,
     RunEventRecord,
     RunRecord,
     SweptRun,
-    TenantScope,
     ToolCallReadRecord,
     TraceRecord,
 )
@@ -131,15 +132,18 @@ class StateStore(EngineHolder):
         pause_data: dict[str, Any],
         iteration_count: int | None = None,
         pii_mapping: dict[str, str] | None = None,
-    ) -> bool:
-        """See `dendrux.state.runs.pause_run`."""
-        return await runs.pause_run(
+        total_usage: object | None = None,
+    ) -> None:
+        """See `dendrux.state.runs.pause_run` (None, as 0.4.1's; a terminal or missing
+        run is left as it was)."""
+        await runs.pause_run(
             self._db(),
             run_id,
             status=status,
             pause_data=pause_data,
             iteration_count=iteration_count,
             pii_mapping=pii_mapping,
+            total_usage=total_usage,
         )
 
     async def get_pause_state(self, run_id: str) -> dict[str, Any] | None:
@@ -182,6 +186,123 @@ class StateStore(EngineHolder):
             iteration_index=iteration_index,
             reason=reason,
         )
+
+    # -- cooperative control and the notes inbox (0.4.1) -----------------------
+
+    async def request_pause(self, run_id: str, *, reason: str | None = None) -> bool:
+        """See `dendrux.state.control.request_pause`."""
+        return await control.request_pause(self._db(), run_id, reason=reason)
+
+    async def try_pause_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        pause_data: dict[str, Any],
+        iteration_count: int | None = None,
+        pii_mapping: dict[str, str] | None = None,
+        total_usage: object | None = None,
+    ) -> bool:
+        """See `dendrux.state.control.try_pause_run`."""
+        return await control.try_pause_run(
+            self._db(),
+            run_id,
+            status=status,
+            pause_data=pause_data,
+            iteration_count=iteration_count,
+            pii_mapping=pii_mapping,
+            total_usage=total_usage,
+        )
+
+    async def pause_with_event(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        pause_data: dict[str, Any],
+        event_data: dict[str, Any] | None = None,
+        iteration_count: int | None = None,
+        pii_mapping: dict[str, str] | None = None,
+        total_usage: object | None = None,
+    ) -> int | None:
+        """See `dendrux.state.control.pause_with_event`."""
+        return await control.pause_with_event(
+            self._db(),
+            run_id,
+            status=status,
+            pause_data=pause_data,
+            event_data=event_data,
+            iteration_count=iteration_count,
+            pii_mapping=pii_mapping,
+            total_usage=total_usage,
+        )
+
+    async def finalize_with_event(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        allowed_current_statuses: list[str],
+        event_type: str,
+        event_data: dict[str, Any] | None = None,
+        answer: str | None = None,
+        error: str | None = None,
+        iteration_count: int | None = None,
+        total_usage: object | None = None,
+        pii_mapping: dict[str, str] | None = None,
+        failure_reason: str | None = None,
+    ) -> int | None:
+        """See `dendrux.state.control.finalize_with_event`."""
+        return await control.finalize_with_event(
+            self._db(),
+            run_id,
+            status=status,
+            allowed_current_statuses=allowed_current_statuses,
+            event_type=event_type,
+            event_data=event_data,
+            answer=answer,
+            error=error,
+            iteration_count=iteration_count,
+            total_usage=total_usage,
+            pii_mapping=pii_mapping,
+            failure_reason=failure_reason,
+        )
+
+    async def get_run_control(self, run_id: str) -> RunControl:
+        """See `dendrux.state.control.get_run_control`."""
+        return await control.get_run_control(self._db(), run_id)
+
+    async def add_note(
+        self,
+        run_id: str,
+        *,
+        note_id: str,
+        text: str,
+        metadata: Any = None,
+        tenant_id: TenantScope = UNSCOPED,
+    ) -> bool:
+        """See `dendrux.state.notes.add_note`."""
+        return await notes.add_note(
+            self._db(), run_id, note_id=note_id, text=text, metadata=metadata, tenant_id=tenant_id
+        )
+
+    async def get_notes(
+        self,
+        run_id: str,
+        *,
+        undelivered_only: bool = False,
+        tenant_id: TenantScope = UNSCOPED,
+    ) -> list[NoteRecord]:
+        """See `dendrux.state.notes.get_notes`."""
+        return await notes.get_notes(
+            self._db(), run_id, undelivered_only=undelivered_only, tenant_id=tenant_id
+        )
+
+    async def mark_notes_delivered(
+        self, run_id: str, note_ids: list[str], *, iteration: int
+    ) -> int:
+        """See `dendrux.state.notes.mark_notes_delivered`."""
+        return await notes.mark_notes_delivered(self._db(), run_id, note_ids, iteration=iteration)
 
     async def purge_runs(
         self,

@@ -16,11 +16,11 @@ from dendrux.read.records import RUN_COLUMNS
 from dendrux.read.usage import (
     COST_DECIMALS,
     RunUsage,
-    check_scope,
     read_run_usage,
     read_subtree_usage,
     subtree_rows,
 )
+from dendrux.scope import check_scope
 from dendrux.state._executor import Executor, reading
 from dendrux.state.rowmap import run_record
 from dendrux.types import UNSCOPED, RunRecord, TenantScope
@@ -118,7 +118,7 @@ async def get_subtree(
     left out with everything below it. ``tenant_id``: omitted for every tenant, None for
     untenanted runs only, or a tenant."""
     run_id = check_required_id("run_id", run_id)
-    scope = check_scope(tenant_id)
+    scope = check_scope("tenant_id", tenant_id)
     async with reading(db) as conn:
         rows = await subtree_rows(conn, "subtree_runs", run_id, scope)
         d = conn.dialect

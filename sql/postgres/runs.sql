@@ -31,12 +31,13 @@ SELECT id, agent_name, status, created_at, updated_at,
        total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
        COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
        COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
-       input_data, output_data, error, failure_reason,
-       retry_of_run_id, last_progress_at, cancel_requested
+       input_data, output_data, error, failure_reason, cancel_requested, pause_requested,
+       retry_of_run_id, last_progress_at
 FROM agent_runs WHERE id = $1;
 
 -- name: finalize_run
--- Move a run to a final status (CAS on $14 when given); clears pause data and the cancel flag.
+-- Move a run to a final status (CAS on $14 when given); clears pause data and the cancel and
+-- pause request flags; $16, when given, is the failure reason.
 -- $3: an answer replaces output_data (as 0.4.1 does); a usage total alone replaces its key.
 UPDATE agent_runs SET
     status = $2,
@@ -52,8 +53,10 @@ UPDATE agent_runs SET
     total_cache_creation_tokens = CASE WHEN $15::boolean THEN $10::bigint ELSE total_cache_creation_tokens END,
     total_reasoning_tokens = CASE WHEN $15::boolean THEN $11::bigint ELSE total_reasoning_tokens END,
     pii_mapping = COALESCE($12::jsonb, pii_mapping),
+    failure_reason = COALESCE($16::text, failure_reason),
     pause_data = NULL,
     cancel_requested = FALSE,
+    pause_requested = FALSE,
     updated_at = $13
 WHERE id = $1 AND ($14::text IS NULL OR status = $14::text)
 RETURNING id;
@@ -74,15 +77,24 @@ UPDATE agent_runs SET
     total_cache_creation_tokens = CASE WHEN $15::boolean THEN $10::bigint ELSE total_cache_creation_tokens END,
     total_reasoning_tokens = CASE WHEN $15::boolean THEN $11::bigint ELSE total_reasoning_tokens END,
     pii_mapping = COALESCE($12::jsonb, pii_mapping),
+    failure_reason = COALESCE($16::text, failure_reason),
     pause_data = NULL,
     cancel_requested = FALSE,
+    pause_requested = FALSE,
     updated_at = $13
 WHERE id = $1 AND status = ANY($14::text[])
 RETURNING id;
 
 -- name: pause_run
--- Park a non-terminal run in a waiting status with the state needed to resume it.
+-- Park a non-terminal run in a waiting status with the state needed to resume it; with a usage
+-- total ($13) the run's running totals too, so a parked run does not read as zero spend.
 UPDATE agent_runs SET
+    total_input_tokens = CASE WHEN $13::boolean THEN $7::bigint ELSE total_input_tokens END,
+    total_output_tokens = CASE WHEN $13::boolean THEN $8::bigint ELSE total_output_tokens END,
+    total_cost_usd = CASE WHEN $13::boolean THEN $9::double precision ELSE total_cost_usd END,
+    total_cache_read_tokens = CASE WHEN $13::boolean THEN $10::bigint ELSE total_cache_read_tokens END,
+    total_cache_creation_tokens = CASE WHEN $13::boolean THEN $11::bigint ELSE total_cache_creation_tokens END,
+    total_reasoning_tokens = CASE WHEN $13::boolean THEN $12::bigint ELSE total_reasoning_tokens END,
     status = $2,
     pause_data = $3::jsonb,
     iteration_count = COALESCE($4::integer, iteration_count),
@@ -100,8 +112,10 @@ SELECT pause_data FROM agent_runs WHERE id = $1;
 SELECT pii_mapping FROM agent_runs WHERE id = $1;
 
 -- name: claim_paused_run
--- First claimer of a paused run wins: waiting status -> running.
-UPDATE agent_runs SET status = 'running', updated_at = $3, last_progress_at = $3
+-- First claimer of a paused run wins: waiting status -> running; a stale pause request is
+-- cleared with it (0.4.1), so a resumed run does not pause again at once.
+UPDATE agent_runs SET status = 'running', pause_requested = FALSE, updated_at = $3,
+    last_progress_at = $3
 WHERE id = $1 AND status = $2
 RETURNING id;
 
@@ -110,6 +124,7 @@ RETURNING id;
 -- a run without pause_data has nothing to resume from and is refused.
 UPDATE agent_runs SET
     status = 'running',
+    pause_requested = FALSE,
     updated_at = $4,
     last_progress_at = $4,
     pause_data = COALESCE(pause_data, '{}'::jsonb) || $3::jsonb
@@ -142,8 +157,8 @@ SELECT id, agent_name, status, created_at, updated_at,
        total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
        COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
        COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
-       input_data, output_data, error, failure_reason,
-       retry_of_run_id, last_progress_at, cancel_requested
+       input_data, output_data, error, failure_reason, cancel_requested, pause_requested,
+       retry_of_run_id, last_progress_at
 FROM agent_runs
 WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($2::text IS NULL OR agent_name = $2::text)
@@ -185,6 +200,7 @@ UPDATE agent_runs SET
     failure_reason = $3,
     error = CASE WHEN cancel_requested THEN NULL ELSE $4 END,
     cancel_requested = FALSE,
+    pause_requested = FALSE,
     updated_at = $5
 WHERE id = $1 AND status = $2 AND COALESCE(last_progress_at, created_at) < $6
 RETURNING status;
@@ -201,7 +217,8 @@ ORDER BY created_at, id;
 -- CAS: mark one abandoned waiting run as error unless it moved meanwhile (its error
 -- text left as it was, as 0.4.1 does). Returns the status it was given.
 UPDATE agent_runs SET
-    status = 'error', failure_reason = $3, cancel_requested = FALSE, updated_at = $4
+    status = 'error', failure_reason = $3, cancel_requested = FALSE, pause_requested = FALSE,
+    updated_at = $4
 WHERE id = $1 AND status = $2 AND updated_at < $5
 RETURNING status;
 
@@ -297,8 +314,8 @@ SELECT id, agent_name, status, created_at, updated_at,
        total_cost_usd::float8 AS total_cost_usd, model, parent_run_id,
        COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
        COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
-       input_data, output_data, error, failure_reason,
-       retry_of_run_id, last_progress_at, cancel_requested
+       input_data, output_data, error, failure_reason, cancel_requested, pause_requested,
+       retry_of_run_id, last_progress_at
 FROM agent_runs
 WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($2::text IS NULL OR agent_name = $2::text)
