@@ -371,10 +371,22 @@ async def test_a_failure_mid_adoption_changes_nothing(
 
 
 async def test_older_upstream_schema_is_refused(dialect: str, raw_database_url: str) -> None:
-    """The hand-written fixture imitates an upstream schema older than 0.4.1."""
-    from test_upstream_compat import _load_fixture
+    """The hand-written upstream fixture, without what 0.4.0 added (the pause request
+    flag), is an upstream schema older than 0.4.1."""
+    from test_upstream_compat import _load_fixture, _sqlite_path
 
     await _load_fixture(dialect, raw_database_url)
+    older = "ALTER TABLE agent_runs DROP COLUMN pause_requested"
+    if dialect == "sqlite":
+        with sqlite3.connect(_sqlite_path(raw_database_url)) as raw:
+            raw.execute(older)
+        raw.close()
+    else:
+        conn = await asyncpg.connect(raw_database_url)
+        try:
+            await conn.execute(older)
+        finally:
+            await conn.close()
     before = await snapshot(dialect, raw_database_url)
     with pytest.raises(SchemaError, match=r"older than dendrux 0\.4\.1"):
         await adopt_url(raw_database_url)

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, StoreClosedError
-from dendrux.state import StateStore, control, notes, retention, rows, runs
+from dendrux.state import StateStore, control, notes, retention, rows, runs, usage
 
 T = InvalidArgumentTypeError
 V = InvalidArgumentError
@@ -146,6 +146,9 @@ def base_kwargs(method: str) -> dict[str, Any]:
         "add_note": dict(run_id="r1", note_id="note9", text="hi", metadata={"a": 1}),
         "get_notes": dict(run_id="r1", undelivered_only=True, tenant_id="acme"),
         "mark_notes_delivered": dict(run_id="r1", note_ids=["note9"], iteration=1),
+        "run_usage": dict(run_id="r1"),
+        "subtree_usage": dict(run_id="r1"),
+        "get_subtree": dict(run_id="r1", tenant_id="acme"),
         "get_pause_state": dict(run_id="w1"),
         "get_pii_mapping": dict(run_id="w1"),
         "claim_paused_run": dict(run_id="w1", expected_status="waiting_approval"),
@@ -253,6 +256,9 @@ METHODS = [
     "add_note",
     "get_notes",
     "mark_notes_delivered",
+    "run_usage",
+    "subtree_usage",
+    "get_subtree",
     "get_pause_state",
     "get_pii_mapping",
     "claim_paused_run",
@@ -288,6 +294,8 @@ def function_for(method: str) -> Callable[..., Awaitable[Any]]:
         module = control
     elif method in notes.__all__:
         module = notes
+    elif method in usage.__all__:
+        module = usage
     fn: Callable[..., Awaitable[Any]] = getattr(module, method)
     return fn
 
@@ -549,6 +557,7 @@ def _cases() -> list[Case]:
             (("note9", T), (None, T), (5, T), ([1], T), ([""], V), (["x" * 27], V)),
         ),
         Case("mark_notes_delivered", "iteration", BAD_REQUIRED_INT),
+        Case("get_subtree", "tenant_id", ((1, T), (["acme"], T), (b"t", T), ("a\x00", V))),
         Case("claim_paused_run", "expected_status", BAD_EXPECTED_STATUS),
         Case("submit_and_claim", "expected_status", BAD_EXPECTED_STATUS),
         Case("submit_and_claim", "submitted_data", BAD_PAYLOAD_DICT),

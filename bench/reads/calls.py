@@ -202,7 +202,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "tool_calls",
             f"get_tool_invocations(run)  ({BIG_TOOL_CALLS} rows)",
-            "get_tool_calls",
+            "get_tool_invocations",
             "all",
             ("params", "result"),
             lambda i: store.get_tool_invocations(run),
