@@ -1,6 +1,7 @@
 """`StateStore`: the store functions bound to one engine, with the upstream
 dendrux ``StateStore`` method names and keyword arguments, so it can be
-handed to a dendrux-style runtime unchanged.
+handed to a dendrux-style runtime unchanged. 0.4.1's cooperative control, notes
+inbox and live usage methods come from `RunControlMethods` (`store_control`).
 
 Every method is written out (no generated methods) so type checkers and
 readers see exactly what exists. The store never reconnects after close().
@@ -12,17 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dendrux.db import create_engine
-from dendrux.db.holder import EngineHolder
-from dendrux.scope import UNSCOPED, TenantScope
-from dendrux.state import control, notes, retention, rows, run_reads, runs, sweeps, usage
+from dendrux.state import retention, rows, run_reads, runs, sweeps
 from dendrux.state.retention import PurgeResult
-from dendrux.state.usage import SubtreeRecord, UsageRollup
+from dendrux.state.store_control import RunControlMethods
 from dendrux.types import (
     CreateRunResult,
     DelegationInfo,
     LLMInteractionRecord,
-    NoteRecord,
-    RunControl,
     RunEventRecord,
     RunRecord,
     SweptRun,
@@ -31,7 +28,7 @@ from dendrux.types import (
 )
 
 
-class StateStore(EngineHolder):
+class StateStore(RunControlMethods):
     """Write side (and the runtime's internal reads) of the audit store."""
 
     @classmethod
@@ -186,123 +183,6 @@ class StateStore(EngineHolder):
             iteration_index=iteration_index,
             reason=reason,
         )
-
-    # -- cooperative control and the notes inbox (0.4.1) -----------------------
-
-    async def request_pause(self, run_id: str, *, reason: str | None = None) -> bool:
-        """See `dendrux.state.control.request_pause`."""
-        return await control.request_pause(self._db(), run_id, reason=reason)
-
-    async def try_pause_run(
-        self,
-        run_id: str,
-        *,
-        status: str,
-        pause_data: dict[str, Any],
-        iteration_count: int | None = None,
-        pii_mapping: dict[str, str] | None = None,
-        total_usage: object | None = None,
-    ) -> bool:
-        """See `dendrux.state.control.try_pause_run`."""
-        return await control.try_pause_run(
-            self._db(),
-            run_id,
-            status=status,
-            pause_data=pause_data,
-            iteration_count=iteration_count,
-            pii_mapping=pii_mapping,
-            total_usage=total_usage,
-        )
-
-    async def pause_with_event(
-        self,
-        run_id: str,
-        *,
-        status: str,
-        pause_data: dict[str, Any],
-        event_data: dict[str, Any] | None = None,
-        iteration_count: int | None = None,
-        pii_mapping: dict[str, str] | None = None,
-        total_usage: object | None = None,
-    ) -> int | None:
-        """See `dendrux.state.control.pause_with_event`."""
-        return await control.pause_with_event(
-            self._db(),
-            run_id,
-            status=status,
-            pause_data=pause_data,
-            event_data=event_data,
-            iteration_count=iteration_count,
-            pii_mapping=pii_mapping,
-            total_usage=total_usage,
-        )
-
-    async def finalize_with_event(
-        self,
-        run_id: str,
-        *,
-        status: str,
-        allowed_current_statuses: list[str],
-        event_type: str,
-        event_data: dict[str, Any] | None = None,
-        answer: str | None = None,
-        error: str | None = None,
-        iteration_count: int | None = None,
-        total_usage: object | None = None,
-        pii_mapping: dict[str, str] | None = None,
-        failure_reason: str | None = None,
-    ) -> int | None:
-        """See `dendrux.state.control.finalize_with_event`."""
-        return await control.finalize_with_event(
-            self._db(),
-            run_id,
-            status=status,
-            allowed_current_statuses=allowed_current_statuses,
-            event_type=event_type,
-            event_data=event_data,
-            answer=answer,
-            error=error,
-            iteration_count=iteration_count,
-            total_usage=total_usage,
-            pii_mapping=pii_mapping,
-            failure_reason=failure_reason,
-        )
-
-    async def get_run_control(self, run_id: str) -> RunControl:
-        """See `dendrux.state.control.get_run_control`."""
-        return await control.get_run_control(self._db(), run_id)
-
-    async def add_note(
-        self,
-        run_id: str,
-        *,
-        note_id: str,
-        text: str,
-        metadata: Any = None,
-        tenant_id: TenantScope = UNSCOPED,
-    ) -> bool:
-        """See `dendrux.state.notes.add_note`."""
-        return await notes.add_note(
-            self._db(), run_id, note_id=note_id, text=text, metadata=metadata, tenant_id=tenant_id
-        )
-
-    async def get_notes(
-        self,
-        run_id: str,
-        *,
-        undelivered_only: bool = False,
-        tenant_id: TenantScope = UNSCOPED,
-    ) -> list[NoteRecord]:
-        """See `dendrux.state.notes.get_notes`."""
-        return await notes.get_notes(
-            self._db(), run_id, undelivered_only=undelivered_only, tenant_id=tenant_id
-        )
-
-    async def mark_notes_delivered(
-        self, run_id: str, note_ids: list[str], *, iteration: int
-    ) -> int:
-        """See `dendrux.state.notes.mark_notes_delivered`."""
-        return await notes.mark_notes_delivered(self._db(), run_id, note_ids, iteration=iteration)
 
     async def purge_runs(
         self,
@@ -581,19 +461,3 @@ class StateStore(EngineHolder):
             event_types=event_types,
             before=before,
         )
-
-    # -- live usage (0.4.1) -------------------------------------------------
-
-    async def run_usage(self, run_id: str) -> UsageRollup:
-        """See `dendrux.state.usage.run_usage`."""
-        return await usage.run_usage(self._db(), run_id)
-
-    async def subtree_usage(self, run_id: str) -> UsageRollup:
-        """See `dendrux.state.usage.subtree_usage`."""
-        return await usage.subtree_usage(self._db(), run_id)
-
-    async def get_subtree(
-        self, run_id: str, *, tenant_id: TenantScope = UNSCOPED
-    ) -> SubtreeRecord | None:
-        """See `dendrux.state.usage.get_subtree`."""
-        return await usage.get_subtree(self._db(), run_id, tenant_id=tenant_id)
