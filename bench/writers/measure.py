@@ -133,7 +133,8 @@ async def run_point(
             assert proc.stdout is not None
             line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
             if not line.startswith(b'{"ready"'):
-                raise RuntimeError(f"worker not ready: {line[:300]!r}")
+                _, stderr = await _finish(proc)  # it exited: say why
+                raise RuntimeError(f"worker not ready: {line[:300]!r} {stderr.strip()[-1500:]}")
         before_wal = (await dbs.query(location, WAL_SQL))[0] if dialect == "postgres" else None
         server0 = server_cpu_s(cluster) if dialect == "postgres" else 0.0
         machine0 = machine_ticks()
