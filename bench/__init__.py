@@ -6,6 +6,7 @@
     python -m bench reads --help         # RunStore reads at scale, with query plans
     python -m bench growth --help        # throughput against concurrency, reads against size
     python -m bench footprint --help     # import time, peak RSS of a recording
+    python -m bench writers --help       # 1, 2, 4, 8 writer processes into one database
 
 See bench/README.md.
 """

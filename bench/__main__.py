@@ -1,4 +1,5 @@
-"""``python -m bench [calibrate|recorder|reads|growth|footprint|http] [options]``: run a benchmark.
+"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers] [options]``:
+run a benchmark.
 
 No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
 footprint on both dialects, then a summary of the issue's targets), ``--quick`` for a smoke
@@ -12,7 +13,7 @@ import importlib
 import sys
 from typing import Any
 
-BENCHMARKS = ("calibrate", "recorder", "http", "reads", "growth", "footprint")
+BENCHMARKS = ("calibrate", "recorder", "http", "reads", "growth", "footprint", "writers")
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +28,8 @@ def main(argv: list[str]) -> int:
             "  reads      RunStore reads at scale against the bare driver, with query plans\n"
             "  growth     recorder throughput against concurrency, reads against store size\n"
             "  footprint  import time of dendrux.store, peak RSS growth of a recording\n"
-            "  http       the HTTP read router: throughput and SSE latency"
+            "  http       the HTTP read router: throughput and SSE latency\n"
+            "  writers    1, 2, 4, 8 writer processes recording into one database"
         )
         return 0
     if not argv or argv[0].startswith("-"):

@@ -1,7 +1,8 @@
 """``python -m bench`` (= ``make bench``): every benchmark of the performance issue, on both
 dialects, then one table of its targets.
 
-    python -m bench [--quick] [--out DIR] [--parts calibrate,recorder,reads,growth,footprint]
+    python -m bench [--quick] [--out DIR]
+                    [--parts calibrate,recorder,reads,growth,footprint,writers]
                     [--dialect both] [--pg-settings durable|test]
 
 Each part runs as its own ``python -m bench <part> --json DIR/<part>.json`` process (a
@@ -31,7 +32,7 @@ from typing import Any
 from bench.common import RESULTS_DIR, machine_line, table
 from bench.recorder import REPO, machine_info
 
-PARTS = ("calibrate", "recorder", "reads", "growth", "footprint")
+PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers")
 # The issue's sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
     "calibrate": [],
@@ -39,6 +40,7 @@ FULL: dict[str, list[str]] = {
     "reads": ["--runs", "100000", "--repeat", "3"],
     "growth": [],
     "footprint": [],
+    "writers": [],
 }
 QUICK: dict[str, list[str]] = {
     "calibrate": ["--transactions", "200", "--repeat", "1"],
@@ -47,6 +49,7 @@ QUICK: dict[str, list[str]] = {
     "growth": ["--runs", "4", "--concurrency", "1,4", "--sizes", "200,500", "--iterations", "3",
                "--warmup", "1", "--stream-iterations", "1"],
     "footprint": ["--imports", "2", "--runs", "10", "--concurrency", "4"],
+    "writers": ["--processes", "1,2", "--runs", "3", "--concurrency", "2"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -340,12 +343,35 @@ def scaled_rows(calibrate: dict[str, Any], recorder: dict[str, Any]) -> list[Row
     return rows
 
 
+def writers_rows(r: dict[str, Any]) -> list[Row]:
+    """Context: aggregate hook calls/s as writer processes are added (bench.writers)."""
+    rows = []
+    for dialect in ("sqlite", "postgres"):
+        lib = [x for x in r["points"] if x["dialect"] == dialect and x["variant"] == "library"]
+        bare = [x for x in r["points"] if x["dialect"] == dialect and x["variant"] == "bare"]
+        if lib:
+            rows.append(
+                Row(
+                    f"{DIALECT_NAMES[dialect]} hook calls/s, one database, P = "
+                    + ", ".join(str(x["processes"]) for x in lib)
+                    + " writer processes",
+                    "(scaling)",
+                    " / ".join(f"{x['hook_calls_per_s']:,.0f}" for x in lib),
+                    vs_bare="bare " + " / ".join(f"{x['hook_calls_per_s']:,.0f}" for x in bare),
+                    part="writers",
+                    info=True,
+                )
+            )
+    return rows
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "recorder": recorder_rows,
     "reads": reads_rows,
     "footprint": footprint_rows,
     "growth": growth_rows,
     "calibrate": calibrate_rows,
+    "writers": writers_rows,
 }
 
 
@@ -419,7 +445,8 @@ def markdown_report(rows: list[Row], machine: dict[str, Any], parts: dict[str, P
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", allow_abbrev=False)
     p.description = (
-        "Run every benchmark (calibrate, recorder, reads, growth, footprint) and summarise "
+        "Run every benchmark (calibrate, recorder, reads, growth, footprint, writers) and "
+        "summarise "
         "the targets. "
         "Each part also runs alone: python -m bench <part> --help."
     )

@@ -113,3 +113,39 @@ def test_quick_suite_writes_its_results(tmp_path: Path) -> None:
     scaled = [r for r in summary if r["figure"].startswith(tuple(names.values()))
               and "scaled to this machine" in r["figure"]]  # fmt: skip
     assert len(scaled) == len(dialects), scaled
+
+
+def test_quick_writers_part_records_from_many_processes(tmp_path: Path) -> None:
+    """``make bench``'s writers part at tiny sizes: 1 and 2 worker processes into one
+    database per dialect, library and bare, every row checked by the part itself."""
+    if find_binaries() is None and CI:
+        pytest.fail("PostgreSQL server binaries are required under CI=true")
+    dialects = ["sqlite", "postgres"] if find_binaries() is not None else ["sqlite"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--parts", "writers", "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+
+    result = json.loads((tmp_path / "writers.json").read_text())
+    assert result["ok"] is True and result["failures"] == []
+    points = result["points"]
+    assert {(p["dialect"], p["variant"], p["processes"]) for p in points} == {
+        (d, v, n) for d in dialects for v in ("library", "bare") for n in (1, 2)
+    }
+    for p in points:
+        assert p["verified"] is True, p
+        assert p["runs"] == 3 * p["processes"], p
+        assert p["hook_calls"] == 23 * p["runs"], p
+        assert p["errors"] == 0 and p["lock_errors"] == 0, p
+        assert p["hook_calls_per_s"] > 0 and p["cpu_ms_per_hook"] > 0, p
+        if p["dialect"] == "sqlite":
+            assert p["commits"] > 0 and 0 <= p["lock_wait_share"] <= 1, p
+        else:
+            assert p["server_cpu_s"] > 0 and p["wal_syncs"] > 0, p
+    assert "hook calls/s" in proc.stdout and "lock wait" in proc.stdout
+
+    summary = json.loads((tmp_path / "latest.json").read_text())["summary"]
+    rows = [r for r in summary if r["part"] == "writers"]
+    assert len(rows) == len(dialects) and all(r["measured"] != "n/a" for r in rows), rows
