@@ -272,7 +272,7 @@ class RunStore(EngineHolder):
         run's events created after that time. ``tenant_id``: omitted for every tenant,
         None for untenanted runs only, or a tenant (another tenant's events never
         appear). Polls every ``poll_interval_s`` (runs are found by their events'
-        ``created_at``, an indexed read).
+        ``created_at``, read through the primary key's index).
         """
         start = check_aware("since", since)
         scope = check_scope("tenant_id", tenant_id)

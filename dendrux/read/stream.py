@@ -63,6 +63,18 @@ BACKOFF_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0)
 FIREHOSE_LOOKBACK_S = 60.0
 """How far behind the newest event the firehose looks for runs with new events: an
 event committed later than this after its ``created_at`` is not found by it."""
+_ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_CLOCK_SLACK = timedelta(seconds=1)
+"""An event's id (a ULID) and its ``created_at`` are minted by its writer moments apart."""
+
+
+def ulid_floor(at: datetime) -> str:
+    """The lowest ULID of ``at``'s millisecond: ids at or above it were minted then or later."""
+    ms = max(0, int(at.timestamp() * 1000))
+    head = "".join(_ULID_ALPHABET[(ms >> shift) & 31] for shift in range(45, -5, -5))
+    return head + "0" * 16
+
+
 FIREHOSE_COLUMNS = ("agent_run_id", "first_index", "last_index", "first_at")
 """``firehose_runs``: a run with events created after a time, its lowest and highest such
 index, and the earliest such time."""
@@ -74,10 +86,13 @@ class _Hole:
     seen: float
     fence: list[str] | None  # PostgreSQL: the transactions holding an id at first sight
     grace: float
+    due: bool = False  # past its grace: `RunFollower.settle` decides
 
 
 class RunFollower:
-    """One run's cursor and held hole; `step` reads once and says what is safe to deliver."""
+    """One run's cursor and held hole: `step` reads once and says what is safe to
+    deliver; `settle`, when `due`, decides a hole past its grace (on its own
+    connection: a single-connection engine's one lease is returned by then)."""
 
     __slots__ = ("cursor", "grace", "hole", "limit", "run_id")
 
@@ -88,7 +103,12 @@ class RunFollower:
         self.limit = limit
         self.hole: _Hole | None = None
 
-    async def step(self, conn: Connection, engine: Engine) -> tuple[list[StoredEvent], bool]:
+    @property
+    def due(self) -> bool:
+        """A held hole is past its grace: call `settle` (outside any lease)."""
+        return self.hole is not None and self.hole.due
+
+    async def step(self, conn: Connection) -> tuple[list[StoredEvent], bool]:
         """(events to deliver now, in order; whether to read again at once)."""
         from dendrux.read.rows import get_events
 
@@ -96,7 +116,8 @@ class RunFollower:
         if not page:
             self.hole = None
             return page, False
-        expected = (-1 if self.cursor is None else self.cursor) + 1
+        # Indexes start at 0: any cursor below it waits for index 0 first.
+        expected = (-1 if self.cursor is None or self.cursor < -1 else self.cursor) + 1
         first, count = page[0].sequence_index, len(page)
         if first == expected and page[-1].sequence_index - first == count - 1:
             self.hole, self.cursor = None, page[-1].sequence_index  # the common case
@@ -111,9 +132,9 @@ class RunFollower:
                     high = mid - 1
             self.hole, self.cursor = None, page[low].sequence_index
             return page[: low + 1], True
-        return [], await self._hold(conn, engine, expected, first)
+        return [], await self._hold(conn, expected, first)
 
-    async def _hold(self, conn: Connection, engine: Engine, expected: int, first: int) -> bool:
+    async def _hold(self, conn: Connection, expected: int, first: int) -> bool:
         """Hold the hole before ``first``; True once it is released (read again now)."""
         now = time.monotonic()
         hole = self.hole
@@ -126,43 +147,47 @@ class RunFollower:
             self.hole = _Hole(expected, now, fence, grace)
             return False
         waited = now - hole.seen
-        if waited < hole.grace:
-            return False
         if waited < self.limit:
-            settled = await self._settled(conn, engine, hole)
-            if settled is None:
-                return False
-            first = settled
-        else:
-            logger.warning(
-                "run %s: event index %d still missing after %.0f s; following on past it",
-                self.run_id,
-                expected,
-                waited,
-            )
+            hole.due = waited >= hole.grace
+            return False
+        logger.warning(
+            "run %s: event index %d still missing after %.0f s; following on past it",
+            self.run_id,
+            expected,
+            waited,
+        )
         self.hole, self.cursor = None, first - 1
         return True
 
-    async def _settled(self, conn: Connection, engine: Engine, hole: _Hole) -> int | None:
-        """The next index present once no writer that could fill ``hole`` is mid-way
-        (read afterwards: the hole is released up to it); None to keep holding, and
-        for a hole that has filled meanwhile (the next step delivers it)."""
+    async def settle(self, engine: Engine) -> bool:
+        """Release a due hole once no writer that could fill it is mid-way and a read
+        after that still misses it (up to the next index present); True when released
+        (read again now). A hole filled meanwhile is simply dropped: the next step
+        delivers it."""
         from dendrux.read.rows import get_events
 
+        hole = self.hole
+        if hole is None or not hole.due:
+            return False
+        hole.due = False
         if hole.fence is not None:
-            if hole.fence and await conn.fetch_value("stream_writers_running", hole.fence):
-                return None  # a transaction running at the first sight still runs
-            after = await get_events(conn, self.run_id, self.cursor, 1)
+            async with engine.connect() as conn:
+                if hole.fence and await conn.fetch_value("stream_writers_running", hole.fence):
+                    return False  # a transaction running at the first sight still runs
+                after = await get_events(conn, self.run_id, self.cursor, 1)
         else:
             try:
                 async with engine.transaction() as tx:  # waits out another writer
                     after = await get_events(tx, self.run_id, self.cursor, 1)
-            except DendruxError:  # busy past the timeout, or a read-only file
-                return None
+            except TransientDatabaseError:
+                raise  # the follower's outage handling
+            except DendruxError:  # a read-only file: the limit alone applies
+                return False
         if not after or after[0].sequence_index == hole.index:
             self.hole = None
-            return None
-        return after[0].sequence_index
+            return False
+        self.hole, self.cursor = None, after[0].sequence_index - 1
+        return True
 
 
 class _Outage:
@@ -226,7 +251,9 @@ async def follow_events(
             engine = engine_of()
             try:
                 async with engine.connect() as conn:
-                    events, again = await follower.step(conn, engine)
+                    events, again = await follower.step(conn)
+                if follower.due:
+                    again = await follower.settle(engine) or again
             except TransientDatabaseError as exc:
                 await outage.failed(exc)
                 continue
@@ -267,7 +294,8 @@ async def follow_all_events(
     """Every event of every run created after ``since`` (None: from now on), as
     ``(run_id, event)``; per run once and in index order by the same hole rule
     (one `RunFollower` per run with recent events). Runs are found by their
-    events' ``created_at`` (indexed), looking ``FIREHOSE_LOOKBACK_S`` behind the
+    events' ids and ``created_at`` (the primary key's index: event ids are ULIDs
+    minted at write time), looking ``FIREHOSE_LOOKBACK_S`` behind the
     newest one seen, so an event that commits late is still found. A run is first
     seen from the lowest index created after ``since``. ``scope`` is (scoped,
     tenant) as `dendrux.scope.check_scope` gives it."""
@@ -285,7 +313,10 @@ async def follow_all_events(
         try:
             async with engine.connect() as conn:
                 horizon = max(start, watermark - lookback)
-                active = await conn.fetch_all("firehose_runs", horizon, tenant, scoped, STREAM_PAGE)
+                floor = ulid_floor(horizon - _ID_CLOCK_SLACK)
+                active = await conn.fetch_all(
+                    "firehose_runs", horizon, tenant, scoped, STREAM_PAGE, floor
+                )
                 for row in active:
                     run = row["agent_run_id"]
                     follower = followers.get(run)
@@ -298,9 +329,12 @@ async def follow_all_events(
                     cursor = follower.cursor
                     if follower.hole is None and cursor is not None and cursor >= row["last_index"]:
                         continue  # nothing new for this run: no read
-                    events, again = await follower.step(conn, engine)
+                    events, again = await follower.step(conn)
                     busy = busy or again or follower.hole is not None
                     delivered.extend((run, event) for event in events)
+            for follower in list(followers.values()):
+                if follower.due:
+                    await follower.settle(engine)
         except TransientDatabaseError as exc:
             await outage.failed(exc)
             continue
