@@ -227,25 +227,62 @@ class RunStore(EngineHolder):
         *,
         after_sequence_index: int | None = None,
         poll_interval_s: float = 0.5,
+        until_terminal: bool = False,
     ) -> AsyncIterator[StoredEvent]:
-        """Every event of a run, once and in order, as it lands; never ends on its own.
+        """Every committed event of a run, once and in index order, as it lands; never
+        ends on its own unless ``until_terminal``, which ends after the run's terminal
+        event (``run.completed``, ``run.error``, ``run.cancelled``...).
 
-        Raises `RunNotFoundError` before the first item for an unknown run. On
-        PostgreSQL a LISTEN/NOTIFY wake-up delivers a new event in milliseconds
-        (polling every ``poll_interval_s`` stays as the fallback); on SQLite it
-        polls. Reads go page by page, each on a connection returned at once.
+        Raises `RunNotFoundError` before the first item for an unknown run. An event
+        whose lower index commits after a higher one is still delivered in order: the
+        rule (and its bounded wait on a hole that never fills) is `dendrux.read.stream`'s.
+        On PostgreSQL a LISTEN/NOTIFY wake-up delivers a new event in milliseconds
+        (polling every ``poll_interval_s`` stays as the fallback); on SQLite it polls.
+        A lost server is ridden out: one warning, reconnects with backoff, resumes
+        from the cursor.
         """
         run_id = check_required_id("run_id", run_id)
         cursor = clamp_cursor("after_sequence_index", after_sequence_index)
         interval = check_seconds("poll_interval_s", poll_interval_s)
+        until = check_bool("until_terminal", until_terminal)
         async with self._db().connect() as conn:
             if not await runs.run_exists(conn, run_id):
                 raise RunNotFoundError(run_id)
+        from dendrux.read.stream import follow_events
+
         # aclosing: closing this generator closes the loop's at once (its wake-up
         # subscription and connection go back now, not when it is collected).
-        async with aclosing(rows.follow_events(self._db, run_id, cursor, interval)) as events:
+        follow = follow_events(self._db, run_id, cursor, interval, until_terminal=until)
+        async with aclosing(follow) as events:
             async for event in events:
                 yield event
+
+    async def stream_all_events(
+        self,
+        *,
+        since: datetime | None = None,
+        tenant_id: TenantScope = UNSCOPED,
+        poll_interval_s: float = 0.5,
+    ) -> AsyncIterator[tuple[str, StoredEvent]]:
+        """Every new event of every run, as ``(run_id, event)``; per run once and in
+        index order (the same rule as `stream_events`); never ends on its own.
+
+        ``since`` (aware): start with the events created after it (default: from now).
+        Resuming from the ``created_at`` of the last event a consumer handled gives every
+        run's events created after that time. ``tenant_id``: omitted for every tenant,
+        None for untenanted runs only, or a tenant (another tenant's events never
+        appear). Polls every ``poll_interval_s`` (runs are found by their events'
+        ``created_at``, read through the primary key's index).
+        """
+        start = check_aware("since", since)
+        scope = check_scope("tenant_id", tenant_id)
+        interval = check_seconds("poll_interval_s", poll_interval_s)
+        self._db()  # a closed store refuses here, before the first item
+        from dendrux.read.stream import follow_all_events
+
+        async with aclosing(follow_all_events(self._db, start, scope, interval)) as events:
+            async for item in events:
+                yield item
 
     # -- per-run rows -------------------------------------------------------------------
 

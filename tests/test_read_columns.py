@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from dendrux.db.queries import load_queries
-from dendrux.read import delegation, records, usage
+from dendrux.read import delegation, records, stream, usage
 from dendrux.state import rowmap
 
 READ_QUERIES: dict[str, tuple[str, ...]] = {
@@ -47,6 +47,7 @@ READ_QUERIES: dict[str, tuple[str, ...]] = {
     "subtree_runs": usage.SUBTREE_RUN_COLUMNS,
     "get_notes": records.NOTE_COLUMNS,
     "get_undelivered_notes": records.NOTE_COLUMNS,
+    "firehose_runs": stream.FIREHOSE_COLUMNS,
 }
 """Each record-building read query and the columns its builder reads, in order."""
 SCALAR_QUERIES = (
@@ -56,6 +57,8 @@ SCALAR_QUERIES = (
     "run_exists",
     "get_pii_mapping",
     "run_in_scope",
+    "stream_writers",
+    "stream_writers_running",
 )
 """Reads of one value (``fetch_value``: the first column of the first row)."""
 

@@ -45,7 +45,8 @@ SIGNATURES = {
     "'int | None' = None, event_types: 'list[str] | None' = None, before: 'datetime | None' "
     "= None) -> 'list[StoredEvent]'",
     "stream_events": "(self, run_id: 'str', *, after_sequence_index: 'int | None' = None, "
-    "poll_interval_s: 'float' = 0.5) -> 'AsyncIterator[StoredEvent]'",
+    "poll_interval_s: 'float' = 0.5, until_terminal: 'bool' = False) -> "
+    "'AsyncIterator[StoredEvent]'",
     # the seed's keywords, then upstream 0.4.1's time bound
     "get_llm_calls": "(self, run_id: 'str', *, iteration: 'int | None' = None, limit: "
     "'int | None' = None, offset: 'int' = 0, before: 'datetime | None' = None) -> "

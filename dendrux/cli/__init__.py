@@ -1,8 +1,8 @@
 """The ``dendrux`` command line (standard library argparse only).
 
 Commands: ``db upgrade``, ``db status``, ``runs``, ``show RUN_ID``,
-``events RUN_ID [--follow]``, ``sweep --older-than``, ``purge --before`` and
-``demo``, one module per group (`db`, `runs`, `show`, `maintenance`, `demo`),
+``events RUN_ID [--follow]``, ``tail``, ``sweep --older-than``, ``purge --before`` and
+``demo``, one module per group (`db`, `runs`, `show`, `tail`, `maintenance`, `demo`),
 each registering its own subcommands. Every command takes ``--database-url``
 (default: ``DENDRUX_DATABASE_URL`` or ``~/.dendrux/dendrux.db``), before or
 after the command name; the reading and retention commands print JSON with

@@ -9,7 +9,10 @@ those that must never create a SQLite file. Reading commands open a
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Coroutine
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dendrux.cli.style import Style
@@ -30,7 +33,28 @@ def json_flag(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def open_reader(url: str) -> RunStore:
-    """The read facade over ``url``; it never creates, migrates or writes the database."""
+    """The read facade over ``url``; it never creates, migrates or writes the database.
+    On PostgreSQL its pool keeps no idle connection (``pool_min_size=0``): while a
+    followed server is down, asyncpg would otherwise log a traceback each time it fails
+    to keep one open."""
+    from dendrux.db.urls import parse_database_url
     from dendrux.store import RunStore
 
+    if parse_database_url(url).dialect == "postgres":
+        return RunStore.from_database_url(url, pool_min_size=0)
     return RunStore.from_database_url(url)
+
+
+@contextmanager
+def follow_warnings() -> Iterator[None]:
+    """While following: the stream's warnings (a lost server, a hole given up on) as
+    ``dendrux: warning: ...`` lines on stderr; the CLI silences the library otherwise."""
+    log = logging.getLogger("dendrux.read.stream")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("dendrux: warning: %(message)s"))
+    log.addHandler(handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)

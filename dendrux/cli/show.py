@@ -1,5 +1,6 @@
 """``dendrux show RUN`` and ``dendrux events RUN [--follow]``: one run, read through
-`RunStore` only (its delegation read included), never through the write facade."""
+`RunStore` only (its delegation read included), never through the write facade.
+``--follow`` exits 0 after the run's terminal event, as the SSE route closes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dendrux.cli.command import json_flag, open_reader
+from dendrux.cli.command import follow_warnings, json_flag, open_reader
 from dendrux.cli.printer import TimelinePrinter, event_line
 from dendrux.cli.render import clock, dumps, emit, live_usage, record, truncate
 from dendrux.cli.style import Style
@@ -150,11 +151,15 @@ async def events(args: argparse.Namespace, url: str, style: Style) -> int:
                 put(event)
             return 0
         stream = store.stream_events(
-            run.run_id, after_sequence_index=args.after, poll_interval_s=args.poll_interval
+            run.run_id,
+            after_sequence_index=args.after,
+            poll_interval_s=args.poll_interval,
+            until_terminal=True,
         )
-        async for event in stream:
-            put(event)
-    return 0  # pragma: no cover - the stream never ends on its own
+        with follow_warnings():
+            async for event in stream:
+                put(event)
+    return 0  # after the run's terminal event
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -177,7 +182,10 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument(
-        "-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C"
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing new events until the run's terminal event (or Ctrl-C)",
     )
     parser.add_argument(
         "--after",

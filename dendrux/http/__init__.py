@@ -46,6 +46,13 @@ without a body):
     reconnecting). A ``Last-Event-ID`` outside the index range (below) also
     falls back to ``?after=``; an ``?after=`` above it is a 204 once the run
     has a terminal status and, until then, a stream of heartbeats only.
+``/events/stream``
+    The firehose: Server-Sent Events of every new event of every run the
+    principal may see (a tenant principal: its tenant's runs only), per run
+    once and in index order; ``data:`` carries the event with its ``run_id``,
+    ``id:`` its ``created_at``; ``Last-Event-ID`` (or ``?since=``, a time)
+    resumes with the events created after it; heartbeats as above; never
+    closed by the server but on shutdown.
 ``/runs/{id}/llm-calls``, ``/runs/{id}/tool-calls``
     ``{"llm_calls" | "tool_calls": [...], "limit": L, "offset": O}``;
     ``?iteration=&limit=&offset=``.

@@ -2,7 +2,7 @@
 
 A request goes: route table (`routes.match`), method check, ``authorize`` and
 its tenant (`principals`), query parameters (`params.Query`), then the route's
-handler (`routes.JSON_ROUTES`, or `sse.EventStreams` for the event stream),
+handler (`routes.JSON_ROUTES`, or `sse.EventStreams` for the event streams),
 which reads through `RunStore` only. Errors become JSON error responses here.
 """
 
@@ -190,6 +190,9 @@ class ReadRouter:
         req = Request(self._store, Query(scope.get("query_string", b"")), tenant, run_id or "")
         if route == "stream":
             await self._streams.serve(req, scope, receive, send, head)
+            return
+        if route == "firehose":
+            await self._streams.serve_all(req, scope, receive, send, head)
             return
         body = await JSON_ROUTES[route](req)
         await send_json(send, 200, dumps_bytes(body), head)

@@ -62,6 +62,8 @@ def match(path: str) -> tuple[str, str | None]:
         return "health", None
     if parts == ["runs"]:
         return "runs", None
+    if parts == ["events", "stream"]:
+        return "firehose", None
     if 2 <= len(parts) <= 4 and parts[0] == "runs":
         route = RUN_ROUTES.get(tuple(parts[2:]))
         if route is not None:

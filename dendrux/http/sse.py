@@ -5,6 +5,9 @@ The state machine, per stream: send each event as a frame; after
 ``terminal_grace_s`` re-read the run's status; stop after a terminal event,
 once the run has had a terminal status for a whole grace period with nothing
 new, when the run disappears, when the client goes away, or on shutdown.
+
+``/events/stream`` (the firehose) follows every run the principal may see, with
+heartbeats, until the client goes away or on shutdown.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
-from dendrux.errors import RunNotFoundError
+from dendrux.errors import RunNotFoundError, TransientDatabaseError
 from dendrux.http.params import bounded_int
 from dendrux.http.responses import Receive, Scope, Send, send_no_content, served
 from dendrux.http.routes import Request, require_run
-from dendrux.read.jsonable import dumps_bytes
+from dendrux.read.jsonable import dumps_bytes, iso
+from dendrux.read.text import parse_instant_text
+from dendrux.scope import UNSCOPED
 from dendrux.status import TERMINAL_EVENT_TYPES, TERMINAL_STATUS_VALUES
 from dendrux.store import RunStore, StoredEvent
 from dendrux.validation import INT32_MAX, INT32_MIN
@@ -211,7 +216,11 @@ class EventStreams:
                 continue
             now = loop.time()
             if now >= next_check:
-                status = await self._store.get_run_status(req.run_id, tenant_id=req.tenant)
+                try:
+                    status = await self._store.get_run_status(req.run_id, tenant_id=req.tenant)
+                except TransientDatabaseError:  # the stream itself rides the outage out
+                    next_check = loop.time() + grace
+                    continue
                 if status is None:
                     return  # the run was deleted
                 if status in TERMINAL_STATUS_VALUES:
@@ -225,6 +234,108 @@ class EventStreams:
                 await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
                 last_write = loop.time()
 
+    # -- the firehose: every run's new events --------------------------------------------
+
+    async def serve_all(
+        self, req: Request, scope: Scope, receive: Receive, send: Send, head: bool
+    ) -> None:
+        """``/events/stream``: every new event of every run the principal may see (its
+        tenant's only, when it has one), per run once and in index order. Each frame's
+        ``id:`` is the event's ``created_at``; ``Last-Event-ID`` (or ``?since=``) resumes
+        with the events created after that time."""
+        query = req.query
+        resume = _last_event_id_text(scope)
+        since = (
+            query.instant("since")
+            if resume is None
+            else parse_instant_text("Last-Event-ID", resume)
+        )
+        if resume is not None:
+            query.text("since")
+        query.finish()
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        if head:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        loop = asyncio.get_running_loop()
+        stop: asyncio.Future[str] = loop.create_future()
+        self._open.add(stop)
+        watcher = asyncio.create_task(_watch_disconnect(receive, stop))
+        events = self._store.stream_all_events(
+            since=since,
+            tenant_id=UNSCOPED if req.tenant is None else req.tenant,
+            poll_interval_s=self._poll_interval_s,
+        )
+        pending: list[asyncio.Task[tuple[str, StoredEvent]]] = []
+        try:
+            await self._pump_all(send, events, stop, pending)
+        except OSError:
+            if not stop.done():
+                stop.set_result("disconnect")
+        except Exception:
+            logger.exception("dendrux.http: the event firehose failed")
+        finally:
+            self._open.discard(stop)
+            tasks: list[asyncio.Task[Any]] = [watcher, *pending]
+            for task in tasks:
+                task.cancel()
+            try:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                with suppress(RuntimeError):
+                    await events.aclose()  # type: ignore[attr-defined]
+        if stop.done() and stop.result() == "disconnect":
+            return
+        with suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump_all(
+        self,
+        send: Send,
+        events: AsyncIterator[tuple[str, StoredEvent]],
+        stop: asyncio.Future[str],
+        pending: list[asyncio.Task[tuple[str, StoredEvent]]],
+    ) -> None:
+        """Send frames (and heartbeats) until a disconnect or a stop."""
+        loop = asyncio.get_running_loop()
+        last_write = loop.time()
+        while True:
+            if not pending:
+                pending.append(asyncio.create_task(_next(events)))
+            await asyncio.wait(
+                (pending[0], stop),
+                timeout=max(0.0, last_write + self._heartbeat_s - loop.time()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if stop.done():
+                return
+            if pending[0].done():
+                run_id, event = pending.pop().result()
+                body = firehose_frame(run_id, event)
+            else:
+                body = HEARTBEAT
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            last_write = loop.time()
+
+
+def firehose_frame(run_id: str, event: StoredEvent) -> bytes:
+    """One firehose frame: ``id:`` the event's ``created_at``, ``data:`` JSON with its run id."""
+    head = b""
+    if event.created_at is not None:
+        head = b"id: " + iso(event.created_at).encode("ascii") + b"\n"
+    if _SSE_EVENT_NAME.fullmatch(event.event_type):
+        head += b"event: " + event.event_type.encode("utf-8", "replace") + b"\n"
+    body = {"run_id": run_id, **served(event)}
+    return head + b"data: " + dumps_bytes(body) + b"\n\n"
+
+
+def _last_event_id_text(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"last-event-id":
+            text: str = value.decode("latin-1").strip()
+            return text or None
+    return None
+
 
 async def _never() -> AsyncIterator[StoredEvent]:
     """An event source that never yields (a cursor no event can follow)."""
@@ -232,7 +343,10 @@ async def _never() -> AsyncIterator[StoredEvent]:
     yield  # type: ignore[misc]  # unreachable: makes this an async generator
 
 
-async def _next(events: AsyncIterator[StoredEvent]) -> StoredEvent:
+T = TypeVar("T")
+
+
+async def _next(events: AsyncIterator[T]) -> T:
     return await events.__anext__()
 
 

@@ -1,18 +1,14 @@
-"""Reads of a run's rows: events (and following them live), pauses, LLM calls, tool
-invocations and traces, as the public records of `dendrux.read.records`.
+"""Reads of a run's rows: events, pauses, LLM calls, tool invocations and traces, as
+the public records of `dendrux.read.records` (following events live: `dendrux.read.stream`).
 
-Plain functions over a connection (the stream loop: over an engine, one
-connection per page), taking arguments already checked by the facade.
+Plain functions over a connection, taking arguments already checked by the facade.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
-from contextlib import suppress
 from datetime import datetime
 
-from dendrux.db.engine import Connection, Engine, Row
-from dendrux.read.filters import STREAM_PAGE
+from dendrux.db.engine import Connection, Row
 from dendrux.read.records import LLMCall, PausePair, StoredEvent, ToolInvocation, TraceEntry
 from dendrux.status import PAUSE_EVENT_TYPES
 
@@ -95,39 +91,3 @@ async def get_traces(
     """A run's conversation in order."""
     rows = await conn.fetch_all("get_traces", run_id, page, skip)
     return TraceEntry.from_rows(rows, conn.dialect)
-
-
-async def follow_events(
-    engine_of: Callable[[], Engine], run_id: str, cursor: int | None, interval: float
-) -> AsyncGenerator[StoredEvent, None]:
-    """Every event of a run after ``cursor``, once and in order, as it lands; never
-    ends on its own. Reads go page by page, each on a connection returned at once;
-    between pages it waits for the engine's wake-up (PostgreSQL LISTEN/NOTIFY) or,
-    without one, polls every ``interval`` seconds (the wake-up's fallback too).
-    ``engine_of`` is asked for the engine before every page, so a facade closed
-    meanwhile stops the loop with its own error."""
-    # Here, not at module level: `import dendrux.store` stays light for code that
-    # only builds or reads records (the engine's driver has loaded asyncio by now).
-    import asyncio
-
-    wakeups = await engine_of().run_event_wakeups()
-    wakeup = wakeups.subscribe(run_id) if wakeups is not None else None
-    try:
-        while True:
-            if wakeup is not None:
-                wakeup.clear()  # before reading: a commit after the read sets it again
-            async with engine_of().connect() as conn:
-                page = await get_events(conn, run_id, cursor, STREAM_PAGE)
-            for event in page:
-                cursor = event.sequence_index
-                yield event
-            if len(page) == STREAM_PAGE:
-                continue
-            if wakeup is None:
-                await asyncio.sleep(interval)
-                continue
-            with suppress(TimeoutError):  # the poll fallback
-                await asyncio.wait_for(wakeup.wait(), interval)
-    finally:
-        if wakeups is not None and wakeup is not None:
-            wakeups.unsubscribe(run_id, wakeup)
