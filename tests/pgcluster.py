@@ -200,12 +200,17 @@ class PgCluster:
             raise
         return self
 
-    def start_standby(self) -> PgCluster:
+    def start_standby(self, standby: PgCluster | None = None) -> PgCluster:
         """A hot standby of this (running) cluster, started: ``pg_basebackup -R`` into a
-        fresh temp dir, streaming replication from then on. Stop it with ``stop()``."""
+        fresh temp dir, streaming replication from then on. Stop it with ``stop()``.
+        ``standby``: an unstarted cluster object to use (a subclass with its own
+        settings), else a plain `PgCluster`."""
         if not self._running:
             raise PgClusterError("the primary must be running to take a base backup")
-        standby = type(self)(self.binaries)
+        if standby is None:
+            standby = PgCluster(self.binaries)
+        if standby._base is not None:
+            raise PgClusterError("the standby-to-be is already started")
         standby.primary = self
         standby._start_standby_of(self)
         return standby

@@ -434,3 +434,21 @@ async def test_db_upgrade_on_the_standby_is_refused(replica_urls: Urls, tmp_path
     with pytest.raises(ReadOnlyDatabaseError) as caught:
         await upgrade(url)
     _assert_refusal(caught.value, url.replace("s3cret-pw", "***"))
+
+
+def test_replica_latency_bench_runs(tmp_path: Path, pg_cluster: PgCluster | None) -> None:
+    """``python -m bench.replica`` (its own primary and standby) stays runnable."""
+    if pg_cluster is None:
+        pytest.skip("no PostgreSQL binaries")
+    out = tmp_path / "replica.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.replica", "--events", "5", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    assert result["ok"] and len(result["points"]) == 5
+    assert {p["follower"] for p in result["points"]} == {"primary", "standby"}
