@@ -286,9 +286,10 @@ async def test_cli_reads_on_the_standby_equal_the_primary(
 
 def _stable(text: str) -> str:
     """CLI output without what differs between two invocations by design: the port in the
-    URL ``db status`` names, and ages relative to now ("3s ago")."""
+    URL ``db status`` names, and ages relative to now ("3s ago", which also sets the
+    width of a table's column)."""
     text = re.sub(r"127\.0\.0\.1:\d+", "HOST", text)
-    return re.sub(r"just now|\b\d+[smhd] ago", "AGO", text)
+    return re.sub(r" +", " ", re.sub(r"just now|\b\d+[smhd] ago", "AGO", text))
 
 
 def _pump(stream: Any, lines: queue.Queue[str]) -> None:
@@ -452,3 +453,29 @@ def test_replica_latency_bench_runs(tmp_path: Path, pg_cluster: PgCluster | None
     result = json.loads(out.read_text())
     assert result["ok"] and len(result["points"]) == 5
     assert {p["follower"] for p in result["points"]} == {"primary", "standby"}
+
+
+async def test_a_raw_driver_refusal_from_a_standby_is_not_retried(
+    replica_urls: Urls, caplog: pytest.LogCaptureFixture
+) -> None:
+    """retry_critical around the caller's own asyncpg code: 25006 propagates at once."""
+    from dendrux.db.transient import driver_error_is_transient
+    from dendrux.recorder import retry_critical
+
+    _primary_url, standby_url = replica_urls
+    conn = await asyncpg.connect(standby_url)
+    calls = 0
+
+    async def write() -> None:
+        nonlocal calls
+        calls += 1
+        await conn.execute("DELETE FROM agent_runs")
+
+    caplog.set_level(logging.WARNING)
+    try:
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError) as caught:
+            await retry_critical(write, label="raw", run_id="r1")
+    finally:
+        await conn.close()
+    assert calls == 1 and not driver_error_is_transient(caught.value)
+    assert not [r for r in caplog.records if "retrying" in r.getMessage()]
