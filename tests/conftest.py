@@ -7,6 +7,9 @@ pg_server         (function) the running ``PgCluster``; skips when unavailable.
 dialect           (function) "sqlite" | "postgres"; parametrizes its dependants.
 database_url      (function) clean, migrated database for the current dialect.
 raw_database_url  (function) clean, *unmigrated* database (migration tests).
+pg_standby        (session) a hot standby of ``pg_cluster``, started on first use.
+replica_urls      (function) (primary URL, standby URL) of one clean, migrated
+                  database, already replayed on the standby.
 engine            (async) ``dendrux.db.create_engine(database_url)``, disposed after.
 state_store       (async) ``StateStore.from_database_url(database_url)``, closed after.
 
@@ -253,6 +256,34 @@ def raw_database_url(dialect: str, tmp_path: Path, request: pytest.FixtureReques
         yield cluster.dsn(name)
     finally:
         _drop_database(cluster, name)
+
+
+@pytest.fixture(scope="session")
+def pg_standby(request: pytest.FixtureRequest) -> Iterator[PgCluster]:
+    """A hot standby (``pg_basebackup -R``, streaming) of the session's cluster; only
+    started when a test asks for it, stopped at the end of the session."""
+    cluster = _postgres_cluster(request)
+    cluster.ensure_running()
+    try:
+        standby = cluster.start_standby()
+    except PgClusterError as exc:
+        pytest.fail(f"could not start a hot standby:\n{exc}", pytrace=False)
+    try:
+        yield standby
+    finally:
+        standby.stop()
+
+
+@pytest.fixture
+def replica_urls(
+    request: pytest.FixtureRequest, pg_standby: PgCluster
+) -> Iterator[tuple[str, str]]:
+    """A clean, migrated database on the primary and the same database on the standby,
+    which has replayed its creation: ``(primary_url, standby_url)``."""
+    pg_standby.ensure_running()
+    for url in _migrated_postgres_database(request):
+        _run_async(pg_standby.wait_for_replay)
+        yield url, pg_standby.dsn(url.rsplit("/", 1)[1])
 
 
 @pytest.fixture

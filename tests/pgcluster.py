@@ -10,9 +10,18 @@ Built from the server binaries installed on the machine (``initdb``, ``pg_ctl``,
     cluster.start_server()            # back up on the same port and data dir
     cluster.stop()                    # server down, temp dir removed
 
+    standby = cluster.start_standby() # a hot standby streaming from it
+    await standby.wait_for_replay()   # every commit on the primary visible there
+    standby.stop()
+
 The data directory lives in a fresh temporary directory.  PostgreSQL refuses to
 run as root, so when the tests run as root the directory is handed to the
 ``postgres`` user and every server command goes through ``runuser``.
+
+A standby is a second cluster made with ``pg_basebackup -R`` (streaming
+replication, ``hot_standby=on``) from the same binaries; the primary already
+runs with ``wal_level=replica`` and a ``replication`` line for 127.0.0.1 in
+``pg_hba.conf``, so any cluster can get one at any time.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ from pathlib import Path
 
 __all__ = ["PgBinaries", "PgCluster", "PgClusterError", "find_binaries"]
 
+_REPLICATION_HBA = "host replication all 127.0.0.1/32 trust\n"
+REPLAY_TIMEOUT = 60.0  # seconds a standby may take to replay what the primary wrote
+
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 SERVER_USER = "postgres"
 HOST = "127.0.0.1"
@@ -49,6 +61,11 @@ class PgBinaries:
     initdb: str
     pg_ctl: str
     postgres: str
+
+    @property
+    def pg_basebackup(self) -> str:
+        """Installed beside initdb by every PostgreSQL server package."""
+        return os.path.join(os.path.dirname(self.initdb), "pg_basebackup")
 
 
 def _version_key(bindir: str) -> tuple[int, ...]:
@@ -112,6 +129,8 @@ class PgCluster:
         self._running = False
         self._owner_pid = os.getpid()
         self._atexit_registered = False
+        self.primary: PgCluster | None = None
+        """Set on a standby: the cluster it streams from."""
 
     @classmethod
     def create(cls) -> PgCluster | None:
@@ -164,6 +183,7 @@ class PgCluster:
         try:
             self._base = self._make_base_dir()
             self._initdb()
+            self._allow_replication()
             # A port picked with a bound socket can be taken by someone else
             # before the postmaster binds it: retry with a new one.
             for attempt in range(3):
@@ -179,6 +199,64 @@ class PgCluster:
             self.stop()
             raise
         return self
+
+    def start_standby(self, standby: PgCluster | None = None) -> PgCluster:
+        """A hot standby of this (running) cluster, started: ``pg_basebackup -R`` into a
+        fresh temp dir, streaming replication from then on. Stop it with ``stop()``.
+        ``standby``: an unstarted cluster object to use (a subclass with its own
+        settings), else a plain `PgCluster`."""
+        if not self._running:
+            raise PgClusterError("the primary must be running to take a base backup")
+        if standby is None:
+            standby = PgCluster(self.binaries)
+        if standby._base is not None:
+            raise PgClusterError("the standby-to-be is already started")
+        standby.primary = self
+        standby._start_standby_of(self)
+        return standby
+
+    async def wait_for_replay(self, timeout: float = REPLAY_TIMEOUT) -> None:
+        """On a standby: return once it has replayed everything committed on the primary
+        so far (tests compare the two without sleeping).
+
+        The primary runs with ``synchronous_commit=off``, so its last commits may not
+        be flushed (nor sent) yet: one synchronous commit of our own flushes them, and
+        the primary's write position after it is the target. (A transaction that wrote
+        no WAL commits asynchronously whatever the setting: ours writes a logical
+        message, the smallest WAL record there is.)
+        """
+        import asyncio
+
+        import asyncpg  # the suite's driver; imported here so this module needs none
+
+        primary = self.primary
+        if primary is None:
+            raise PgClusterError("wait_for_replay is for a standby (start_standby())")
+        conn = await asyncpg.connect(primary.dsn(), timeout=30)
+        try:
+            await conn.execute("SET synchronous_commit = on")
+            await conn.execute("SELECT pg_logical_emit_message(true, 'pgcluster', 'sync')")
+            target = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+        finally:
+            await conn.close()
+        conn = await asyncpg.connect(self.dsn(), timeout=30)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                done = await conn.fetchval(
+                    "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", target
+                )
+                if done:
+                    return
+                if time.monotonic() > deadline:
+                    replayed = await conn.fetchval("SELECT pg_last_wal_replay_lsn()::text")
+                    raise PgClusterError(
+                        f"standby replayed {replayed}, primary is at {target} after {timeout}s"
+                        f"\n--- standby log tail ---\n{_tail(self.log_path)}"
+                    )
+                await asyncio.sleep(0.005)
+        finally:
+            await conn.close()
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (if running) and remove the temp dir. Idempotent."""
@@ -278,9 +356,56 @@ class PgCluster:
             "initdb",
         )
 
+    def _start_standby_of(self, primary: PgCluster) -> None:
+        if not self._atexit_registered:
+            atexit.register(self._atexit_stop)
+            self._atexit_registered = True
+        try:
+            self._base = self._make_base_dir()
+            self._run(
+                [
+                    self.binaries.pg_basebackup,
+                    "-D",
+                    str(self.data_dir),
+                    "-h",
+                    HOST,
+                    "-p",
+                    str(primary.port),
+                    "-U",
+                    SERVER_USER,
+                    "-R",  # standby.signal + primary_conninfo in postgresql.auto.conf
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                ],
+                "pg_basebackup",
+            )
+            for attempt in range(3):
+                self._port = _free_port()
+                self._write_config()
+                try:
+                    self.start_server()
+                    break
+                except PgClusterError:
+                    if attempt == 2 or "could not bind" not in _tail(self.log_path, 20):
+                        raise
+        except BaseException:
+            self.stop()
+            raise
+
+    def _allow_replication(self) -> None:
+        # initdb's pg_hba.conf has this line already; say so rather than rely on it.
+        hba = self.data_dir / "pg_hba.conf"
+        text = hba.read_text()
+        if _REPLICATION_HBA.split() not in [line.split() for line in text.splitlines()]:
+            hba.write_text(text + _REPLICATION_HBA)
+
     def _write_config(self) -> None:
         # postgresql.auto.conf is read last and overrides postgresql.conf.
-        # Written (as root, if root) into a file the server user owns.
+        # Written (as root, if root) into a file the server user owns. A standby
+        # keeps the primary_conninfo pg_basebackup -R wrote there.
         settings = {
             "listen_addresses": f"'{HOST}'",
             "port": str(self.port),
@@ -291,9 +416,25 @@ class PgCluster:
             "max_connections": "200",
             "logging_collector": "off",
             "log_min_messages": "warning",
+            # Replication (the defaults, spelled out: a standby needs them).
+            "wal_level": "replica",
+            "max_wal_senders": "10",
+            "wal_keep_size": "'256MB'",  # a standby that was away catches up without a slot
+            "hot_standby": "on",
+            "wal_retrieve_retry_interval": "'100ms'",  # re-stream soon after a primary restart
         }
+        path = self.data_dir / "postgresql.auto.conf"
+        kept = ""
+        if self.primary is not None and path.exists():
+            kept = "".join(
+                line + "\n"
+                for line in path.read_text().splitlines()
+                if line.strip()
+                and not line.startswith("#")
+                and line.split("=", 1)[0].strip() not in settings
+            )
         text = "".join(f"{key} = {value}\n" for key, value in settings.items())
-        (self.data_dir / "postgresql.auto.conf").write_text(text)
+        path.write_text(text + kept)
 
     def _pg_ctl(self, action: str, *extra: str) -> None:
         self._run(

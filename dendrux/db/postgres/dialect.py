@@ -102,12 +102,22 @@ def wrap_pg_error(exc: BaseException, url: str, raw: Any = None) -> DendruxError
     if state.startswith("23"):
         return IntegrityError(f"{url}: constraint violated: {exc}")
     if state == "25006":
-        return ReadOnlyDatabaseError(f"{url} is read-only ({exc}); connect to a writable primary")
+        return read_only_error(url, exc)
     if is_transient_pg_error(exc) or (
         isinstance(exc, asyncpg.InterfaceError) and raw is not None and connection_is_gone(raw)
     ):
         return TransientDatabaseError(f"{url}: {type(exc).__name__}: {exc}")
     return DatabaseError(f"{url}: {type(exc).__name__}: {exc}")
+
+
+def read_only_error(url: str, exc: BaseException) -> ReadOnlyDatabaseError:
+    """SQLSTATE 25006: a hot standby in recovery (or a read-only session) refused a write.
+    Never transient: retrying cannot make a standby writable, so it fails at once."""
+    return ReadOnlyDatabaseError(
+        f"{url} accepts no writes: it is a read-only server, such as a hot standby ({exc}); "
+        "point the write side (StateStore, the recorder, `dendrux db upgrade`) at the primary "
+        "and keep the standby for readers (RunStore, the HTTP router, the CLI's reads)"
+    )
 
 
 def connect_error(exc: BaseException, url: str) -> DendruxError:

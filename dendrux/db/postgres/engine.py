@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
@@ -49,12 +50,15 @@ from dendrux.db.postgres.notifications import EventNotifications
 from dendrux.db.units import drive_unit
 from dendrux.db.urls import DatabaseURL
 from dendrux.db.writes import Outcome, UnitResult, WriteUnit, is_refusal
-from dendrux.errors import InvalidArgumentError
+from dendrux.errors import InvalidArgumentError, ReadOnlyDatabaseError
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MAX_QUERIES = 10_000_000
 """Statements a pooled connection serves before asyncpg replaces it (its default,
 50,000, would reconnect and re-prepare every statement every minute or so under load)."""
+_LISTEN_RETRY_S = 60.0
+"""After a server refused LISTEN (a hot standby), readers poll; LISTEN is tried again
+after this long, so a standby promoted meanwhile wakes its readers again."""
 _OWN_OPTIONS = frozenset(
     {
         "schema",
@@ -137,6 +141,8 @@ class PostgresEngine(Engine):
         self._pool_lock = asyncio.Lock()
         self._schema_checked = False
         self._wakeups: EventNotifications | None = None
+        self._listen_refused_at: float | None = None
+        self._wakeups_lock = asyncio.Lock()
         slots = pool.get_max_size() if pool is not None else self._max_size
         self._group = GroupCommit(self._commit_group, name=self.url, slots=slots)
         self._closed = False
@@ -289,6 +295,8 @@ class PostgresEngine(Engine):
             try:
                 async with Pooled(self) as conn:
                     row = await conn.fetch_one(query, *unit.joined_args())
+            except ReadOnlyDatabaseError:
+                raise  # a standby: writing the unit row by row would only be refused again
             except Exception as exc:
                 if not is_refusal(exc):
                     raise
@@ -307,14 +315,25 @@ class PostgresEngine(Engine):
             yield PostgresConnection(raw, self.dialect, self.url)
 
     async def run_event_wakeups(self) -> RunEventWakeups | None:
-        """One LISTEN connection per engine, shared by every streaming reader."""
+        """One LISTEN connection per engine, shared by every streaming reader; None (the
+        readers poll) on a hot standby, which refuses LISTEN during recovery and has no
+        notifications to give: a NOTIFY on the primary is not replicated."""
         self._check_open()
         if self._wakeups is None or not self._wakeups.alive:
-            async with self._pool_lock:
+            refused = self._listen_refused_at
+            if refused is not None and time.monotonic() - refused < _LISTEN_RETRY_S:
+                return None
+            # Its own lock: starting a listener may create the pool, under _pool_lock.
+            async with self._wakeups_lock:
                 if self._wakeups is None or not self._wakeups.alive:
                     await self._ensure_schema()
                     listener = EventNotifications(self)
-                    await listener.start()
+                    try:
+                        await listener.start()
+                    except ReadOnlyDatabaseError:
+                        self._listen_refused_at = time.monotonic()
+                        return None
+                    self._listen_refused_at = None
                     self._wakeups = listener
         return self._wakeups
 
