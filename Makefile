@@ -4,6 +4,8 @@ VENV = .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 PYTEST_ARGS ?=
+# Installs PostgreSQL and PgBouncer when missing (SYSTEM_DEPS=true to skip that).
+SYSTEM_DEPS ?= .ci/system-deps
 
 .PHONY: all install test demo lint bench clean
 
@@ -18,6 +20,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: $(STAMP)
+	$(SYSTEM_DEPS)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)

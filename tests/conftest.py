@@ -338,3 +338,67 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     )
     for nodeid, reason in _skipped_postgres.items():
         terminalreporter.write_line(f"  {nodeid}: {reason}")
+
+
+# -- PgBouncer (transaction pooling) in front of the cluster ---------------------------
+#
+# pgbouncer        (session) a running ``PgBouncer`` in front of ``pg_cluster``,
+#                  started on first use; skips without the binary (fails under CI).
+# pooler_urls      (function) a clean, migrated database: ``.direct`` and ``.pooled``
+#                  URLs (the latter through PgBouncer, prepared_statements=false, listen=false).
+# raw_pooler_urls  (function) the same for a clean, *unmigrated* database.
+
+POOLED_OPTIONS = "prepared_statements=false&listen=false"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_cluster: PgCluster | None) -> Iterator[Any]:
+    """PgBouncer with ``pool_mode = transaction`` for the whole session."""
+    from pgbouncer import PgBouncer, PgBouncerError, find_pgbouncer
+
+    if pg_cluster is None:
+        _unavailable("no PostgreSQL server binaries for PgBouncer to front")
+    assert pg_cluster is not None
+    if find_pgbouncer() is None:
+        reason = "pgbouncer not found (Debian package pgbouncer; .ci/run installs it)"
+        if CI:
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    pg_cluster.ensure_running()
+    bouncer = PgBouncer(upstream_port=pg_cluster.port)
+    try:
+        bouncer.start()
+    except PgBouncerError as exc:
+        pytest.fail(f"could not start PgBouncer:\n{exc}", pytrace=False)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+def _pooler_urls(bouncer: Any, direct: str) -> Any:
+    from pgbouncer import PoolerURLs
+
+    dbname = direct.rsplit("/", 1)[1]
+    return PoolerURLs(direct=direct, pooled=f"{bouncer.dsn(dbname)}?{POOLED_OPTIONS}")
+
+
+@pytest.fixture
+def pooler_urls(request: pytest.FixtureRequest, pgbouncer: Any) -> Iterator[Any]:
+    """A clean, migrated database reached directly and through PgBouncer."""
+    for direct in _migrated_postgres_database(request):
+        yield _pooler_urls(pgbouncer, direct)
+
+
+@pytest.fixture
+def raw_pooler_urls(request: pytest.FixtureRequest, pgbouncer: Any) -> Iterator[Any]:
+    """A clean, unmigrated database reached directly and through PgBouncer."""
+    cluster = _postgres_cluster(request)
+    strategy: bool = request.getfixturevalue("_pg_supports_strategy")
+    cluster.ensure_running()
+    name = f"t_{next(_db_counter)}"
+    _create_database(cluster, name, "template0", strategy)
+    try:
+        yield _pooler_urls(pgbouncer, cluster.dsn(name))
+    finally:
+        _drop_database(cluster, name)

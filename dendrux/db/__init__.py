@@ -45,7 +45,7 @@ def create_engine(url: str, **options: Any) -> Engine:
 
     SQLite options: ``synchronous``, ``busy_timeout``, ``readers``, ``mode``,
     ``create``, ``auto_migrate``, ``wal``. PostgreSQL options: ``schema``,
-    ``prepared_statements``, ``pool_min_size``, ``pool_max_size``,
+    ``prepared_statements``, ``listen``, ``pool_min_size``, ``pool_max_size``,
     ``connect_timeout``. Options may also be given as URL query parameters.
 
     ``create=False`` (accepted by both dialects) opens an existing database

@@ -5,6 +5,13 @@ are recorded with the file's SHA-256; an applied file that changed since is
 an error, never a silent skip. Migrators are serialised (an advisory lock on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) and everything pending is applied
 in one transaction with its version rows. Never called around reads.
+
+The PostgreSQL lock is transaction-scoped (``pg_advisory_xact_lock``, taken
+first inside the migration's transaction), never a session lock: a
+transaction pooler (PgBouncer, ``pool_mode = transaction``) keeps a
+transaction on one server connection but not a session, so this is what
+makes ``dendrux db upgrade`` through one safe; the lock ends with the
+transaction, whichever client goes away (tests/test_pooler.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 -- Schema versioning for PostgreSQL. Every migrator takes one transaction-level
--- advisory lock first, so two processes migrating at once run one after the other.
+-- advisory lock first (lock_migrations in engine.sql), so two processes migrating at
+-- once run one after the other; being transaction-level, it holds through a
+-- transaction pooler (PgBouncer) and never outlives the migration's transaction.
 
 -- name: create_version_table
 -- The table recording which numbered migrations ran, with their checksums.

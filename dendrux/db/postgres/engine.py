@@ -63,6 +63,7 @@ _OWN_OPTIONS = frozenset(
     {
         "schema",
         "prepared_statements",
+        "listen",
         "pool_min_size",
         "pool_max_size",
         "connect_timeout",
@@ -76,7 +77,8 @@ class PostgresEngine(Engine):
 
     Options (keyword arguments or URL query parameters): ``schema`` (a
     namespace for the tables), ``prepared_statements`` (False for
-    PgBouncer-style transaction poolers), ``pool_min_size`` (1),
+    PgBouncer-style transaction poolers), ``listen`` (False: no LISTEN connection,
+    streaming readers poll; a transaction pooler cannot carry LISTEN), ``pool_min_size`` (1),
     ``pool_max_size`` (10), ``connect_timeout`` (seconds, 10), ``create``
     (accepted for symmetry with SQLite; a server database is never created).
     Other URL query parameters (``sslmode``...) go to asyncpg unchanged.
@@ -114,6 +116,7 @@ class PostgresEngine(Engine):
             )
         self.schema: str | None = schema
         self._prepared = bool_option("prepared_statements", merged.get("prepared_statements", True))
+        self._listen = bool_option("listen", merged.get("listen", True))
         self._min_size = int_option("pool_min_size", merged.get("pool_min_size", 1), minimum=0)
         self._max_size = int_option("pool_max_size", merged.get("pool_max_size", 10), minimum=1)
         self._connect_timeout = seconds_option(
@@ -316,9 +319,12 @@ class PostgresEngine(Engine):
 
     async def run_event_wakeups(self) -> RunEventWakeups | None:
         """One LISTEN connection per engine, shared by every streaming reader; None (the
-        readers poll) on a hot standby, which refuses LISTEN during recovery and has no
-        notifications to give: a NOTIFY on the primary is not replicated."""
+        readers poll) with ``listen=False`` (a transaction pooler: LISTEN passes but its
+        notifications never arrive) and on a hot standby, which refuses LISTEN during
+        recovery and has no notifications to give (a NOTIFY is not replicated)."""
         self._check_open()
+        if not self._listen:
+            return None
         if self._wakeups is None or not self._wakeups.alive:
             refused = self._listen_refused_at
             if refused is not None and time.monotonic() - refused < _LISTEN_RETRY_S:
