@@ -323,6 +323,17 @@ async def _read_walk(call: Walk) -> None:
     events = [await stream.__anext__() for _ in range(4)]
     await stream.aclose()
     call.results.append(("stream_events", _plain(events)))
+    call.called.add("stream_all_events")
+    firehose = call.store.stream_all_events(
+        since=datetime(2000, 1, 1, tzinfo=UTC), poll_interval_s=0.05
+    )
+    of_p: list[Any] = []
+    while len(of_p) < 4:  # every run's events come; run p's first four are compared
+        run_id, event = await asyncio.wait_for(firehose.__anext__(), 10)
+        if run_id == "p":
+            of_p.append(event)
+    await firehose.aclose()
+    call.results.append(("stream_all_events", _plain(of_p)))
 
 
 async def _walk_both(url: str) -> tuple[Walk, Walk]:
