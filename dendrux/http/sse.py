@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -54,13 +54,11 @@ def frame(event: StoredEvent) -> bytes:
 
 def last_event_id(scope: Scope) -> int | None:
     """The ``Last-Event-ID`` cursor; None when absent, malformed or outside the index range."""
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"last-event-id":
-            # None (malformed, too long, outside the index range): fall back to ?after=
-            return bounded_int(
-                value.decode("latin-1").strip(), minimum=INT32_MIN, maximum=INT32_MAX
-            )
-    return None
+    text = _last_event_id_text(scope)
+    if text is None:
+        return None
+    # None (malformed, too long, outside the index range): fall back to ?after=
+    return bounded_int(text, minimum=INT32_MIN, maximum=INT32_MAX)
 
 
 class EventStreams:
@@ -137,6 +135,34 @@ class EventStreams:
     ) -> None:
         """Stream events after ``after``; ``beyond``: the cursor is past every possible
         index, so only heartbeats are sent until the run ends."""
+        events = (
+            _never()
+            if beyond
+            else self._store.stream_events(
+                req.run_id, after_sequence_index=after, poll_interval_s=self._poll_interval_s
+            )
+        )
+        await self._respond(
+            receive,
+            send,
+            head,
+            events,
+            lambda stop, pending: self._pump(req, send, events, stop, pending),
+            f"event stream of run {req.run_id!r}",
+        )
+
+    async def _respond(
+        self,
+        receive: Receive,
+        send: Send,
+        head: bool,
+        events: AsyncIterator[Any],
+        pump: Callable[[asyncio.Future[str], list[asyncio.Task[Any]]], Awaitable[None]],
+        what: str,
+    ) -> None:
+        """One SSE response around ``pump`` (a run's stream or the firehose): the start,
+        HEAD, the disconnect watcher, the cleanup (the pump's pending read, the event
+        source) and a clean end unless the client went away."""
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         if head:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -145,21 +171,14 @@ class EventStreams:
         stop: asyncio.Future[str] = loop.create_future()
         self._open.add(stop)
         watcher = asyncio.create_task(_watch_disconnect(receive, stop))
-        events = (
-            _never()
-            if beyond
-            else self._store.stream_events(
-                req.run_id, after_sequence_index=after, poll_interval_s=self._poll_interval_s
-            )
-        )
-        pending: list[asyncio.Task[StoredEvent]] = []
+        pending: list[asyncio.Task[Any]] = []
         try:
-            await self._pump(req, send, events, stop, pending)
+            await pump(stop, pending)
         except OSError:  # some servers report a vanished client by failing the send
             if not stop.done():
                 stop.set_result("disconnect")
         except Exception:
-            logger.exception("dendrux.http: event stream of run %r failed", req.run_id)
+            logger.exception("dendrux.http: %s failed", what)
         finally:
             self._open.discard(stop)
             tasks: list[asyncio.Task[Any]] = [watcher, *pending]
@@ -183,7 +202,7 @@ class EventStreams:
         send: Send,
         events: AsyncIterator[StoredEvent],
         stop: asyncio.Future[str],
-        pending: list[asyncio.Task[StoredEvent]],
+        pending: list[asyncio.Task[Any]],
     ) -> None:
         """Send frames until a terminal event, a finished run, a disconnect or a stop."""
         loop = asyncio.get_running_loop()
@@ -253,48 +272,26 @@ class EventStreams:
         if resume is not None:
             query.text("since")
         query.finish()
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        if head:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        loop = asyncio.get_running_loop()
-        stop: asyncio.Future[str] = loop.create_future()
-        self._open.add(stop)
-        watcher = asyncio.create_task(_watch_disconnect(receive, stop))
         events = self._store.stream_all_events(
             since=since,
             tenant_id=UNSCOPED if req.tenant is None else req.tenant,
             poll_interval_s=self._poll_interval_s,
         )
-        pending: list[asyncio.Task[tuple[str, StoredEvent]]] = []
-        try:
-            await self._pump_all(send, events, stop, pending)
-        except OSError:
-            if not stop.done():
-                stop.set_result("disconnect")
-        except Exception:
-            logger.exception("dendrux.http: the event firehose failed")
-        finally:
-            self._open.discard(stop)
-            tasks: list[asyncio.Task[Any]] = [watcher, *pending]
-            for task in tasks:
-                task.cancel()
-            try:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            finally:
-                with suppress(RuntimeError):
-                    await events.aclose()  # type: ignore[attr-defined]
-        if stop.done() and stop.result() == "disconnect":
-            return
-        with suppress(OSError):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self._respond(
+            receive,
+            send,
+            head,
+            events,
+            lambda stop, pending: self._pump_all(send, events, stop, pending),
+            "the event firehose",
+        )
 
     async def _pump_all(
         self,
         send: Send,
         events: AsyncIterator[tuple[str, StoredEvent]],
         stop: asyncio.Future[str],
-        pending: list[asyncio.Task[tuple[str, StoredEvent]]],
+        pending: list[asyncio.Task[Any]],
     ) -> None:
         """Send frames (and heartbeats) until a disconnect or a stop."""
         loop = asyncio.get_running_loop()
@@ -330,6 +327,7 @@ def firehose_frame(run_id: str, event: StoredEvent) -> bytes:
 
 
 def _last_event_id_text(scope: Scope) -> str | None:
+    """The ``Last-Event-ID`` header's text, stripped; None when absent or empty."""
     for name, value in scope.get("headers", ()):
         if name.lower() == b"last-event-id":
             text: str = value.decode("latin-1").strip()
