@@ -107,6 +107,7 @@ def test_run_detail_extends_the_summary() -> None:
         "failure_reason",
         "cancel_requested",
         "pause_requested",
+        "retry_of_run_id",
     ]
 
 
