@@ -191,9 +191,7 @@ class RunStore(EngineHolder):
         async with self._db().connect() as conn:
             return await runs.get_run_status(conn, run_id, tenant)
 
-    async def get_retries(
-        self, run_id: str, *, tenant_id: str | None = None
-    ) -> list[RunSummary]:
+    async def get_retries(self, run_id: str, *, tenant_id: str | None = None) -> list[RunSummary]:
         """The runs that retried this one (its retry lineage), oldest first, at most
         `MAX_PAGE`; ``tenant_id`` given, that tenant's only."""
         run_id = check_required_id("run_id", run_id)
