@@ -400,7 +400,9 @@ def test_another_tenants_run_is_not_reachable(database_url: str, browser_page: A
     with start_dashboard(database_url, tokens=["a=ta"]) as server:
         page = browser_page
         requests: list[str] = []
+        answers: list[tuple[str, int]] = []
         page.on("request", lambda r: requests.append(r.url))
+        page.on("response", lambda r: answers.append((r.url, r.status)))
         page.goto(server.url + "#token=a")
         page.wait_for_function("() => location.hash === '#/runs'")
         page.evaluate(f"location.hash = '#/runs/{ours.run_id}'")
@@ -412,4 +414,6 @@ def test_another_tenants_run_is_not_reachable(database_url: str, browser_page: A
         assert "secret" not in content and theirs.run_id not in page.locator("main").inner_text()
         page.wait_for_timeout(500)
         assert not any(theirs.run_id in u and "stream" in u for u in requests)
-        assert not any(theirs.run_id in u and "/traces" in u for u in requests)
+        # Every route the page asked about their run answered as for a run that does not exist.
+        asked = [(u, status) for u, status in answers if theirs.run_id in u]
+        assert asked and all(status == 404 for _, status in asked)

@@ -23,7 +23,8 @@ import { h, append, fmtInt, fmtCost, fmtDuration, ellipsis } from "./dom.js";
 
 // On a tie, rows before events: the recorder writes an LLM or tool row, then its event.
 const KIND_RANK = { trace: 0, llm: 1, tool: 2, note: 3, event: 4 };
-const CHUNK = 250; // nodes per animation frame
+const FIRST_CHUNK = 60; // the first screen, in the first frame
+const CHUNK = 800; // then nodes per animation frame (offscreen ones skip layout: run.css)
 
 /** An ISO instant in milliseconds, keeping the microseconds Date.parse drops. */
 function at(iso) {
@@ -72,6 +73,8 @@ export class Timeline {
     this.frame = 0;
     this.disposed = false;
     this.onRendered = null;
+    this.marked = false;
+    this.markedAll = false;
   }
 
   dispose() {
@@ -96,7 +99,10 @@ export class Timeline {
   flush() {
     let mark = Infinity;
     for (const src of this.sources.values()) if (!src.done) mark = Math.min(mark, src.lastAt);
-    if (!this.pending.length) return;
+    if (!this.pending.length) {
+      this.schedule(); // a frame still reports completion
+      return;
+    }
     this.pending.sort(compare);
     let n = 0;
     while (n < this.pending.length && this.pending[n].at <= mark) n++;
@@ -141,7 +147,7 @@ export class Timeline {
       this.frame = 0;
       if (this.disposed) return;
       const fragment = document.createDocumentFragment();
-      for (const node of this.queue.splice(0, CHUNK)) {
+      for (const node of this.queue.splice(0, this.marked ? CHUNK : FIRST_CHUNK)) {
         if (node.iteration !== this.lastIteration) {
           this.lastIteration = node.iteration;
           fragment.appendChild(h("li", { class: "tl-iter", "aria-hidden": "true" }, "Iteration " + node.iteration));
@@ -150,8 +156,17 @@ export class Timeline {
         fragment.appendChild(node.el);
       }
       this.container.appendChild(fragment);
+      // Marks for `python -m bench dashboard` (navigation -> first nodes, -> whole timeline).
+      if (!this.marked && this.order.length) {
+        this.marked = true;
+        performance.mark("dendrux:timeline-first");
+      }
       if (this.queue.length) this.schedule();
       this.onRendered?.();
+      if (this.complete && !this.markedAll) {
+        this.markedAll = true;
+        performance.mark("dendrux:timeline-complete");
+      }
     });
   }
 

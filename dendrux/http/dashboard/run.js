@@ -14,7 +14,7 @@ import { Timeline, nodeOf } from "./run-timeline.js";
 import { Inspector } from "./run-inspector.js";
 import { header, iterationChart, subtreePanel } from "./run-panels.js";
 
-const FIRST_PAGE = 200; // small, so the first screen paints from little data
+const FIRST_PAGE = 100; // small, so the first screen paints from little data
 const PAGE = 1000; // the routes' maximum
 const HEADER_EVERY_MS = 1000;
 
@@ -135,9 +135,39 @@ export function mount(root, route) {
   }
 
   async function load() {
+    // Everything is asked for at once (the first paint waits for the slowest first page);
+    // the server answers another tenant's run with 404s everywhere, so nothing leaks
+    // before the run itself is known. Every source is registered before any rows
+    // arrive, so nothing is placed early.
+    for (const name of ["notes", "events", "traces", "llm", "tools"]) timeline.source(name);
+    const run = getJSON(base, null, { signal: abort.signal });
+    const pauses = getJSON(`${base}/pauses`, { limit: PAGE }, { signal: abort.signal }).then((body) => {
+      for (const p of body.pauses) {
+        context.pauses.set(p.pause_sequence_index, p);
+        const node = timeline.nodes.get("e" + p.pause_sequence_index);
+        if (node) timeline.refresh(node);
+      }
+    });
+    const notes = getJSON(`${base}/notes`, null, { signal: abort.signal }).then((body) => {
+      for (const n of body.notes) state.notes.add(n.note_id);
+      timeline.add("notes", "note", body.notes, true);
+    });
+    const rows = Promise.all([
+      pauses,
+      notes,
+      events(),
+      pages("traces", "trace", `${base}/traces`, "traces", (page) => (state.traces += page.length)),
+      pages("llm", "llm", `${base}/llm-calls`, "llm_calls", (page) => {
+        state.llmCalls.push(...page);
+        drawChart();
+      }),
+      pages("tools", "tool", `${base}/tool-calls`, "tool_calls"),
+    ]);
+    rows.catch(() => {}); // a 404 is reported once, below, from the run itself
     try {
-      context.run = await getJSON(base, null, { signal: abort.signal });
+      context.run = await run;
     } catch (err) {
+      abort.abort();
       if (state.disposed) return;
       const missing = err instanceof ApiError && err.status === 404;
       replace(
@@ -148,26 +178,8 @@ export function mount(root, route) {
       return;
     }
     drawHeader();
-    // Every source is registered before any rows arrive, so nothing is placed early.
-    for (const name of ["notes", "events", "traces", "llm", "tools"]) timeline.source(name);
-    const side = Promise.all([
-      getJSON(`${base}/pauses`, { limit: PAGE }, { signal: abort.signal }),
-      getJSON(`${base}/notes`, null, { signal: abort.signal }),
-    ]);
     refreshHeader(true);
-    const [pauses, notes] = await side;
-    for (const p of pauses.pauses) context.pauses.set(p.pause_sequence_index, p);
-    for (const n of notes.notes) state.notes.add(n.note_id);
-    timeline.add("notes", "note", notes.notes, true);
-    await Promise.all([
-      events(),
-      pages("traces", "trace", `${base}/traces`, "traces", (rows) => (state.traces += rows.length)),
-      pages("llm", "llm", `${base}/llm-calls`, "llm_calls", (rows) => {
-        state.llmCalls.push(...rows);
-        drawChart();
-      }),
-      pages("tools", "tool", `${base}/tool-calls`, "tool_calls"),
-    ]);
+    await rows;
     drawChart();
     timeline.onRendered();
     if (!TERMINAL.has(context.run.status)) follow();
