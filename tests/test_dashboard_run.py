@@ -101,7 +101,9 @@ class Recording:
 
         self._step(go)
 
-    def event(self, event_type: str, data: dict[str, Any] | None = None, iteration: int = 0) -> None:
+    def event(
+        self, event_type: str, data: dict[str, Any] | None = None, iteration: int = 0
+    ) -> None:
         async def go(store: StateStore, recorder: Any, seq: Any) -> None:
             await store.save_run_event(
                 self.run_id,
@@ -149,7 +151,10 @@ def open_run(page: Any, server: DashboardServer, run_id: str, node: str = "") ->
 
 
 def seqs(page: Any) -> list[int]:
-    return [int(s) for s in page.eval_on_selector_all("[data-seq]", "els => els.map(e => e.dataset.seq)")]
+    return [
+        int(s)
+        for s in page.eval_on_selector_all("[data-seq]", "els => els.map(e => e.dataset.seq)")
+    ]
 
 
 def kinds(page: Any) -> dict[str, int]:
@@ -344,8 +349,8 @@ def test_a_dropped_stream_resumes_without_a_duplicate_or_a_gap(
         rec.tool(2, {"q": 1}, "r")
         rec.finish()
         page.wait_for_selector(
-        "#live-state[data-state='ended']", state="attached", timeout=TERMINAL_WAIT_MS
-    )
+            "#live-state[data-state='ended']", state="attached", timeout=TERMINAL_WAIT_MS
+        )
         db = read_back(database_url, rec.run_id)
         assert seqs(page) == [e.sequence_index for e in db["events"]] == list(range(6))
 
@@ -385,7 +390,10 @@ def test_stored_markup_renders_as_text(dashboard: DashboardServer, browser_page:
     page.wait_for_timeout(300)
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
-    assert page.evaluate("document.querySelectorAll('img, svg [onload], [onerror], [onload]').length") == 0
+    assert (
+        page.evaluate("document.querySelectorAll('img, svg [onload], [onerror], [onload]').length")
+        == 0
+    )
     assert page.evaluate("[...document.scripts].map(s => s.getAttribute('src'))") == ["ui/app.js"]
     hrefs = page.eval_on_selector_all("a[href]", "els => els.map(a => a.getAttribute('href'))")
     assert not any(h.lower().startswith("javascript:") for h in hrefs)
