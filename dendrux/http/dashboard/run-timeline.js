@@ -281,6 +281,9 @@ function describeEvent(node, context) {
       meta: data.status ? span(data.status) : "",
     };
   }
+  if (type === "run.started") {
+    return { title: "Started", detail: data.agent_name ? ellipsis(data.agent_name, 120) : null, tone: null, meta: "" };
+  }
   const tone = /denied|violation|finding|guardrail|blocked|error|failed/.test(type) ? "bad" : /approval|cancel|policy|note/.test(type) ? "gov" : null;
   return {
     title: h("span", { class: "mono" }, type),
