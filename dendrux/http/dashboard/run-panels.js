@@ -82,6 +82,8 @@ export function header(run, { usage, retries, now = Date.now() }) {
   );
 }
 
+const MAX_BARS = 120;
+
 /** Tokens (in and out) and cost per iteration, from the LLM calls loaded so far. */
 export function iterationChart(llmCalls) {
   const by = new Map();
@@ -97,9 +99,26 @@ export function iterationChart(llmCalls) {
     by.set(c.iteration, it);
   }
   if (!by.size) return h("p", { class: "muted" }, "No LLM calls yet.");
+  // Long runs: consecutive iterations share a bar, so the chart stays readable and light.
   const keys = [...by.keys()].sort((a, b) => a - b);
-  const tokens = keys.map((k) => ({ label: "#" + k, title: `iteration ${k}: ${fmtInt(by.get(k).input)} in, ${fmtInt(by.get(k).output)} out`, value: by.get(k).tokens }));
-  const cost = keys.map((k) => ({ label: "#" + k, title: "iteration " + k, value: by.get(k).priced ? by.get(k).cost : null }));
+  const per = Math.ceil(keys.length / MAX_BARS);
+  const bars = [];
+  for (let i = 0; i < keys.length; i += per) {
+    const group = keys.slice(i, i + per);
+    const sum = { input: 0, output: 0, tokens: 0, cost: 0, priced: false };
+    for (const k of group) {
+      const it = by.get(k);
+      sum.input += it.input;
+      sum.output += it.output;
+      sum.tokens += it.tokens;
+      sum.cost += it.cost;
+      sum.priced = sum.priced || it.priced;
+    }
+    const name = group.length > 1 ? `#${group[0]}–${group[group.length - 1]}` : "#" + group[0];
+    bars.push({ name, ...sum });
+  }
+  const tokens = bars.map((b) => ({ label: b.name, title: `iteration ${b.name}: ${fmtInt(b.input)} in, ${fmtInt(b.output)} out`, value: b.tokens }));
+  const cost = bars.map((b) => ({ label: b.name, title: "iteration " + b.name, value: b.priced ? b.cost : null }));
   return h(
     "div",
     { class: "iter-charts" },

@@ -24,7 +24,8 @@ import { h, append, fmtInt, fmtCost, fmtDuration, ellipsis } from "./dom.js";
 // On a tie, rows before events: the recorder writes an LLM or tool row, then its event.
 const KIND_RANK = { trace: 0, llm: 1, tool: 2, note: 3, event: 4 };
 const FIRST_CHUNK = 60; // the first screen, in the first frame
-const CHUNK = 800; // then nodes per animation frame (offscreen ones skip layout: run.css)
+const CHUNK = 1200; // then nodes per animation frame
+const GROUP = 200; // nodes per group (the unit the browser may skip offscreen)
 
 /** An ISO instant in milliseconds, keeping the microseconds Date.parse drops. */
 function at(iso) {
@@ -55,14 +56,14 @@ function compare(a, b) {
 }
 
 /**
- * The timeline's model and DOM. `container` receives the nodes; `onOpen(node)` is
- * called for a click. `context` holds what nodes show beside their row: pauses by
+ * The timeline's model and DOM. `container` receives the nodes; `hrefOf(node)` is a
+ * node's own URL (its link: following it opens the node). `context` holds what nodes show beside their row: pauses by
  * the sequence index of their run.paused event, and the run (final answer / error).
  */
 export class Timeline {
-  constructor(container, { onOpen, context }) {
+  constructor(container, { hrefOf, context }) {
     this.container = container;
-    this.onOpen = onOpen;
+    this.hrefOf = hrefOf;
     this.context = context;
     this.nodes = new Map(); // id -> node (placed on the page)
     this.order = []; // placed nodes in page order
@@ -146,14 +147,24 @@ export class Timeline {
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       if (this.disposed) return;
+      // Nodes go in groups (one <li> holding an <ol> of up to GROUP nodes): the browser
+      // skips layout and paint of offscreen groups (content-visibility in run.css), and
+      // watching a few hundred groups costs far less than watching every node.
       const fragment = document.createDocumentFragment();
-      for (const node of this.queue.splice(0, this.marked ? CHUNK : FIRST_CHUNK)) {
-        if (node.iteration !== this.lastIteration) {
-          this.lastIteration = node.iteration;
-          fragment.appendChild(h("li", { class: "tl-iter", "aria-hidden": "true" }, "Iteration " + node.iteration));
+      let budget = this.marked ? CHUNK : FIRST_CHUNK;
+      while (budget > 0 && this.queue.length) {
+        const take = this.queue.splice(0, Math.min(budget, GROUP));
+        budget -= take.length;
+        const group = h("ol", { class: "tl-group" });
+        for (const node of take) {
+          if (node.iteration !== this.lastIteration) {
+            this.lastIteration = node.iteration;
+            group.appendChild(h("li", { class: "tl-iter", "aria-hidden": "true" }, "Iteration " + node.iteration));
+          }
+          node.el = this.render(node);
+          group.appendChild(node.el);
         }
-        node.el = this.render(node);
-        fragment.appendChild(node.el);
+        fragment.appendChild(h("li", { class: "tl-chunk" }, group));
       }
       this.container.appendChild(fragment);
       // Marks for `python -m bench dashboard` (navigation -> first nodes, -> whole timeline).
@@ -178,36 +189,34 @@ export class Timeline {
     node.el = fresh;
   }
 
+  // The hot path of a long run: elements built directly (no attribute loop), text only
+  // through textContent, so stored strings still never become markup.
   render(node) {
     const { title, detail, tone, meta } = describe(node, this.context);
-    const el = h(
-      "li",
-      {
-        class: ["tl-node", "tl-" + node.kind, tone ? "tone-" + tone : null],
-        id: "node-" + node.id,
-        dataset: { node: node.id, kind: node.kind },
-        tabindex: "-1",
-      },
-      h(
-        "a",
-        {
-          class: "tl-link",
-          href: "#",
-          onclick: (e) => {
-            e.preventDefault();
-            this.onOpen(node);
-          },
-        },
-        h("span", { class: "tl-dot", "aria-hidden": "true" }),
-        h("span", { class: "tl-title" }, title),
-        h("span", { class: "tl-meta" }, meta),
-        detail ? h("span", { class: "tl-detail" }, detail) : null,
-      ),
-    );
+    const li = el("li", "tl-node tl-" + node.kind + (tone ? " tone-" + tone : ""));
+    li.id = "node-" + node.id;
+    li.dataset.node = node.id;
+    li.dataset.kind = node.kind;
+    li.tabIndex = -1;
+    const link = el("a", "tl-link");
+    link.setAttribute("href", this.hrefOf(node)); // a real link ("#/runs/..."): copy it, open it in a tab
+    const dot = el("span", "tl-dot");
+    dot.setAttribute("aria-hidden", "true");
+    link.append(dot, append(el("span", "tl-title"), title), append(el("span", "tl-meta"), meta));
+    if (detail) link.append(el("span", "tl-detail", detail));
+    li.append(link);
     const seq = node.kind === "event" ? node.row.sequence_index : node.event?.sequence_index;
-    if (seq !== undefined) el.dataset.seq = String(seq);
-    return el;
+    if (seq !== undefined) li.dataset.seq = String(seq);
+    return li;
   }
+}
+
+/** An element with a class and, optionally, text (a Text node, never markup). */
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  return e;
 }
 
 /** What a node says in the timeline: {title, detail, tone, meta}. */
@@ -216,13 +225,13 @@ export function describe(node, context) {
   switch (node.kind) {
     case "trace":
       return {
-        title: [h("span", { class: "role role-" + String(r.role).replace(/[^a-z_]/g, "") }, r.role), r.phase ? h("span", { class: "chip" }, r.phase) : null],
+        title: [el("span", "role role-" + String(r.role).replace(/[^a-z_]/g, ""), r.role), r.phase ? el("span", "chip", r.phase) : null],
         detail: ellipsis(r.content, 220) || "(empty)",
         meta: "",
       };
     case "llm":
       return {
-        title: ["LLM call", h("span", { class: "chip" }, r.model || "model?")],
+        title: ["LLM call", el("span", "chip", r.model || "model?")],
         detail: ellipsis(r.reasoning, 160) || null,
         meta: [
           span(fmtInt(r.input_tokens) + " in · " + fmtInt(r.output_tokens) + " out"),
@@ -232,14 +241,14 @@ export function describe(node, context) {
       };
     case "tool":
       return {
-        title: ["Tool", h("span", { class: "tool-name" }, r.tool_name), h("span", { class: "chip" }, r.target)],
+        title: ["Tool", el("span", "tool-name", r.tool_name), el("span", "chip", r.target)],
         detail: (r.success ? "→ " : "✕ ") + (r.success ? ellipsis(r.result, 160) : ellipsis(r.error || r.result, 160)),
         tone: r.success ? null : "bad",
         meta: [span(ellipsis(r.params, 60)), span(fmtDuration(r.duration_ms))],
       };
     case "note":
       return {
-        title: ["Note", r.delivered_at ? h("span", { class: "chip" }, "delivered") : h("span", { class: "chip" }, "undelivered")],
+        title: ["Note", r.delivered_at ? el("span", "chip", "delivered") : el("span", "chip", "undelivered")],
         detail: ellipsis(r.text, 200),
         tone: "note",
         meta: "",
@@ -250,7 +259,7 @@ export function describe(node, context) {
 }
 
 function span(text) {
-  return h("span", null, text);
+  return el("span", "", text);
 }
 
 function describeEvent(node, context) {
@@ -262,7 +271,7 @@ function describeEvent(node, context) {
     const pending = pause?.pending_tool_calls || data.pending_tool_calls || [];
     const waited = pause ? (pause.resume_at ? fmtDuration(Date.parse(pause.resume_at) - Date.parse(pause.pause_at)) : "still waiting") : "";
     return {
-      title: ["Paused", h("span", { class: "chip" }, data.status || pause?.reason || "")],
+      title: ["Paused", el("span", "chip", data.status || pause?.reason || "")],
       detail: pending.length ? "pending: " + pending.map((p) => p?.name ?? "?").join(", ") : null,
       tone: "warn",
       meta: waited ? span("waited " + waited) : "",
@@ -286,14 +295,9 @@ function describeEvent(node, context) {
   }
   const tone = /denied|violation|finding|guardrail|blocked|error|failed/.test(type) ? "bad" : /approval|cancel|policy|note/.test(type) ? "gov" : null;
   return {
-    title: h("span", { class: "mono" }, type),
+    title: el("span", "mono", type),
     detail: Object.keys(data).length ? ellipsis(data, 160) : null,
     tone,
     meta: "",
   };
-}
-
-/** Small inline figures the inspector and header share. */
-export function usageLine(row) {
-  return append(h("span", { class: "usage" }), fmtInt(row.input_tokens), " in · ", fmtInt(row.output_tokens), " out");
 }

@@ -32,7 +32,7 @@ export function mount(root, route) {
   const chartSlot = h("div", { class: "panel-body" }, h("p", { class: "muted" }, "Loading…"));
   const subtreeSlot = h("div", { class: "panel-body" }, h("p", { class: "muted" }, "Loading…"));
   const inspector = new Inspector({ runId, onClose: () => closeInspector() });
-  const timeline = new Timeline(list, { onOpen: (node) => navigate(runHref(runId, node.id)), context });
+  const timeline = new Timeline(list, { hrefOf: (node) => runHref(runId, node.id), context });
   const page = h(
     "div",
     { class: "run-page", id: "run-page", dataset: { run: runId } },
@@ -85,7 +85,10 @@ export function mount(root, route) {
   }
 
   async function refreshHeader(force = false) {
-    if (state.headerBusy) return state.headerBusy;
+    if (state.headerBusy) {
+      // A forced refresh (the terminal event) must read after the one in flight.
+      return force ? state.headerBusy.then(() => refreshHeader(true)) : state.headerBusy;
+    }
     if (!force && Date.now() - state.headerAt < HEADER_EVERY_MS) return;
     state.headerAt = Date.now();
     state.headerBusy = (async () => {
