@@ -217,18 +217,33 @@ export function mount(root, route) {
     liveState.textContent = "";
   }
 
+  // One event from the stream: the rows it refers to, new messages and notes, then the
+  // event itself. The event always reaches the page (as its own node when its row could
+  // not be read), so a failed read never leaves a gap in the sequence.
   async function onLiveEvent(event) {
     if (state.disposed || event.sequence_index <= state.lastSeq) return; // never twice
     state.lastSeq = event.sequence_index;
+    const fresh = [];
+    try {
+      await liveRows(event, fresh);
+    } catch {
+      /* the next event reads the messages and notes again (by offset, by id) */
+    }
+    fresh.push(nodeOf.event(event));
+    timeline.appendLive(fresh);
+    const terminal = /^run\.(completed|error|cancelled|interrupted|abandoned)$/.test(event.event_type);
+    await refreshHeader(terminal);
+  }
+
+  async function liveRows(event, fresh) {
     const type = event.event_type;
     const opts = { signal: abort.signal };
-    const fresh = [];
     if (type === "llm.completed" || type === "tool.completed") {
       const llm = type === "llm.completed";
       const body = await getJSON(`${base}/${llm ? "llm-calls" : "tool-calls"}`, { iteration: event.iteration_index, limit: PAGE }, opts);
       for (const row of body[llm ? "llm_calls" : "tool_calls"] || []) {
         const node = nodeOf[llm ? "llm" : "tool"](row);
-        if (timeline.nodes.has(node.id)) continue;
+        if (timeline.nodes.has(node.id) || fresh.some((n) => n.id === node.id)) continue;
         fresh.push(node);
         if (llm) state.llmCalls.push(row);
       }
@@ -251,10 +266,6 @@ export function mount(root, route) {
       state.notes.add(n.note_id);
       fresh.push(nodeOf.note(n));
     }
-    fresh.push(nodeOf.event(event));
-    timeline.appendLive(fresh);
-    const terminal = /^run\.(completed|error|cancelled|interrupted|abandoned)$/.test(type);
-    await refreshHeader(terminal);
   }
 
   // -- selection, inspector, keyboard ------------------------------------------------------
