@@ -316,6 +316,7 @@ async def _read_walk(call: Walk) -> None:
     await call("get_traces", "p", offset=1)
     await call("get_pauses", "p")
     await call("get_subtree", "p")
+    await call("get_retries", "p")
     await call("get_notes", "p")
     await call("get_pii_mapping", "p")
     call.called.add("stream_events")
