@@ -166,7 +166,7 @@ async def read_stats(conn: Connection, q: StatsQuery) -> RunStats:
         MAX_GROUPS + 1,  # the total row, then the groups
     )
     found: Any = rows
-    if not found or not found[0][0]:  # SQLite returns no row at all for an empty window
+    if not found or not found[0][0]:  # no total row: nothing to report
         return RunStats.empty(q.group_by, q.started_after, q.started_before)
     groups = [StatsRow.from_row(r) for r in found[1:]]
     if q.group_by == "day":

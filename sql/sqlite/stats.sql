@@ -7,14 +7,16 @@
 -- the text's first ten characters, in our form and upstream's space-separated one),
 -- 'agent', 'model' or 'tenant'. The first row (is_total = 1) covers the whole window; then
 -- at most ?6 - 1 groups: days newest first, the others by runs descending, then key
--- (NULL last, byte order). Every run is read twice (once as itself, once for the total),
--- so one window pass ranks both. Durations are whole microseconds of finished runs
--- (updated_at - created_at: whole seconds from strftime over the text's first 19
--- characters (strftime itself would round a .999999 fraction up to the next second;
--- both forms are UTC), the six fraction digits from the text); percentiles are nearest-rank, rank ceil(p * n) in integers: (n + 1) / 2 and
--- (95 * n + 99) / 100, the rows PostgreSQL's percentile_disc picks.
+-- (NULL last, byte order). The window's rows are read once into a temporary table, then
+-- summed per group and in total; only the finished runs' (key, duration) pairs go through
+-- the two ranking sorts (per group, overall). Durations are whole microseconds of finished
+-- runs (updated_at - created_at): whole seconds from strftime over the text's first 19
+-- characters (strftime itself would round a .999999 fraction up to the next second; both
+-- forms are UTC), plus the six fraction digits of the text. Percentiles are nearest-rank,
+-- rank ceil(p * n) in integers, (n + 1) / 2 and (95 * n + 99) / 100: the rows PostgreSQL's
+-- percentile_disc picks.
 -- Reads the window through ix_agent_runs_created (or the agent/tenant index).
-WITH w AS (
+WITH w AS MATERIALIZED (
     SELECT
         CASE ?1
             WHEN 'day' THEN substr(created_at, 1, 10)
@@ -42,41 +44,50 @@ WITH w AS (
       AND (?4 IS NULL OR agent_name = ?4)
       AND (?5 IS NULL OR tenant_id = ?5)
 ),
-twice AS (
-    SELECT s.is_total, CASE WHEN s.is_total = 1 THEN NULL ELSE w.k END AS k,
-           w.finished, w.failed, w.input_tokens, w.output_tokens, w.cache_read_tokens,
-           w.cache_creation_tokens, w.reasoning_tokens, w.cost_usd, w.duration_us
-    FROM w CROSS JOIN (SELECT 0 AS is_total UNION ALL SELECT 1 AS is_total) AS s
+sums AS (
+    SELECT 0 AS is_total, k, count(*) AS runs, sum(finished) AS finished, sum(failed) AS errors,
+           sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+           sum(cache_read_tokens) AS cache_read_tokens,
+           sum(cache_creation_tokens) AS cache_creation_tokens,
+           sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd,
+           sum(finished AND cost_usd IS NULL) AS unpriced_runs
+    FROM w GROUP BY k
 ),
 ranked AS (
-    SELECT twice.*,
-           row_number() OVER (PARTITION BY is_total, k, duration_us IS NULL
-                              ORDER BY duration_us) AS duration_rank,
-           count(duration_us) OVER (PARTITION BY is_total, k) AS durations
-    FROM twice
+    SELECT k, duration_us,
+           row_number() OVER (PARTITION BY k ORDER BY duration_us) AS r,
+           count(*) OVER (PARTITION BY k) AS n
+    FROM w WHERE duration_us IS NOT NULL
+),
+pct AS (
+    SELECT k, max(CASE WHEN r = (n + 1) / 2 THEN duration_us END) AS p50,
+              max(CASE WHEN r = (95 * n + 99) / 100 THEN duration_us END) AS p95
+    FROM ranked WHERE r = (n + 1) / 2 OR r = (95 * n + 99) / 100 GROUP BY k
+),
+all_ranked AS (
+    SELECT duration_us, row_number() OVER (ORDER BY duration_us) AS r, count(*) OVER () AS n
+    FROM w WHERE duration_us IS NOT NULL
+),
+all_pct AS (
+    SELECT max(CASE WHEN r = (n + 1) / 2 THEN duration_us END) AS p50,
+           max(CASE WHEN r = (95 * n + 99) / 100 THEN duration_us END) AS p95
+    FROM all_ranked WHERE r = (n + 1) / 2 OR r = (95 * n + 99) / 100
 )
-SELECT
-    is_total,
-    k AS key,
-    count(*) AS runs,
-    sum(finished) AS finished,
-    sum(failed) AS errors,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens,
-    sum(cache_creation_tokens) AS cache_creation_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(cost_usd) AS cost_usd,
-    sum(finished AND cost_usd IS NULL) AS unpriced_runs,
-    max(CASE WHEN duration_us IS NOT NULL AND duration_rank = (durations + 1) / 2
-             THEN duration_us END) AS p50_duration_us,
-    max(CASE WHEN duration_us IS NOT NULL AND duration_rank = (95 * durations + 99) / 100
-             THEN duration_us END) AS p95_duration_us
-FROM ranked
-GROUP BY is_total, k
-ORDER BY is_total DESC,
-         CASE WHEN ?1 = 'day' THEN k END DESC,
-         runs DESC,
-         k IS NULL,
-         k
-LIMIT ?6;
+SELECT 1 AS is_total, NULL AS key, t.runs, t.finished, t.errors, t.input_tokens, t.output_tokens,
+       t.cache_read_tokens, t.cache_creation_tokens, t.reasoning_tokens, t.cost_usd,
+       t.unpriced_runs, all_pct.p50 AS p50_duration_us, all_pct.p95 AS p95_duration_us
+FROM (SELECT count(*) AS runs, sum(finished) AS finished, sum(failed) AS errors,
+             sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+             sum(cache_read_tokens) AS cache_read_tokens,
+             sum(cache_creation_tokens) AS cache_creation_tokens,
+             sum(reasoning_tokens) AS reasoning_tokens, sum(cost_usd) AS cost_usd,
+             sum(finished AND cost_usd IS NULL) AS unpriced_runs FROM w) AS t, all_pct
+UNION ALL
+SELECT * FROM (
+    SELECT 0, s.k, s.runs, s.finished, s.errors, s.input_tokens, s.output_tokens,
+           s.cache_read_tokens, s.cache_creation_tokens, s.reasoning_tokens, s.cost_usd,
+           s.unpriced_runs, pct.p50, pct.p95
+    FROM sums AS s LEFT JOIN pct ON pct.k IS s.k
+    ORDER BY CASE WHEN ?1 = 'day' THEN s.k END DESC, s.runs DESC, s.k IS NULL, s.k
+    LIMIT ?6 - 1
+);
