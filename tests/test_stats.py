@@ -500,3 +500,19 @@ async def test_cli_refuses_bad_options(hand: str) -> None:
     assert len(backwards.stderr.strip().splitlines()) == 1
     empty = _dendrux(hand, "--since", "2020-01-01", "--until", "2020-02-01")
     assert empty.returncode == 0 and empty.stdout.startswith("no runs (runs created from")
+
+
+def test_bench_stats_part_smoke(tmp_path: Path) -> None:
+    """``python -m bench stats`` at a small size: library and bare figures agree."""
+    out = tmp_path / "stats.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "stats", "--dialect", "sqlite", "--runs", "3000",
+         "--iterations", "2", "--warmup", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = json.loads(out.read_text())
+    assert body["ok"] and set(body["dialects"]["sqlite"]["timings"]) == {
+        "day", "agent", "model", "tenant",
+    }  # fmt: skip
+    assert body["dialects"]["sqlite"]["timings"]["day"]["window_runs"] > 0
