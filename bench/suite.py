@@ -2,7 +2,7 @@
 dialects, then one table of its targets.
 
     python -m bench [--quick] [--out DIR]
-                    [--parts calibrate,recorder,reads,growth,footprint,writers]
+                    [--parts calibrate,recorder,reads,growth,footprint,writers,stats]
                     [--dialect both] [--pg-settings durable|test]
 
 Each part runs as its own ``python -m bench <part> --json DIR/<part>.json`` process (a
@@ -31,8 +31,9 @@ from typing import Any
 
 from bench.common import RESULTS_DIR, machine_line, table
 from bench.recorder import REPO, machine_info
+from bench.stats.summary import stats_rows
 
-PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers")
+PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers", "stats")
 # The sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
     "calibrate": [],
@@ -41,6 +42,7 @@ FULL: dict[str, list[str]] = {
     "growth": [],
     "footprint": [],
     "writers": [],
+    "stats": [],
 }
 QUICK: dict[str, list[str]] = {
     "calibrate": ["--transactions", "200", "--repeat", "1"],
@@ -50,6 +52,7 @@ QUICK: dict[str, list[str]] = {
                "--warmup", "1", "--stream-iterations", "1"],
     "footprint": ["--imports", "2", "--runs", "10", "--concurrency", "4"],
     "writers": ["--processes", "1,2", "--runs", "3", "--concurrency", "2"],
+    "stats": ["--runs", "3000", "--iterations", "3", "--warmup", "1"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -372,6 +375,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "growth": growth_rows,
     "calibrate": calibrate_rows,
     "writers": writers_rows,
+    "stats": stats_rows,
 }
 
 

@@ -56,6 +56,7 @@ from dendrux.validation import (
 if TYPE_CHECKING:
     from dendrux.db.engine import Connection
     from dendrux.read.delegation import DelegationInfo
+    from dendrux.read.stats import RunStats, StatsRow
 
 T = TypeVar("T")
 
@@ -68,15 +69,26 @@ __all__ = [
     "RunDetail",
     "RunNotFoundError",
     "RunNote",
+    "RunStats",
     "RunStore",
     "RunSubtree",
     "RunSummary",
     "RunUsage",
+    "StatsRow",
     "StoredEvent",
     "SubtreeNode",
     "ToolInvocation",
     "TraceEntry",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`RunStats` and `StatsRow` load on first use: most readers never aggregate."""
+    if name in ("RunStats", "StatsRow"):
+        from dendrux.read import stats
+
+        return getattr(stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _read_only_options(database_url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +188,31 @@ class RunStore(EngineHolder):
         )
         async with self._db().connect() as conn:
             return await runs.count_runs(conn, filters)
+
+    async def get_stats(
+        self,
+        *,
+        started_after: datetime,
+        started_before: datetime | None = None,
+        group_by: str = "day",
+        agent_name: str | None = None,
+        tenant_id: str | None = None,
+    ) -> RunStats:
+        """Runs, errors, tokens, cost and p50/p95 duration of the runs created in
+        ``[started_after, started_before)``, in total and by ``group_by`` (``day``,
+        ``agent``, ``model`` or ``tenant``), computed in SQL; ``agent_name`` and
+        ``tenant_id`` filter as in `list_runs` (None: every tenant)."""
+        from dendrux.read.stats import StatsQuery, read_stats
+
+        query = StatsQuery.check(
+            started_after=started_after,
+            started_before=started_before,
+            group_by=group_by,
+            agent_name=agent_name,
+            tenant_id=tenant_id,
+        )
+        async with self._db().connect() as conn:
+            return await read_stats(conn, query)
 
     async def get_run(self, run_id: str) -> RunDetail | None:
         """One run's anchor row, or None."""

@@ -28,6 +28,14 @@ without a body):
     options, so the same text selects the same runs on both surfaces. (Until
     issue 13 a quoted ``meta.k="x"`` matched the value with its quotes and a
     bare date was a 400.)
+``/stats``
+    ``{"group_by": G, "started_after": T, "started_before": T|null, "total":
+    {row}, "groups": [{row}...]}`` (`RunStore.get_stats`): runs, finished,
+    errors, error rate, tokens, cost, unpriced runs and p50/p95 duration of
+    the runs created in ``[started_after, started_before)``, in total and
+    per ``group_by`` (``day`` (default), ``agent``, ``model``, ``tenant``).
+    Query parameters: ``started_after`` (default: 30 days ago),
+    ``started_before``, ``group_by``, ``agent_name``, ``tenant_id``.
 ``/runs/{id}``
     The `RunDetail` (never ``pause_data`` or ``pii_mapping``).
 ``/runs/{id}/events``
@@ -85,7 +93,8 @@ echoes the exception. It returns the principal, which must be one of:
   attribute reads, either one a str (that tenant) or None (every tenant).
 
 A ``tenant_id`` str scopes every query: ``/runs`` lists that tenant's runs
-only (a different ``tenant_id`` query parameter selects nothing) and another
+only and ``/stats`` counts them only (a different ``tenant_id`` query
+parameter selects nothing) and another
 tenant's run is a 404 on every ``/runs/{id}...`` route, exactly like a run
 that does not exist. Anything else fails closed, never wider: a plain
 string, list, number or bool, a mapping without the key (``{"tenant": ...}``),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
@@ -62,6 +63,8 @@ def match(path: str) -> tuple[str, str | None]:
         return "health", None
     if parts == ["runs"]:
         return "runs", None
+    if parts == ["stats"]:
+        return "stats", None
     if parts == ["events", "stream"]:
         return "firehose", None
     if 2 <= len(parts) <= 4 and parts[0] == "runs":
@@ -247,8 +250,45 @@ async def list_notes(req: Request) -> object:
     return {"notes": [served(row) for row in rows], "undelivered": undelivered}
 
 
+STATS_WINDOW = timedelta(days=30)
+"""``/stats`` without ``started_after``: the last 30 days."""
+
+
+async def get_stats(req: Request) -> object:
+    """Figures of the runs created in a window, in total and grouped (`RunStore.get_stats`).
+    A tenant principal sees its tenant's runs only; asking for another tenant's gives a
+    window without runs, as ``/runs`` gives an empty page."""
+    from dendrux.read.stats import RunStats, StatsQuery
+
+    query = req.query
+    after = query.instant("started_after")
+    checked = StatsQuery.check(
+        started_after=after if after is not None else datetime.now(UTC) - STATS_WINDOW,
+        started_before=query.instant("started_before"),
+        group_by=query.text("group_by") or "day",
+        agent_name=query.text("agent_name"),
+        tenant_id=query.text("tenant_id"),
+    )
+    query.finish()
+    tenant = checked.tenant_id
+    if req.tenant is not None:
+        if tenant not in (None, req.tenant):
+            empty = RunStats.empty(checked.group_by, checked.started_after, checked.started_before)
+            return served(empty)
+        tenant = req.tenant
+    stats = await req.store.get_stats(
+        started_after=checked.started_after,
+        started_before=checked.started_before,
+        group_by=checked.group_by,
+        agent_name=checked.agent_name,
+        tenant_id=tenant,
+    )
+    return served(stats)
+
+
 JSON_ROUTES: dict[str, Handler] = {
     "runs": list_runs,
+    "stats": get_stats,
     "run": get_run,
     "events": list_events,
     "llm-calls": list_llm_calls,
