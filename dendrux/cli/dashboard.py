@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from dendrux.cli.command import open_reader
+from dendrux.cli.exits import require_sqlite_file
 from dendrux.cli.style import Style
 from dendrux.cli.values import arg_type
 from dendrux.db.urls import mask_url
@@ -195,6 +196,7 @@ async def dashboard(args: argparse.Namespace, url: str, style: Style) -> int:
             raise InvalidArgumentError(f"--auth-token (or ${TOKEN_ENV}): {exc}") from None
     if importlib.util.find_spec("uvicorn") is None:
         raise MissingExtraError(MISSING_UVICORN)
+    require_sqlite_file(url)  # after the refusals above, which need no database
     async with open_reader(url) as store:
         # A missing schema or an unreachable server is its one clear error now, not a
         # 503 in the browser later.
@@ -249,4 +251,4 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--open", action="store_true", help="open the page in the default web browser"
     )
-    parser.set_defaults(action=dashboard, existing_database=True)
+    parser.set_defaults(action=dashboard)  # never creates a SQLite file: `dashboard` checks
