@@ -34,10 +34,11 @@ from dendrux.cli.style import Style
 from dendrux.cli.values import arg_type
 from dendrux.db.urls import mask_url
 from dendrux.errors import InvalidArgumentError
-from dendrux.http import Authorize, ReadRouter, bearer_authorizer, make_read_router
 
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
+    from dendrux.http import Authorize, ReadRouter
+    from dendrux.store import RunStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -95,9 +96,11 @@ def _unscoped(scope: object) -> None:
     return None
 
 
-def _router(store: Any, authorize: Authorize) -> ReadRouter:
+def _router(store: RunStore, authorize: Authorize) -> ReadRouter:
     """The router serving the page at its root. ``dashboard=`` arrives with the page
     (the lead's branch); until then the JSON and event-stream routes alone."""
+    from dendrux.http import make_read_router
+
     options: dict[str, Any] = {}
     if "dashboard" in inspect.signature(make_read_router).parameters:
         options["dashboard"] = True
@@ -190,6 +193,8 @@ async def dashboard(args: argparse.Namespace, url: str, style: Style) -> int:
     check_bind(args.host, token)
     authorize: Authorize = _unscoped
     if token is not None:
+        from dendrux.http import bearer_authorizer
+
         try:
             authorize = bearer_authorizer(token)
         except InvalidArgumentError as exc:

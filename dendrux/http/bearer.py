@@ -11,9 +11,7 @@ router never echoes why.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
 from dendrux.http.principals import Authorize
@@ -28,10 +26,6 @@ _SCHEME = b"bearer"
 
 class BearerTokenRejected(Exception):
     """The request has no valid bearer token. Not a `PermissionError`: a 401, not a 403."""
-
-
-def _digest(value: bytes) -> bytes:
-    return hashlib.sha256(value).digest()
 
 
 def _check_token(name: str, token: object) -> bytes:
@@ -63,6 +57,13 @@ def bearer_authorizer(token: str, *, tenants: Mapping[str, str] | None = None) -
     """An ``authorize`` accepting ``token`` (unscoped: every tenant) and each token of
     ``tenants`` (token -> tenant id: that tenant's runs only), so one server can serve
     several tenants; a token that is both is scoped."""
+    import hashlib  # here: importing the router stays as cheap as the read side
+    import hmac
+
+    def digest(value: bytes) -> bytes:
+        return hashlib.sha256(value).digest()
+
+    compare: Callable[[bytes, bytes], bool] = hmac.compare_digest
     candidates: dict[bytes, str | None] = {_check_token("token", token): None}
     if tenants is not None:
         if not isinstance(tenants, Mapping):
@@ -72,15 +73,15 @@ def bearer_authorizer(token: str, *, tenants: Mapping[str, str] | None = None) -
         for key, tenant in tenants.items():
             encoded = _check_token("a tenants token", key)
             candidates[encoded] = check_required_text("tenants tenant id", tenant)
-    digests = [(_digest(key), tenant) for key, tenant in candidates.items()]
+    digests = [(digest(key), tenant) for key, tenant in candidates.items()]
 
     def authorize(scope: Scope) -> dict[str, str] | None:
         presented = _presented(scope)
-        given = _digest(presented if presented is not None else b"")
+        given = digest(presented if presented is not None else b"")
         matched = False
         scoped: str | None = None
         for expected, tenant in digests:  # every candidate, no early exit
-            if hmac.compare_digest(given, expected):
+            if compare(given, expected):
                 matched = True
                 scoped = tenant
         if presented is None or not matched:
