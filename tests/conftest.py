@@ -40,6 +40,8 @@ if _TESTS_DIR not in sys.path:  # pytest adds it, except with --import-mode=impo
 
 from pgcluster import PgCluster, PgClusterError, find_binaries  # noqa: E402
 
+pytest_plugins = ["browser_support"]  # the browser tests' fixtures (tests/browser_support.py)
+
 T = TypeVar("T")
 
 CI = os.environ.get("CI", "").strip().lower() == "true"

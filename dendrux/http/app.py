@@ -12,6 +12,7 @@ import logging
 import math
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, TransientDatabaseError
+from dendrux.http.page import Page
 from dendrux.http.params import Query
 from dendrux.http.principals import Authorize, request_tenant
 from dendrux.http.responses import (
@@ -50,6 +51,7 @@ def make_read_router(
     heartbeat_s: float = 15.0,
     poll_interval_s: float = 0.5,
     terminal_grace_s: float = 2.0,
+    dashboard: bool = False,
 ) -> ReadRouter:
     """The read router as an ASGI 3 application (see `dendrux.http`).
 
@@ -57,18 +59,22 @@ def make_read_router(
     comment. ``poll_interval_s``: how often a stream re-reads on SQLite (the
     fallback on PostgreSQL, which wakes on LISTEN/NOTIFY). ``terminal_grace_s``:
     how long a stream waits for more events once its run has a terminal
-    status but no terminal event has been sent.
+    status but no terminal event has been sent. ``dashboard``: also serve the
+    dashboard page at the root (``/``) and its files under ``/ui/`` (`dendrux.http.page`).
     """
     if not isinstance(store, RunStore):
         raise InvalidArgumentTypeError(f"store must be a RunStore, got {type(store).__name__}")
     if not callable(authorize):
         raise InvalidArgumentTypeError("authorize must be a callable taking the ASGI scope")
+    if not isinstance(dashboard, bool):
+        raise InvalidArgumentTypeError("dashboard must be a bool")
     return ReadRouter(
         store,
         authorize,
         heartbeat_s=_seconds("heartbeat_s", heartbeat_s),
         poll_interval_s=_seconds("poll_interval_s", poll_interval_s),
         terminal_grace_s=_seconds("terminal_grace_s", terminal_grace_s),
+        page=Page() if dashboard else None,
     )
 
 
@@ -92,8 +98,10 @@ class ReadRouter:
         heartbeat_s: float,
         poll_interval_s: float,
         terminal_grace_s: float,
+        page: Page | None = None,
     ) -> None:
         self._store = store
+        self._page = page
         self._authorize = authorize
         self._streams = EventStreams(
             store,
@@ -170,7 +178,9 @@ class ReadRouter:
     async def _respond(
         self, scope: Scope, receive: Receive, send: Send, method: str, head: bool
     ) -> None:
-        route, run_id = match(_relative_path(scope))
+        path = _relative_path(scope)
+        asset = None if self._page is None else self._page.match(path)
+        route, run_id = ("page", None) if asset is not None else match(path)
         if method not in ("GET", "HEAD"):
             raise HTTPError(
                 405,
@@ -178,6 +188,9 @@ class ReadRouter:
                 f"method {method} is not allowed; use GET",
                 [(b"allow", ALLOW)],
             )
+        if asset is not None and self._page is not None:
+            await self._page.serve(asset, scope, send, head)
+            return
         if route == "health":
             await send_json(send, 200, _HEALTHY, head)
             return
