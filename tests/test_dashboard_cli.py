@@ -292,6 +292,12 @@ def test_a_token_guards_every_data_request(demo_db: tuple[str, str], tmp_path: P
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(stream, timeout=10)
         assert refused.value.code == 401
+        # the page holds no data: it loads without the token (and then asks for it)
+        with urllib.request.urlopen(served.origin + "/", timeout=10) as page:
+            assert page.status == 200
+            assert page.headers["content-type"].startswith("text/html")
+            assert "default-src 'self'" in page.headers["content-security-policy"]
+            assert b"<html" in page.read().lower()
 
 
 def test_the_token_from_the_environment(demo_db: tuple[str, str], tmp_path: Path) -> None:

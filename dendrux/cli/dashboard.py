@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import inspect
 import ipaddress
 import logging
 import os
@@ -25,7 +24,7 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from dendrux.cli.command import open_reader
@@ -38,7 +37,6 @@ from dendrux.errors import InvalidArgumentError
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
     from dendrux.http import Authorize, ReadRouter
-    from dendrux.store import RunStore
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
@@ -94,17 +92,6 @@ def page_url(host: str, port: int, token: str | None) -> str:
 def _unscoped(scope: object) -> None:
     """No token: every request may read every run (loopback only, see `check_bind`)."""
     return None
-
-
-def _router(store: RunStore, authorize: Authorize) -> ReadRouter:
-    """The router serving the page at its root. ``dashboard=`` arrives with the page
-    (the lead's branch); until then the JSON and event-stream routes alone."""
-    from dendrux.http import make_read_router
-
-    options: dict[str, Any] = {}
-    if "dashboard" in inspect.signature(make_read_router).parameters:
-        options["dashboard"] = True
-    return make_read_router(store=store, authorize=authorize, **options)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -202,11 +189,13 @@ async def dashboard(args: argparse.Namespace, url: str, style: Style) -> int:
     if importlib.util.find_spec("uvicorn") is None:
         raise MissingExtraError(MISSING_UVICORN)
     require_sqlite_file(url)  # after the refusals above, which need no database
+    from dendrux.http import make_read_router
+
     async with open_reader(url) as store:
         # A missing schema or an unreachable server is its one clear error now, not a
         # 503 in the browser later.
         await store.list_runs(limit=1)
-        router = _router(store, authorize)
+        router = make_read_router(store=store, authorize=authorize, dashboard=True)
         with _listen(args.host, args.port) as listener:
             port = listener.getsockname()[1]
             address = page_url(args.host, port, token)
