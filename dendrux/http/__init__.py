@@ -117,16 +117,28 @@ only ends when its run does, so give the server a graceful-shutdown timeout
 (uvicorn: ``timeout_graceful_shutdown``). A ``lifespan.shutdown`` message
 ends every open stream.
 
+`bearer_authorizer(token, tenants=...)` is a ready ``authorize`` for
+``Authorization: Bearer <token>`` (what ``dendrux dashboard --auth-token`` uses).
+
 Layout: `app` (the ASGI application and lifespan), `routes` (the route table and
 the JSON handlers), `params` (query parameters), `principals` (``authorize`` and
-the tenant scope), `sse` (the event stream state machine), `responses` (errors
-and bodies). The database is read through `RunStore` only; no SQL here.
+the tenant scope), `bearer` (bearer tokens), `sse` (the event stream state
+machine), `responses` (errors and bodies). The database is read through
+`RunStore` only; no SQL here.
 """
 
 from __future__ import annotations
 
 from dendrux.http.app import ReadRouter, make_read_router
+from dendrux.http.bearer import BearerTokenRejected, bearer_authorizer
 from dendrux.http.principals import Authorize
 from dendrux.status import TERMINAL_EVENT_TYPES
 
-__all__ = ["TERMINAL_EVENT_TYPES", "Authorize", "ReadRouter", "make_read_router"]
+__all__ = [
+    "TERMINAL_EVENT_TYPES",
+    "Authorize",
+    "BearerTokenRejected",
+    "ReadRouter",
+    "bearer_authorizer",
+    "make_read_router",
+]
