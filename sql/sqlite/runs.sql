@@ -446,8 +446,17 @@ WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
 -- yields, and the LIMIT stops the walk.
 
 -- name: count_runs_capped
--- count_runs, at most ?8.
-SELECT count(*) FROM (
+-- count_runs, at most ?8. Without filters, or with a status filter alone, an index is
+-- counted without reading a row; otherwise the pick below drives.
+SELECT CASE
+WHEN ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
+THEN (SELECT count(*) FROM (
+    SELECT 1 FROM agent_runs WHERE ?1 IS NULL
+    UNION ALL
+    SELECT 1 FROM agent_runs WHERE ?1 IS NOT NULL AND status IN (SELECT value FROM json_each(?1))
+    LIMIT ?8
+))
+ELSE (SELECT count(*) FROM (
     SELECT 1
     FROM (
         SELECT rowid AS rid FROM agent_runs WHERE ?3 IS NOT NULL AND parent_run_id = ?3
@@ -484,7 +493,8 @@ SELECT count(*) FROM (
                 ELSE json_type(agent_runs.meta, '$."' || f.key || '"') = f.type
             END, 0)))
     LIMIT ?8
-);
+))
+END;
 
 -- name: count_runs_capped_by_meta
 -- count_runs_by_meta, at most ?8: the metadata index's hits drive.
@@ -517,7 +527,12 @@ SELECT count(*) FROM (
 -- ?2..?7, at most ?8 each. Each status walks its own index range (or a parent's
 -- children, when ?3 is given), so a busy status stops at ?8 and a rare one reads only
 -- its own runs.
-SELECT s.value AS status, (
+SELECT s.value AS status, CASE
+WHEN ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
+THEN (  -- no filter: the status index alone, no row read
+    SELECT count(*) FROM (SELECT 1 FROM agent_runs WHERE status = s.value LIMIT ?8)
+)
+ELSE (
     SELECT count(*) FROM (
         SELECT 1
         FROM (
@@ -545,7 +560,7 @@ SELECT s.value AS status, (
                 END, 0)))
         LIMIT ?8
     )
-) AS runs
+) END AS runs
 FROM json_each(?1) AS s;
 
 -- name: status_counts_by_meta
