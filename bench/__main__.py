@@ -1,4 +1,5 @@
-"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|stats] [options]``:
+"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|stats|listpage]
+[options]``:
 run a benchmark.
 
 No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
@@ -13,7 +14,10 @@ import importlib
 import sys
 from typing import Any
 
-BENCHMARKS = ("calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "stats")
+BENCHMARKS = (
+    "calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "stats",
+    "listpage",
+)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -31,6 +35,7 @@ def main(argv: list[str]) -> int:
             "  http       the HTTP read router: throughput and SSE latency\n"
             "  writers    1, 2, 4, 8 writer processes recording into one database\n"
             "  stats      RunStore.get_stats over 30 days of 1M runs, against the bare driver"
+            "  listpage   the dashboard's runs-list requests at 1,000,000 runs"
         )
         return 0
     if not argv or argv[0].startswith("-"):

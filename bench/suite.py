@@ -33,7 +33,9 @@ from bench.common import RESULTS_DIR, machine_line, table
 from bench.recorder import REPO, machine_info
 from bench.stats.summary import stats_rows
 
-PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers", "stats")
+PARTS = (
+    "calibrate", "recorder", "reads", "growth", "footprint", "writers", "stats", "listpage",
+)  # fmt: skip
 # The issue's sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
     "calibrate": [],
@@ -43,6 +45,7 @@ FULL: dict[str, list[str]] = {
     "footprint": [],
     "writers": [],
     "stats": [],
+    "listpage": [],
 }
 QUICK: dict[str, list[str]] = {
     "calibrate": ["--transactions", "200", "--repeat", "1"],
@@ -53,6 +56,7 @@ QUICK: dict[str, list[str]] = {
     "footprint": ["--imports", "2", "--runs", "10", "--concurrency", "4"],
     "writers": ["--processes", "1,2", "--runs", "3", "--concurrency", "2"],
     "stats": ["--runs", "3000", "--iterations", "3", "--warmup", "1"],
+    "listpage": ["--runs", "300", "--iterations", "3", "--warmup", "1"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -368,6 +372,13 @@ def writers_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def listpage_rows(r: dict[str, Any]) -> list[Row]:
+    """The runs list's request p50 at 1M runs (bench.listpage)."""
+    from bench.listpage.main import summary
+
+    return [Row(**row, part="listpage") for row in summary(r)]
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "recorder": recorder_rows,
     "reads": reads_rows,
@@ -376,6 +387,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "calibrate": calibrate_rows,
     "writers": writers_rows,
     "stats": stats_rows,
+    "listpage": listpage_rows,
 }
 
 

@@ -22,7 +22,11 @@ without a body):
     value is a JSON ``true``/``false``/``null``/number or ``"double-quoted
     string"`` when it is written as one, the text itself otherwise: ``5`` is
     the number, ``"5"`` the string ``5``, and ``x`` and ``"x"`` both the
-    string ``x``). ``total`` counts every run the filters select.
+    string ``x``). ``total`` counts every run the filters select;
+    ``?total=capped`` stops counting at 10,000 (`dendrux.read.filters.TOTAL_CAP`)
+    and ``?total=none`` skips the count (``"total": null``). Every answer also
+    has ``"has_more"`` (a run follows this page) and ``"total_exact"`` (false when
+    the cap was reached, ``total`` then a lower bound, and for ``none``).
 
     Filter values are read by `dendrux.read.text`, as the CLI reads its
     options, so the same text selects the same runs on both surfaces. (Until
@@ -36,6 +40,10 @@ without a body):
     per ``group_by`` (``day`` (default), ``agent``, ``model``, ``tenant``).
     Query parameters: ``started_after`` (default: 30 days ago),
     ``started_before``, ``group_by``, ``agent_name``, ``tenant_id``.
+``/status-counts``
+    ``{"counts": {status: n, ...}, "at_most": 10000}``: every status's runs with
+    the ``/runs`` filters but ``status``, ``limit``, ``offset`` and ``total``,
+    each count capped (``n == at_most`` means at least that many).
 ``/runs/{id}``
     The `RunDetail` (never ``pause_data`` or ``pii_mapping``).
 ``/runs/{id}/events``
