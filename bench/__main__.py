@@ -1,4 +1,5 @@
-"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers] [options]``:
+"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|stats|listpage|
+dashboard] [options]``:
 run a benchmark.
 
 No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
@@ -14,7 +15,8 @@ import sys
 from typing import Any
 
 BENCHMARKS = (
-    "calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "dashboard",
+    "calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "stats",
+    "listpage", "dashboard",
 )  # fmt: skip
 
 
@@ -32,6 +34,8 @@ def main(argv: list[str]) -> int:
             "  footprint  import time of dendrux.store, peak RSS growth of a recording\n"
             "  http       the HTTP read router: throughput and SSE latency\n"
             "  writers    1, 2, 4, 8 writer processes recording into one database\n"
+            "  stats      RunStore.get_stats over 30 days of 1M runs, against the bare driver\n"
+            "  listpage   the dashboard's runs-list requests at 1,000,000 runs\n"
             "  dashboard  the run page's first paint for a 10,000-event run, in Chromium"
         )
         return 0

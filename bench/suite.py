@@ -2,7 +2,8 @@
 dialects, then one table of its targets.
 
     python -m bench [--quick] [--out DIR]
-                    [--parts calibrate,recorder,reads,growth,footprint,writers,dashboard]
+                    [--parts calibrate,recorder,reads,growth,footprint,writers,stats,listpage,
+                             dashboard]
                     [--dialect both] [--pg-settings durable|test]
 
 Each part runs as its own ``python -m bench <part> --json DIR/<part>.json`` process (a
@@ -32,8 +33,12 @@ from typing import Any
 from bench.common import RESULTS_DIR, machine_line, table
 from bench.dashboard.main import summary as dashboard_summary
 from bench.recorder import REPO, machine_info
+from bench.stats.summary import stats_rows
 
-PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers", "dashboard")
+PARTS = (
+    "calibrate", "recorder", "reads", "growth", "footprint", "writers", "stats", "listpage",
+    "dashboard",
+)  # fmt: skip
 # The issue's sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
     "calibrate": [],
@@ -42,6 +47,8 @@ FULL: dict[str, list[str]] = {
     "growth": [],
     "footprint": [],
     "writers": [],
+    "stats": [],
+    "listpage": [],
     "dashboard": [],
 }
 QUICK: dict[str, list[str]] = {
@@ -52,6 +59,8 @@ QUICK: dict[str, list[str]] = {
                "--warmup", "1", "--stream-iterations", "1"],
     "footprint": ["--imports", "2", "--runs", "10", "--concurrency", "4"],
     "writers": ["--processes", "1,2", "--runs", "3", "--concurrency", "2"],
+    "stats": ["--runs", "3000", "--iterations", "3", "--warmup", "1"],
+    "listpage": ["--runs", "300", "--iterations", "3", "--warmup", "1"],
     "dashboard": ["--iterations", "100", "--loads", "1"],
 }  # fmt: skip
 TARGETS = {
@@ -368,6 +377,13 @@ def writers_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def listpage_rows(r: dict[str, Any]) -> list[Row]:
+    """The runs list's request p50 at 1M runs (bench.listpage)."""
+    from bench.listpage.main import summary
+
+    return [Row(**row, part="listpage") for row in summary(r)]
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "recorder": recorder_rows,
     "reads": reads_rows,
@@ -375,6 +391,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "growth": growth_rows,
     "calibrate": calibrate_rows,
     "writers": writers_rows,
+    "stats": stats_rows,
+    "listpage": listpage_rows,
     "dashboard": lambda r: [Row(*row, part="dashboard") for row in dashboard_summary(r)],
 }
 

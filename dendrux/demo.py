@@ -11,8 +11,13 @@ other row comes from the recorder's four hooks.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
+from dendrux.db.urls import mask_url
 from dendrux.recorder import EventSequencer, PersistenceRecorder
 from dendrux.state import StateStore
 from dendrux.types import LLMResponse, Message, Role, ToolCall, ToolResult, UsageStats
@@ -234,3 +239,33 @@ async def describe_run(store: StateStore, run_id: str) -> str:
         for child in delegation.children:
             lines.append(f"  child run {child.run_id}  {child.agent_name}  {child.status}")
     return "\n".join(lines)
+
+
+DASHBOARD_ORIGIN = "http://127.0.0.1:8001"
+"""Where ``dendrux dashboard`` serves by default."""
+
+
+def _dendrux_program() -> str:
+    """The ``dendrux`` script beside this interpreter (``.venv/bin/dendrux`` after
+    ``make install``), relative to the working directory when below it; else the name."""
+    script = Path(sys.executable).parent / "dendrux"
+    if not script.is_file():
+        return "dendrux"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def dashboard_hint(database_url: str, run_id: str) -> str:
+    """How to look at the run in a browser: the command to paste, and the run's page."""
+    url = shlex.quote(database_url)
+    if mask_url(database_url) != database_url:  # never print a password
+        from_env = os.environ.get("DENDRUX_DATABASE_URL") == database_url
+        url = '"$DENDRUX_DATABASE_URL"' if from_env else shlex.quote(mask_url(database_url))
+    program = shlex.quote(_dendrux_program())
+    return (
+        "look at it in the dashboard:\n"
+        f"  {program} dashboard --database-url {url} --open\n"
+        f"  then {DASHBOARD_ORIGIN}/#/runs/{run_id}"
+    )

@@ -15,13 +15,14 @@ if TYPE_CHECKING:
 
 async def demo(args: argparse.Namespace, url: str, style: Style) -> int:
     """A write command: it goes through the write facade, which creates the database."""
-    from dendrux.demo import describe_run, record_sample_run
+    from dendrux.demo import dashboard_hint, describe_run, record_sample_run
     from dendrux.state import StateStore
 
     async with StateStore.from_database_url(url) as store:
         run_id = await record_sample_run(store)
         print(f"recorded a sample run into {mask_url(url)}\n")
         print(await describe_run(store, run_id))
+    print(f"\n{dashboard_hint(url, run_id)}")
     return 0
 
 
