@@ -27,7 +27,7 @@ from dendrux.db.holder import EngineHolder
 from dendrux.db.options import bool_option
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
 from dendrux.read import notes, rows, runs
-from dendrux.read.filters import STREAM_PAGE, RunFilters, rows_page, runs_page
+from dendrux.read.filters import STREAM_PAGE, TOTAL_CAP, RunFilters, rows_page, runs_page
 from dendrux.read.records import (
     LLMCall,
     PausePair,
@@ -56,6 +56,7 @@ from dendrux.validation import (
 if TYPE_CHECKING:
     from dendrux.db.engine import Connection
     from dendrux.read.delegation import DelegationInfo
+    from dendrux.read.stats import RunStats, StatsRow
 
 T = TypeVar("T")
 
@@ -68,15 +69,26 @@ __all__ = [
     "RunDetail",
     "RunNotFoundError",
     "RunNote",
+    "RunStats",
     "RunStore",
     "RunSubtree",
     "RunSummary",
     "RunUsage",
+    "StatsRow",
     "StoredEvent",
     "SubtreeNode",
     "ToolInvocation",
     "TraceEntry",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """`RunStats` and `StatsRow` load on first use: most readers never aggregate."""
+    if name in ("RunStats", "StatsRow"):
+        from dendrux.read import stats
+
+        return getattr(stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _read_only_options(database_url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -163,8 +175,12 @@ class RunStore(EngineHolder):
         started_after: datetime | None = None,
         started_before: datetime | None = None,
         metadata_filter: dict[str, Any] | None = None,
+        at_most: int | None = None,
     ) -> int:
-        """How many runs `list_runs` pages through with the same filters."""
+        """How many runs `list_runs` pages through with the same filters. With ``at_most``
+        (an int >= 1), ``min(count, at_most)``: one statement that stops reading at
+        ``at_most`` runs, where an exact count reads every match (a list over a large
+        store shows "at least" instead)."""
         filters = RunFilters.check(
             status=status,
             agent_name=agent_name,
@@ -174,8 +190,61 @@ class RunStore(EngineHolder):
             started_before=started_before,
             metadata_filter=metadata_filter,
         )
+        cap = check_int("at_most", at_most, optional=True, minimum=1)
         async with self._db().connect() as conn:
-            return await runs.count_runs(conn, filters)
+            return await runs.count_runs(conn, filters, cap)
+
+    async def count_runs_by_status(
+        self,
+        *,
+        agent_name: str | None = None,
+        parent_run_id: str | None = None,
+        tenant_id: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        metadata_filter: dict[str, Any] | None = None,
+        at_most: int = TOTAL_CAP,
+    ) -> dict[str, int]:
+        """Runs per status (every status, a key each) with `count_runs`' other filters,
+        each at most ``at_most`` (a count equal to it means "at least"): a runs list's
+        status tabs at the cost of bounded reads, in one statement."""
+        filters = RunFilters.check(
+            agent_name=agent_name,
+            parent_run_id=parent_run_id,
+            tenant_id=tenant_id,
+            started_after=started_after,
+            started_before=started_before,
+            metadata_filter=metadata_filter,
+        )
+        cap = check_int("at_most", at_most, minimum=1)
+        assert cap is not None
+        async with self._db().connect() as conn:
+            return await runs.status_counts(conn, filters, cap)
+
+    async def get_stats(
+        self,
+        *,
+        started_after: datetime,
+        started_before: datetime | None = None,
+        group_by: str = "day",
+        agent_name: str | None = None,
+        tenant_id: str | None = None,
+    ) -> RunStats:
+        """Runs, errors, tokens, cost and p50/p95 duration of the runs created in
+        ``[started_after, started_before)``, in total and by ``group_by`` (``day``,
+        ``agent``, ``model`` or ``tenant``), computed in SQL; ``agent_name`` and
+        ``tenant_id`` filter as in `list_runs` (None: every tenant)."""
+        from dendrux.read.stats import StatsQuery, read_stats
+
+        query = StatsQuery.check(
+            started_after=started_after,
+            started_before=started_before,
+            group_by=group_by,
+            agent_name=agent_name,
+            tenant_id=tenant_id,
+        )
+        async with self._db().connect() as conn:
+            return await read_stats(conn, query)
 
     async def get_run(self, run_id: str) -> RunDetail | None:
         """One run's anchor row, or None."""

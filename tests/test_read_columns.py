@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from dendrux.db.queries import load_queries
-from dendrux.read import delegation, records, stream, usage
+from dendrux.read import delegation, records, stats, stream, usage
 from dendrux.state import rowmap
 
 READ_QUERIES: dict[str, tuple[str, ...]] = {
@@ -48,6 +48,7 @@ READ_QUERIES: dict[str, tuple[str, ...]] = {
     "get_notes": records.NOTE_COLUMNS,
     "get_undelivered_notes": records.NOTE_COLUMNS,
     "firehose_runs": stream.FIREHOSE_COLUMNS,
+    "run_stats": stats.STATS_COLUMNS,
 }
 """Each record-building read query and the columns its builder reads, in order."""
 SCALAR_QUERIES = (

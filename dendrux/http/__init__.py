@@ -22,12 +22,28 @@ without a body):
     value is a JSON ``true``/``false``/``null``/number or ``"double-quoted
     string"`` when it is written as one, the text itself otherwise: ``5`` is
     the number, ``"5"`` the string ``5``, and ``x`` and ``"x"`` both the
-    string ``x``). ``total`` counts every run the filters select.
+    string ``x``). ``total`` counts every run the filters select;
+    ``?total=capped`` stops counting at 10,000 (`dendrux.read.filters.TOTAL_CAP`)
+    and ``?total=none`` skips the count (``"total": null``). Every answer also
+    has ``"has_more"`` (a run follows this page) and ``"total_exact"`` (false when
+    the cap was reached, ``total`` then a lower bound, and for ``none``).
 
     Filter values are read by `dendrux.read.text`, as the CLI reads its
     options, so the same text selects the same runs on both surfaces. (Until
     issue 13 a quoted ``meta.k="x"`` matched the value with its quotes and a
     bare date was a 400.)
+``/status-counts``
+    ``{"counts": {status: n, ...}, "at_most": 10000}``: every status's runs with
+    the ``/runs`` filters but ``status``, ``limit``, ``offset`` and ``total``,
+    each count capped (``n == at_most`` means at least that many).
+``/stats``
+    ``{"group_by": G, "started_after": T, "started_before": T|null, "total":
+    {row}, "groups": [{row}...]}`` (`RunStore.get_stats`): runs, finished,
+    errors, error rate, tokens, cost, unpriced runs and p50/p95 duration of
+    the runs created in ``[started_after, started_before)``, in total and
+    per ``group_by`` (``day`` (default), ``agent``, ``model``, ``tenant``).
+    Query parameters: ``started_after`` (default: 30 days ago),
+    ``started_before``, ``group_by``, ``agent_name``, ``tenant_id``.
 ``/runs/{id}``
     The `RunDetail` (never ``pause_data`` or ``pii_mapping``).
 ``/runs/{id}/events``
@@ -85,7 +101,8 @@ echoes the exception. It returns the principal, which must be one of:
   attribute reads, either one a str (that tenant) or None (every tenant).
 
 A ``tenant_id`` str scopes every query: ``/runs`` lists that tenant's runs
-only (a different ``tenant_id`` query parameter selects nothing) and another
+only and ``/stats`` counts them only (a different ``tenant_id`` query
+parameter selects nothing) and another
 tenant's run is a 404 on every ``/runs/{id}...`` route, exactly like a run
 that does not exist. Anything else fails closed, never wider: a plain
 string, list, number or bool, a mapping without the key (``{"tenant": ...}``),

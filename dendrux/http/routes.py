@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
 from dendrux.http.params import Query
 from dendrux.http.responses import HTTPError, run_not_found, served
-from dendrux.read.filters import MAX_PAGE, ROWS_PAGE, RUNS_PAGE
+from dendrux.read.filters import MAX_PAGE, ROWS_PAGE, RUNS_PAGE, TOTAL_CAP
+from dendrux.read.runs import STATUS_ORDER
 from dendrux.scope import UNSCOPED
 from dendrux.store import RunStore
 from dendrux.validation import INT32_MAX, INT32_MIN
@@ -62,6 +64,10 @@ def match(path: str) -> tuple[str, str | None]:
         return "health", None
     if parts == ["runs"]:
         return "runs", None
+    if parts == ["status-counts"]:
+        return "status-counts", None
+    if parts == ["stats"]:
+        return "stats", None
     if parts == ["events", "stream"]:
         return "firehose", None
     if 2 <= len(parts) <= 4 and parts[0] == "runs":
@@ -103,10 +109,13 @@ async def _nothing() -> list[Any]:
 # -- handlers ------------------------------------------------------------------------------
 
 
-async def list_runs(req: Request) -> object:
-    query = req.query
-    filters: dict[str, Any] = {
-        "status": query.statuses(),
+TOTALS = ("exact", "capped", "none")
+"""``/runs?total=``: an exact count (the default), one capped at `TOTAL_CAP`, or none."""
+
+
+def _run_filters(query: Query) -> dict[str, Any]:
+    """The ``/runs`` filters but ``status``, as `RunStore` keywords."""
+    return {
         "agent_name": query.text("agent_name"),
         "parent_run_id": query.text("parent_run_id"),
         "tenant_id": query.text("tenant_id"),
@@ -114,19 +123,78 @@ async def list_runs(req: Request) -> object:
         "started_before": query.instant("started_before"),
         "metadata_filter": query.meta(),
     }
-    limit = query.integer("limit", default=RUNS_PAGE, minimum=1, maximum=MAX_PAGE)
-    offset = query.integer("offset", default=0, minimum=0)
-    query.finish()
-    page: dict[str, Any] = {"runs": [], "total": 0, "limit": limit, "offset": offset}
+
+
+def _tenant_filters(req: Request, filters: dict[str, Any]) -> bool:
+    """Scope ``filters`` to a tenant principal's tenant; False when they ask for another
+    tenant's runs (nothing, not an error)."""
     if req.tenant is not None:
         if filters["tenant_id"] not in (None, req.tenant):
-            return page  # another tenant's runs: nothing, not an error
+            return False
         filters["tenant_id"] = req.tenant
-    runs = await req.store.list_runs(**filters, limit=limit, offset=offset)
-    total = await req.store.count_runs(**filters)
+    return True
+
+
+async def list_runs(req: Request) -> object:
+    """A page of runs, newest first, with ``has_more`` (a run follows this page) and a
+    total: ``total=exact`` counts every match, ``capped`` stops at `TOTAL_CAP` (then
+    ``total_exact`` is false and ``total`` a lower bound), ``none`` skips the count. A
+    page that shows the end of the list gives its exact total without a count."""
+    query = req.query
+    filters = {"status": query.statuses(), **_run_filters(query)}
+    limit = query.integer("limit", default=RUNS_PAGE, minimum=1, maximum=MAX_PAGE)
+    offset = query.integer("offset", default=0, minimum=0)
+    mode = query.text("total") or "exact"
+    if mode not in TOTALS:
+        raise InvalidArgumentError(f"total must be exact, capped or none, got {mode[:40]!r}")
+    query.finish()
+    page: dict[str, Any] = {
+        "runs": [],
+        "total": None if mode == "none" else 0,
+        "limit": limit,
+        "offset": offset,
+        "has_more": False,
+        "total_exact": mode != "none",
+    }
+    if not _tenant_filters(req, filters):
+        return page  # another tenant's runs: nothing, not an error
+    store = req.store
+    # One run past the page tells whether another page follows.
+    runs = await store.list_runs(**filters, limit=min(limit + 1, MAX_PAGE), offset=offset)
+    if len(runs) > limit:
+        has_more = True
+        del runs[limit:]
+    elif limit == MAX_PAGE and len(runs) == limit:
+        has_more = bool(await store.list_runs(**filters, limit=1, offset=offset + limit))
+    else:
+        has_more = False
     page["runs"] = [served(run) for run in runs]
-    page["total"] = total
+    page["has_more"] = has_more
+    if mode == "none":
+        return page
+    if not has_more and (runs or offset == 0):
+        page["total"] = offset + len(runs)  # the end of the list is on this page
+    elif mode == "exact":
+        page["total"] = await store.count_runs(**filters)
+    else:
+        counted = await store.count_runs(**filters, at_most=TOTAL_CAP)
+        seen = offset + len(runs) + has_more if runs else 0  # runs this page proves exist
+        page["total"] = max(counted, seen)
+        page["total_exact"] = counted < TOTAL_CAP
     return page
+
+
+async def status_counts(req: Request) -> object:
+    """Runs per status with the ``/runs`` filters (but status and paging), each capped at
+    `TOTAL_CAP` (a count equal to ``at_most`` means "at least"); a tenant principal's
+    scope as for ``/runs``."""
+    filters = _run_filters(req.query)
+    req.query.finish()
+    if not _tenant_filters(req, filters):
+        counts = dict.fromkeys(STATUS_ORDER, 0)
+    else:
+        counts = await req.store.count_runs_by_status(**filters, at_most=TOTAL_CAP)
+    return {"counts": counts, "at_most": TOTAL_CAP}
 
 
 async def get_run(req: Request) -> object:
@@ -247,8 +315,46 @@ async def list_notes(req: Request) -> object:
     return {"notes": [served(row) for row in rows], "undelivered": undelivered}
 
 
+STATS_WINDOW = timedelta(days=30)
+"""``/stats`` without ``started_after``: the last 30 days."""
+
+
+async def get_stats(req: Request) -> object:
+    """Figures of the runs created in a window, in total and grouped (`RunStore.get_stats`).
+    A tenant principal sees its tenant's runs only; asking for another tenant's gives a
+    window without runs, as ``/runs`` gives an empty page."""
+    from dendrux.read.stats import RunStats, StatsQuery
+
+    query = req.query
+    after = query.instant("started_after")
+    checked = StatsQuery.check(
+        started_after=after if after is not None else datetime.now(UTC) - STATS_WINDOW,
+        started_before=query.instant("started_before"),
+        group_by=query.text("group_by") or "day",
+        agent_name=query.text("agent_name"),
+        tenant_id=query.text("tenant_id"),
+    )
+    query.finish()
+    tenant = checked.tenant_id
+    if req.tenant is not None:
+        if tenant not in (None, req.tenant):
+            empty = RunStats.empty(checked.group_by, checked.started_after, checked.started_before)
+            return served(empty)
+        tenant = req.tenant
+    stats = await req.store.get_stats(
+        started_after=checked.started_after,
+        started_before=checked.started_before,
+        group_by=checked.group_by,
+        agent_name=checked.agent_name,
+        tenant_id=tenant,
+    )
+    return served(stats)
+
+
 JSON_ROUTES: dict[str, Handler] = {
     "runs": list_runs,
+    "status-counts": status_counts,
+    "stats": get_stats,
     "run": get_run,
     "events": list_events,
     "llm-calls": list_llm_calls,

@@ -37,6 +37,10 @@ ROWS_PAGE = 100
 (the Python API's default is every row)."""
 STREAM_PAGE = 500
 """Events read per query while following a run: memory stays bounded by one page."""
+TOTAL_CAP = 10_000
+"""Where a capped count (``count_runs(at_most=)``, the router's ``/runs?total=capped`` and
+``/status-counts``) stops: a list over a large store shows "10,000+" instead of paying
+for a count of every run."""
 META_KEY_RULE = "^[A-Za-z0-9_-]+$"
 """What `is_meta_key` accepts: a top-level ``meta`` key (no nested paths)."""
 
@@ -46,6 +50,7 @@ __all__ = [
     "ROWS_PAGE",
     "RUNS_PAGE",
     "STREAM_PAGE",
+    "TOTAL_CAP",
     "RunFilters",
     "is_meta_key",
     "rows_page",

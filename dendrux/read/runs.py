@@ -12,6 +12,10 @@ from typing import Any
 from dendrux.db.engine import Connection, Row
 from dendrux.read.filters import RunFilters
 from dendrux.read.records import RunDetail, RunSummary
+from dendrux.status import RunStatus
+
+STATUS_ORDER = [status.value for status in RunStatus]
+"""Every status, in the enum's order: the keys of `status_counts`."""
 
 
 async def list_run_summaries(
@@ -31,9 +35,25 @@ async def list_run_rows(conn: Connection, filters: RunFilters, page: int, skip: 
     return await conn.fetch_all(query, *filters.bind(d), page, skip)
 
 
-async def count_runs(conn: Connection, filters: RunFilters) -> int:
-    """How many runs the listings page through with the same filters."""
-    return await filters.count(conn)
+async def count_runs(conn: Connection, filters: RunFilters, at_most: int | None = None) -> int:
+    """How many runs the listings page through with the same filters; with ``at_most``,
+    ``min(count, at_most)`` from one statement that stops reading at ``at_most`` runs."""
+    if at_most is None:
+        return await filters.count(conn)
+    d = conn.dialect
+    query = "count_runs_capped_by_meta" if filters.by_meta(d) else "count_runs_capped"
+    return int(await conn.fetch_value(query, *filters.bind(d), at_most))
+
+
+async def status_counts(conn: Connection, filters: RunFilters, at_most: int) -> dict[str, int]:
+    """Runs per status (every status, in `RunStatus` order) matching the filters but
+    ``filters.statuses``, each count capped at ``at_most``; one statement."""
+    d = conn.dialect
+    query = "status_counts_by_meta" if filters.by_meta(d) else "status_counts"
+    args = filters.bind(d)
+    args[0] = d.text_list(STATUS_ORDER)
+    found = {row["status"]: int(row["runs"]) for row in await conn.fetch_all(query, *args, at_most)}
+    return {status: found.get(status, 0) for status in STATUS_ORDER}
 
 
 async def get_run_row(conn: Connection, run_id: str) -> Row | None:

@@ -361,3 +361,102 @@ WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
   AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
   AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
   AND meta::jsonb @> $7::jsonb;
+
+-- Capped counts, for a runs list over a large store (the dashboard): min(count, $8),
+-- never reading past $8 matching runs. One branch per indexed filter, guarded by which
+-- filters are given: a generic plan (which a prepared statement may settle on) then
+-- still walks the right index (the guards become one-time filters), where a single
+-- "$n IS NULL OR col = $n" form would be planned as a scan of the table.
+
+-- name: count_runs_capped
+-- count_runs, at most $8.
+SELECT count(*) FROM (
+    SELECT 1 FROM agent_runs
+    WHERE $3::text IS NOT NULL AND parent_run_id = $3::text
+      AND ($1::text[] IS NULL OR status = ANY($1::text[]))
+      AND ($2::text IS NULL OR agent_name = $2::text)
+      AND ($4::text IS NULL OR tenant_id = $4::text)
+      AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+      AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+      AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+    UNION ALL
+    SELECT 1 FROM agent_runs
+    WHERE $3::text IS NULL AND $2::text IS NOT NULL AND agent_name = $2::text
+      AND ($1::text[] IS NULL OR status = ANY($1::text[]))
+      AND ($4::text IS NULL OR tenant_id = $4::text)
+      AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+      AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+      AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+    UNION ALL
+    SELECT 1 FROM agent_runs
+    WHERE $3::text IS NULL AND $2::text IS NULL AND $1::text[] IS NOT NULL
+      AND status = ANY($1::text[])
+      AND ($4::text IS NULL OR tenant_id = $4::text)
+      AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+      AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+      AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+    UNION ALL
+    SELECT 1 FROM agent_runs
+    WHERE $3::text IS NULL AND $2::text IS NULL AND $1::text[] IS NULL
+      AND ($4::text IS NULL OR tenant_id = $4::text)
+      AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+      AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+      AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+    LIMIT $8
+) AS capped;
+
+-- name: count_runs_capped_by_meta
+-- count_runs_by_meta, at most $8: the GIN index on meta serves meta @> $7.
+SELECT count(*) FROM (
+    SELECT 1 FROM agent_runs
+    WHERE ($1::text[] IS NULL OR status = ANY($1::text[]))
+      AND ($2::text IS NULL OR agent_name = $2::text)
+      AND ($3::text IS NULL OR parent_run_id = $3::text)
+      AND ($4::text IS NULL OR tenant_id = $4::text)
+      AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+      AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+      AND meta::jsonb @> $7::jsonb
+    LIMIT $8
+) AS capped;
+
+-- name: status_counts
+-- For each status of $1: how many runs have it and match the filters $2..$7, at most
+-- $8 each. Each status walks its own index range (or a parent's children, when $3 is
+-- given), so a busy status stops at $8 and a rare one reads only its own runs.
+SELECT s.status, (
+    SELECT count(*) FROM (
+        SELECT 1 FROM agent_runs
+        WHERE $3::text IS NOT NULL AND parent_run_id = $3::text AND status = s.status
+          AND ($2::text IS NULL OR agent_name = $2::text)
+          AND ($4::text IS NULL OR tenant_id = $4::text)
+          AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+          AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+          AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+        UNION ALL
+        SELECT 1 FROM agent_runs
+        WHERE $3::text IS NULL AND status = s.status
+          AND ($2::text IS NULL OR agent_name = $2::text)
+          AND ($4::text IS NULL OR tenant_id = $4::text)
+          AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+          AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+          AND ($7::jsonb IS NULL OR meta::jsonb @> $7::jsonb)
+        LIMIT $8
+    ) AS capped
+) AS runs
+FROM unnest($1::text[]) AS s (status);
+
+-- name: status_counts_by_meta
+-- status_counts with a metadata filter: the GIN index on meta finds the runs once.
+WITH hit AS MATERIALIZED (
+    SELECT status FROM agent_runs
+    WHERE ($2::text IS NULL OR agent_name = $2::text)
+      AND ($3::text IS NULL OR parent_run_id = $3::text)
+      AND ($4::text IS NULL OR tenant_id = $4::text)
+      AND ($5::timestamptz IS NULL OR created_at >= $5::timestamptz)
+      AND ($6::timestamptz IS NULL OR created_at < $6::timestamptz)
+      AND meta::jsonb @> $7::jsonb
+)
+SELECT s.status, (
+    SELECT count(*) FROM (SELECT 1 FROM hit WHERE hit.status = s.status LIMIT $8) AS capped
+) AS runs
+FROM unnest($1::text[]) AS s (status);

@@ -436,3 +436,143 @@ WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?4 IS NULL OR tenant_id = ?4)
   AND (?5 IS NULL OR created_at >= ?5)
   AND (?6 IS NULL OR created_at < ?6);
+
+-- Capped counts, for a runs list over a large store (the dashboard): min(count, ?8),
+-- never reading past ?8 matching runs. SQLite plans a statement once, before it knows
+-- which filters are NULL, so an "?n IS NULL OR col = ?n" filter can never pick an index:
+-- the pick below is one branch per indexed filter, guarded by which filters are given
+-- (a guard that does not depend on a row is tested once, so the other branches read
+-- nothing); the chosen branch walks its index, every filter is applied to what it
+-- yields, and the LIMIT stops the walk.
+
+-- name: count_runs_capped
+-- count_runs, at most ?8.
+SELECT count(*) FROM (
+    SELECT 1
+    FROM (
+        SELECT rowid AS rid FROM agent_runs WHERE ?3 IS NOT NULL AND parent_run_id = ?3
+        UNION ALL
+        SELECT rowid FROM agent_runs
+        WHERE ?3 IS NULL AND ?2 IS NOT NULL AND agent_name = ?2
+        UNION ALL
+        SELECT rowid FROM agent_runs
+        WHERE ?3 IS NULL AND ?2 IS NULL AND ?1 IS NOT NULL
+          AND status IN (SELECT value FROM json_each(?1))
+        UNION ALL
+        SELECT rowid FROM agent_runs
+        WHERE ?3 IS NULL AND ?2 IS NULL AND ?1 IS NULL AND ?4 IS NOT NULL AND tenant_id = ?4
+        UNION ALL
+        SELECT rowid FROM agent_runs
+        WHERE ?3 IS NULL AND ?2 IS NULL AND ?1 IS NULL AND ?4 IS NULL
+    ) AS pick
+    CROSS JOIN agent_runs ON agent_runs.rowid = pick.rid  -- CROSS JOIN: the pick drives
+    WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+      AND (?2 IS NULL OR agent_name = ?2)
+      AND (?3 IS NULL OR parent_run_id = ?3)
+      AND (?4 IS NULL OR tenant_id = ?4)
+      AND (?5 IS NULL OR created_at >= ?5)
+      AND (?6 IS NULL OR created_at < ?6)
+      AND (?7 IS NULL OR NOT EXISTS (
+            SELECT 1 FROM json_each(?7) AS f
+            WHERE NOT COALESCE(CASE f.type
+                WHEN 'text' THEN json_type(agent_runs.meta, '$."' || f.key || '"') = 'text'
+                    AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+                WHEN 'integer' THEN json_type(agent_runs.meta, '$."' || f.key || '"') IN ('integer', 'real')
+                    AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+                WHEN 'real' THEN json_type(agent_runs.meta, '$."' || f.key || '"') IN ('integer', 'real')
+                    AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+                ELSE json_type(agent_runs.meta, '$."' || f.key || '"') = f.type
+            END, 0)))
+    LIMIT ?8
+);
+
+-- name: count_runs_capped_by_meta
+-- count_runs_by_meta, at most ?8: the metadata index's hits drive.
+SELECT count(*) FROM (
+    SELECT 1
+    FROM (
+        -- Runs holding every (key, value) pair of the filter ?7, found in the index.
+        SELECT agent_run_meta.agent_run_id AS run_id
+        FROM json_each(?7) AS f
+        JOIN agent_run_meta
+          ON agent_run_meta.key = f.key
+         AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                                   ELSE f.type END
+         AND agent_run_meta.value IS f.atom
+        GROUP BY agent_run_meta.agent_run_id
+        HAVING count(*) = (SELECT count(*) FROM json_each(?7))
+    ) AS hit
+    CROSS JOIN agent_runs ON agent_runs.id = hit.run_id  -- CROSS JOIN: the hits drive the loop
+    WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+      AND (?2 IS NULL OR agent_name = ?2)
+      AND (?3 IS NULL OR parent_run_id = ?3)
+      AND (?4 IS NULL OR tenant_id = ?4)
+      AND (?5 IS NULL OR created_at >= ?5)
+      AND (?6 IS NULL OR created_at < ?6)
+    LIMIT ?8
+);
+
+-- name: status_counts
+-- For each status of the JSON array ?1: how many runs have it and match the filters
+-- ?2..?7, at most ?8 each. Each status walks its own index range (or a parent's
+-- children, when ?3 is given), so a busy status stops at ?8 and a rare one reads only
+-- its own runs.
+SELECT s.value AS status, (
+    SELECT count(*) FROM (
+        SELECT 1
+        FROM (
+            SELECT rowid AS rid FROM agent_runs WHERE ?3 IS NOT NULL AND parent_run_id = ?3
+            UNION ALL
+            SELECT rowid FROM agent_runs WHERE ?3 IS NULL AND status = s.value
+        ) AS pick
+        CROSS JOIN agent_runs ON agent_runs.rowid = pick.rid  -- CROSS JOIN: the pick drives
+        WHERE agent_runs.status = s.value
+          AND (?2 IS NULL OR agent_name = ?2)
+          AND (?3 IS NULL OR parent_run_id = ?3)
+          AND (?4 IS NULL OR tenant_id = ?4)
+          AND (?5 IS NULL OR created_at >= ?5)
+          AND (?6 IS NULL OR created_at < ?6)
+          AND (?7 IS NULL OR NOT EXISTS (
+                SELECT 1 FROM json_each(?7) AS f
+                WHERE NOT COALESCE(CASE f.type
+                    WHEN 'text' THEN json_type(agent_runs.meta, '$."' || f.key || '"') = 'text'
+                        AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+                    WHEN 'integer' THEN json_type(agent_runs.meta, '$."' || f.key || '"') IN ('integer', 'real')
+                        AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+                    WHEN 'real' THEN json_type(agent_runs.meta, '$."' || f.key || '"') IN ('integer', 'real')
+                        AND json_extract(agent_runs.meta, '$."' || f.key || '"') = f.value
+                    ELSE json_type(agent_runs.meta, '$."' || f.key || '"') = f.type
+                END, 0)))
+        LIMIT ?8
+    )
+) AS runs
+FROM json_each(?1) AS s;
+
+-- name: status_counts_by_meta
+-- status_counts with a metadata filter: the metadata index's hits, found once, drive.
+WITH hit AS MATERIALIZED (
+    -- Runs holding every (key, value) pair of the filter ?7, found in the index.
+    SELECT agent_run_meta.agent_run_id AS run_id
+    FROM json_each(?7) AS f
+    JOIN agent_run_meta
+      ON agent_run_meta.key = f.key
+     AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                               ELSE f.type END
+     AND agent_run_meta.value IS f.atom
+    GROUP BY agent_run_meta.agent_run_id
+    HAVING count(*) = (SELECT count(*) FROM json_each(?7))
+)
+SELECT s.value AS status, (
+    SELECT count(*) FROM (
+        SELECT 1
+        FROM hit CROSS JOIN agent_runs ON agent_runs.id = hit.run_id
+        WHERE agent_runs.status = s.value
+          AND (?2 IS NULL OR agent_name = ?2)
+          AND (?3 IS NULL OR parent_run_id = ?3)
+          AND (?4 IS NULL OR tenant_id = ?4)
+          AND (?5 IS NULL OR created_at >= ?5)
+          AND (?6 IS NULL OR created_at < ?6)
+        LIMIT ?8
+    )
+) AS runs
+FROM json_each(?1) AS s;
