@@ -19,6 +19,7 @@ from dendrux.types import UsageStats
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 WAIT = 5000  # ms: Playwright's waits; the page answers in far less
+DASH = "\N{EN DASH}"  # the list's "1-25 of 30"
 LIVE_WAIT = 2500  # ms: "appears without a reload" within a couple of seconds
 
 # (run id, agent, final status or None = left running, tenant, meta, parent)
@@ -54,8 +55,12 @@ async def _record(url: str, runs: list[tuple[Any, ...]], *, events: bool = False
             if events:
                 await store.save_run_event(run_id, event_type="run.started", data={})
             if status is not None:
-                usage = UsageStats(input_tokens=100 * (i + 1), output_tokens=10 * (i + 1), cost_usd=0.01 * (i + 1))
-                await store.finalize_run(run_id, status=status, iteration_count=i + 1, total_usage=usage)
+                usage = UsageStats(
+                    input_tokens=100 * (i + 1), output_tokens=10 * (i + 1), cost_usd=0.01 * (i + 1)
+                )
+                await store.finalize_run(
+                    run_id, status=status, iteration_count=i + 1, total_usage=usage
+                )
     finally:
         await store.close()
 
@@ -73,7 +78,11 @@ async def _list(url: str, **filters: Any) -> list[Any]:
 
 def _shown(page: Any) -> list[str]:
     """The run ids of the list's visible rows, in order."""
-    return list(page.eval_on_selector_all("#runs-body tr.run-row:not(.is-hidden)", "rows => rows.map(r => r.dataset.runId)"))
+    return list(
+        page.eval_on_selector_all(
+            "#runs-body tr.run-row:not(.is-hidden)", "rows => rows.map(r => r.dataset.runId)"
+        )
+    )
 
 
 def _open_list(page: Any, url: str, hash_: str = "#/runs") -> None:
@@ -83,8 +92,9 @@ def _open_list(page: Any, url: str, hash_: str = "#/runs") -> None:
 
 def _wait_rows(page: Any, expected: list[str]) -> None:
     page.wait_for_function(
-        "ids => JSON.stringify([...document.querySelectorAll('#runs-body tr.run-row:not(.is-hidden)')]"
-        ".map(r => r.dataset.runId)) === JSON.stringify(ids)",
+        "ids => JSON.stringify([...document.querySelectorAll("
+        "'#runs-body tr.run-row:not(.is-hidden)')].map(r => r.dataset.runId))"
+        " === JSON.stringify(ids)",
         arg=expected,
         timeout=WAIT,
     )
@@ -122,7 +132,7 @@ def test_the_list_shows_the_recorded_runs(seeded: DashboardServer, browser_page:
         assert row.locator(".run-link").get_attribute("title") == run.run_id
     # The running run says so instead of a duration.
     assert "running for" in page.locator("tr[data-run-id='run-a3'] .col-duration").inner_text()
-    assert page.locator("#list-summary").inner_text() == f"1–{len(stored)} of {len(stored)}"
+    assert page.locator("#list-summary").inner_text() == f"1{DASH}{len(stored)} of {len(stored)}"
 
 
 def test_filters_change_the_url_and_the_rows_and_back_restores(
@@ -149,7 +159,9 @@ def test_filters_change_the_url_and_the_rows_and_back_restores(
     page.click("#f-apply")
     page.wait_for_function("location.hash.includes('meta.user=u1')", timeout=WAIT)
     by_meta = run_async(
-        lambda: _list(seeded.database_url, agent_name="refund-agent", metadata_filter={"user": "u1"})
+        lambda: _list(
+            seeded.database_url, agent_name="refund-agent", metadata_filter={"user": "u1"}
+        )
     )
     assert {r.run_id for r in by_meta} == {"run-a1", "run-b1"}
     _wait_rows(page, _tree_order(by_meta))
@@ -206,7 +218,8 @@ def test_status_counts_equal_count_runs(seeded: DashboardServer, browser_page: A
 
     expected = {k: v for k, v in run_async(counts).items() if v}
     shown = page.eval_on_selector_all(
-        "#status-counts button", "bs => Object.fromEntries(bs.map(b => [b.dataset.status, +b.dataset.count]))"
+        "#status-counts button",
+        "bs => Object.fromEntries(bs.map(b => [b.dataset.status, +b.dataset.count]))",
     )
     assert shown == expected
 
@@ -221,11 +234,14 @@ def test_paging_follows_has_more(seeded: DashboardServer, browser_page: Any) -> 
     page.wait_for_selector("#page-next:not([disabled])", timeout=WAIT)
     first = _shown(page)
     assert page.locator("#page-prev").is_disabled()
-    assert page.locator("#list-summary").inner_text() == "1–25 of 30"
+    assert page.locator("#list-summary").inner_text() == f"1{DASH}25 of 30"
     page.click("#page-next")
     page.wait_for_function("location.hash.includes('offset=25')", timeout=WAIT)
     page.wait_for_selector("#page-next[disabled]", timeout=WAIT)  # has_more: false
-    page.wait_for_function("document.querySelector('#list-summary').textContent === '26–30 of 30'")
+    page.wait_for_function(
+        "text => document.querySelector('#list-summary').textContent === text",
+        arg=f"26{DASH}30 of 30",
+    )
     second = _shown(page)
     assert set(first) | set(second) == {r.run_id for r in stored}
     assert not set(first) & set(second)
@@ -286,6 +302,7 @@ def test_a_new_run_appears_without_a_reload(dashboard: DashboardServer, browser_
     page.wait_for_selector("#runs-view[data-live='live']", timeout=WAIT)
     run_async(lambda: _record(dashboard.database_url, [RUNS[2]], events=True))
     page.wait_for_selector("tr[data-run-id='run-a3']", timeout=LIVE_WAIT)
+
     # It finishes: the row's status follows.
     async def finish() -> None:
         store = StateStore.from_database_url(dashboard.database_url)
@@ -314,7 +331,9 @@ def _headline(page: Any) -> dict[str, str]:
 
 def _expected_headline(total: Any) -> dict[str, str]:
     def text(value: Any) -> str:
-        return "" if value is None else (str(int(value)) if float(value).is_integer() else repr(value))
+        return (
+            "" if value is None else (str(int(value)) if float(value).is_integer() else repr(value))
+        )
 
     names = ["runs", "error_rate", "input_tokens", "output_tokens", "cost_usd"]
     names += ["p50_duration_ms", "p95_duration_ms"]
@@ -340,7 +359,9 @@ def test_the_overview_matches_get_stats(seeded: DashboardServer, browser_page: A
     assert agents == [g.key for g in run_async(lambda: _by_agent(seeded.database_url, after))]
     page.click("#by-agent a:text-is('triage-agent')")
     page.wait_for_function("location.hash === '#/runs?agent_name=triage-agent'", timeout=WAIT)
-    _wait_rows(page, _tree_order(run_async(lambda: _list(seeded.database_url, agent_name="triage-agent"))))
+    _wait_rows(
+        page, _tree_order(run_async(lambda: _list(seeded.database_url, agent_name="triage-agent")))
+    )
     # The window picker.
     page.goto(seeded.url + "#/overview?days=7")
     page.wait_for_selector("#headline", timeout=WAIT)
@@ -357,6 +378,10 @@ async def _by_agent(url: str, after: datetime) -> Any:
 def test_at_phone_width_the_page_does_not_scroll_sideways(
     seeded: DashboardServer, browser: Any
 ) -> None:
+    long = ("a-rather-long-agent-name-" * 3, "tenant-with-a-long-identifier-0001")
+    run_async(
+        lambda: _record(seeded.database_url, [("run-long", long[0], "success", long[1], {}, None)])
+    )
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         page = context.new_page()
@@ -392,11 +417,15 @@ def test_a_tenant_token_sees_only_its_tenant(database_url: str, browser_page: An
         stats = run_async(lambda: _stats(database_url, after, tenant_id="tenant-a"))
         assert stats.total.runs == len(mine) == 5
         assert _normalise(_headline(page)) == _expected_headline(stats.total)
-        tenants = page.eval_on_selector_all("#by-tenant tbody tr", "rs => rs.map(r => r.dataset.key)")
+        tenants = page.eval_on_selector_all(
+            "#by-tenant tbody tr", "rs => rs.map(r => r.dataset.key)"
+        )
         assert tenants == ["tenant-a"]
 
 
-def test_empty_and_error_states_say_what_to_do(dashboard: DashboardServer, browser_page: Any) -> None:
+def test_empty_and_error_states_say_what_to_do(
+    dashboard: DashboardServer, browser_page: Any
+) -> None:
     page = browser_page
     _open_list(page, dashboard.url)
     assert "No runs recorded yet" in page.inner_text("#list-empty")
@@ -404,3 +433,22 @@ def test_empty_and_error_states_say_what_to_do(dashboard: DashboardServer, brows
     page.wait_for_selector("#list-error", timeout=WAIT)
     assert "not valid" in page.inner_text("#list-error")
     assert re.search(r"started_after", page.inner_text("#list-error"))
+
+
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+def test_stored_markup_renders_as_text(dashboard: DashboardServer, browser_page: Any) -> None:
+    run_async(
+        lambda: _record(dashboard.database_url, [("run-x", XSS, "success", XSS, {"k": XSS}, None)])
+    )
+    page = browser_page
+    _open_list(page, dashboard.url)
+    assert page.inner_text("tr[data-run-id='run-x'] .col-agent") == XSS
+    assert page.inner_text("tr[data-run-id='run-x'] .col-tenant") == XSS
+    assert page.locator("#runs-body img, #runs-body script").count() == 0
+    page.goto(dashboard.url + "#/overview")
+    page.wait_for_selector("#by-agent tbody tr", timeout=WAIT)
+    assert page.inner_text("#by-agent tbody tr td:first-child") == XSS
+    assert page.locator("#overview-view img, #overview-view script").count() == 0
+    assert page.evaluate("window.__xss") is None

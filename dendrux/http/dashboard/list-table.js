@@ -33,7 +33,7 @@ function durationCell(run, now) {
   const so_far = now - new Date(run.created_at).getTime();
   if (!isFinite(so_far)) return h("span", { class: "muted" }, "–");
   const verb = run.status === "running" ? "running for " : "open for ";
-  return h("span", { class: "muted", title: verb + fmtDuration(so_far) }, verb, fmtDuration(so_far));
+  return h("span", { class: "muted", title: verb + fmtDuration(so_far) }, h("span", { class: "hide-narrow" }, verb), fmtDuration(so_far));
 }
 
 /**
@@ -86,7 +86,7 @@ function runRow(run, { depth = 0, toggle = null, usage = null, hidden = false, r
     h("td", { class: "col-status" }, statusBadge(run.status)),
     runCell,
     h("td", { class: "col-agent" }, h("span", { class: "agent", title: run.agent_name }, run.agent_name)),
-    h("td", { class: "col-model hide-narrow" }, run.model ? h("span", { class: "mono small" }, run.model) : h("span", { class: "muted" }, "–")),
+    h("td", { class: "col-model hide-narrow" }, run.model ? h("span", { class: "mono small", title: run.model }, run.model) : h("span", { class: "muted" }, "–")),
     h("td", { class: "col-tenant hide-narrow" }, run.tenant_id ?? h("span", { class: "muted" }, "–")),
     h("td", { class: "col-started nowrap", title: fmtTime(run.created_at) }, fmtAgo(run.created_at, now)),
     h("td", { class: "col-duration num" }, durationCell(run, now)),

@@ -62,12 +62,12 @@ function everyDay(groups, after, before) {
 
 function dayCharts(days) {
   const label = (d) => d.key.slice(5);
-  const chart = (caption, value, format, extra) =>
-    h("div", { class: "panel" }, barChart(days.map((d) => ({ label: label(d), title: d.key, value: value(d), ...(extra ? extra(d) : {}) })), { caption, format }));
+  const chart = (caption, value, format) =>
+    h("div", { class: "panel" }, barChart(days.map((d) => ({ label: label(d), title: d.key, value: value(d) })), { caption, format }));
   return h(
     "div",
     { class: "charts", id: "day-charts" },
-    chart("Runs per day", (d) => d.runs, fmtInt, (d) => ({ className: d.errors ? "has-errors" : "" })),
+    chart("Runs per day", (d) => d.runs, fmtInt),
     chart("Error rate", (d) => d.error_rate, fmtPercent),
     chart("Tokens (in + out)", (d) => d.input_tokens + d.output_tokens, fmtCompact),
     chart("Cost", (d) => d.cost_usd, fmtCost),
@@ -116,7 +116,7 @@ function breakdown(group, stats) {
                 null,
                 h("th", { scope: "col" }, KEY_LABEL[group]),
                 h("th", { class: "num", scope: "col" }, "Runs"),
-                h("th", { class: "num", scope: "col" }, "Errors"),
+                h("th", { class: "num", scope: "col" }, "Error rate"),
                 h("th", { class: "num hide-narrow", scope: "col" }, "Tokens in / out"),
                 h("th", { class: "num", scope: "col" }, "Cost"),
                 h("th", { class: "num hide-narrow", scope: "col" }, "p50"),
