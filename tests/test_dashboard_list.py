@@ -190,6 +190,23 @@ def test_filters_change_the_url_and_the_rows_and_back_restores(
     assert page.input_value("#f-agent") == ""
 
 
+def test_a_time_filter_goes_to_the_url_as_utc(seeded: DashboardServer, browser_page: Any) -> None:
+    page = browser_page
+    _open_list(page, seeded.url)
+    offset_min = page.evaluate("new Date(2030, 0, 2, 3, 4).getTimezoneOffset()")
+    page.fill("#f-after", "2030-01-02T03:04")  # local wall-clock time
+    page.click("#f-apply")
+    page.wait_for_selector("#list-empty", timeout=WAIT)
+    shown = datetime(2030, 1, 2, 3, 4, tzinfo=UTC) + timedelta(minutes=offset_min)
+    expected = "started_after=" + shown.strftime("%Y-%m-%dT%H:%M:%SZ").replace(":", "%3A")
+    assert expected in page.evaluate("location.hash")
+    page.fill("#f-after", "")
+    page.fill("#f-before", "2030-01-02T03:04")
+    page.click("#f-apply")
+    page.wait_for_function("location.hash.includes('started_before=')", timeout=WAIT)
+    _wait_rows(page, _tree_order(run_async(lambda: _list(seeded.database_url))))
+
+
 def test_a_filtered_url_is_shareable(seeded: DashboardServer, browser_page: Any) -> None:
     page = browser_page
     _open_list(page, seeded.url, "#/runs?status=success&status=error&tenant_id=tenant-a")

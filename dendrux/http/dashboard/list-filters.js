@@ -81,6 +81,7 @@ export function filterForm(filters, { onApply }) {
   const after = h("input", { id: "f-after", name: "started_after", type: "datetime-local", value: isoToLocalInput(filters.started_after) });
   const before = h("input", { id: "f-before", name: "started_before", type: "datetime-local", value: isoToLocalInput(filters.started_before) });
   const metaRows = h("div", { class: "meta-rows", id: "f-meta" });
+  const moreOpen = Boolean(filters.meta.length || filters.tenant_id || filters.started_after || filters.started_before);
 
   function metaRow(key = "", value = "") {
     const row = h(
@@ -99,7 +100,7 @@ export function filterForm(filters, { onApply }) {
   const form = h(
     "form",
     {
-      class: "filters panel",
+      class: ["filters", "panel", moreOpen ? "is-open" : ""],
       id: "filters",
       role: "search",
       onsubmit: (event) => {
@@ -138,6 +139,12 @@ export function filterForm(filters, { onApply }) {
     h(
       "div",
       { class: "filter-actions" },
+      // Phone width shows the agent field only until this is pressed (list.css).
+      h("button", { type: "button", class: "filters-more", "aria-expanded": moreOpen ? "true" : "false", onclick: (event) => {
+        const open = form.classList.toggle("is-open");
+        event.currentTarget.setAttribute("aria-expanded", open ? "true" : "false");
+        event.currentTarget.textContent = open ? "Fewer filters" : "More filters";
+      } }, moreOpen ? "Fewer filters" : "More filters"),
       h("button", { type: "submit", class: "primary", id: "f-apply" }, "Apply"),
       isFiltered(filters)
         ? h("a", { href: "#/runs", class: "clear-filters", id: "f-clear" }, "Clear")

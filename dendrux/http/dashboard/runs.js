@@ -259,8 +259,10 @@ export function mount(root, route) {
       root.querySelector("#runs-view")?.setAttribute("data-live", state);
     },
   });
+  // New runs land on the first page; elsewhere only runs still going can change.
   const poll = setInterval(() => {
-    if (document.visibilityState === "visible" && page) scheduleRefresh();
+    if (document.visibilityState !== "visible" || !page) return;
+    if (page.offset === 0 || page.runs.some((r) => !TERMINAL.has(r.status))) scheduleRefresh();
   }, POLL_MS);
 
   // -- keyboard ------------------------------------------------------------------------
@@ -286,6 +288,7 @@ export function mount(root, route) {
       return;
     }
     if (document.querySelector("dialog[open]")) return;
+    if (event.key === "Enter" && target instanceof HTMLElement && /^(A|BUTTON)$/.test(target.tagName)) return;
     if (event.key === "/") {
       event.preventDefault();
       form?.focus();
