@@ -3,6 +3,8 @@ boots in a real Chromium on both dialects (the views have their own tests)."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +135,36 @@ def test_a_token_from_the_fragment_is_kept_and_sent(database_url: str, browser_p
             ".getJSON('runs').then(() => 200, e => e.status)"
         )
         assert status == 200
+
+
+# -- what the page's code may not do -----------------------------------------------------
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "dendrux" / "http" / "dashboard"
+# Each of these turns text into markup or code; the page builds every node with
+# dom.js's h()/svg(), which append stored strings as Text nodes only.
+FORBIDDEN_JS = re.compile(
+    r"\.innerHTML\b|\.outerHTML\b|insertAdjacentHTML|document\.write|\beval\s*\("
+    r"|new\s+Function\b|createContextualFragment|DOMParser|srcdoc|setAttribute\(\s*[\"']on"
+    r"|setAttribute\(\s*[\"']style"
+)
+REMOTE = re.compile(r"(?:https?:)?//(?!www\.w3\.org/2000/svg)[a-z0-9.-]+\.[a-z]{2,}", re.I)
+
+
+def test_the_page_never_turns_text_into_markup_or_fetches_elsewhere() -> None:
+    scripts = sorted(DASHBOARD.glob("*.js"))
+    assert scripts
+    for script in scripts:
+        for number, line in enumerate(script.read_text().splitlines(), 1):
+            code = line.split("//", 1)[0] if not line.lstrip().startswith("*") else ""
+            assert not FORBIDDEN_JS.search(code), f"{script.name}:{number}: {line.strip()}"
+    for asset in sorted(DASHBOARD.iterdir()):
+        text = asset.read_text()
+        for number, line in enumerate(text.splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith(("//", "*", "/*")):
+                continue  # comments may name sites; code may not load from them
+            assert not REMOTE.search(line), f"{asset.name}:{number}: {stripped}"
+    html = (DASHBOARD / "index.html").read_text()
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script type="module" src="ui/app.js">']
+    assert " style=" not in html and "<style" not in html
+    assert not re.search(r"\son[a-z]+\s*=", html)

@@ -528,3 +528,29 @@ def test_importing_every_module_creates_no_files(tmp_path: Path) -> None:
     assert result["threads"] == 1, "importing dendrux modules started threads"
     assert _tree(home) == [], f"files created under HOME: {_tree(home)}"
     assert _tree(cwd) == [], f"files created in the working directory: {_tree(cwd)}"
+
+
+def test_wheel_contains_the_dashboard_files(built_wheel: Path, staged_src: Path) -> None:
+    """The page is package data: every file of dendrux/http/dashboard/, byte for byte."""
+    folder = staged_src / "dendrux" / "http" / "dashboard"
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    assert "index.html" in files and "app.js" in files
+    with zipfile.ZipFile(built_wheel) as zf:
+        for name in files:
+            assert zf.read(f"dendrux/http/dashboard/{name}") == (folder / name).read_bytes(), name
+
+
+def test_installed_wheel_serves_the_dashboard(wheel_venv: Path, tmp_path: Path) -> None:
+    """Non-editable install: the router finds its page inside the installed package."""
+    python = wheel_venv / "bin" / "python"
+    snippet = (
+        "import json, dendrux.http.page as p; a = p.load_assets(); "
+        "print(json.dumps({'file': p.__file__, 'names': sorted(a)}))"
+    )
+    proc = _run([str(python), "-c", snippet], cwd=tmp_path, env=_clean_env())
+    result = _last_json(proc)
+    assert not _is_within(result["file"], REPO)
+    repo_files = sorted(
+        p.name for p in (REPO / "dendrux" / "http" / "dashboard").iterdir() if p.is_file()
+    )
+    assert result["names"] == repo_files
