@@ -1,4 +1,4 @@
-"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers] [options]``:
+"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|listpage] [options]``:
 run a benchmark.
 
 No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
@@ -13,7 +13,9 @@ import importlib
 import sys
 from typing import Any
 
-BENCHMARKS = ("calibrate", "recorder", "http", "reads", "growth", "footprint", "writers")
+BENCHMARKS = (
+    "calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "listpage",
+)  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -29,7 +31,8 @@ def main(argv: list[str]) -> int:
             "  growth     recorder throughput against concurrency, reads against store size\n"
             "  footprint  import time of dendrux.store, peak RSS growth of a recording\n"
             "  http       the HTTP read router: throughput and SSE latency\n"
-            "  writers    1, 2, 4, 8 writer processes recording into one database"
+            "  writers    1, 2, 4, 8 writer processes recording into one database\n"
+            "  listpage   the dashboard's runs-list requests at 1,000,000 runs"
         )
         return 0
     if not argv or argv[0].startswith("-"):

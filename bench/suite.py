@@ -32,7 +32,7 @@ from typing import Any
 from bench.common import RESULTS_DIR, machine_line, table
 from bench.recorder import REPO, machine_info
 
-PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers")
+PARTS = ("calibrate", "recorder", "reads", "growth", "footprint", "writers", "listpage")
 # The issue's sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
     "calibrate": [],
@@ -41,6 +41,7 @@ FULL: dict[str, list[str]] = {
     "growth": [],
     "footprint": [],
     "writers": [],
+    "listpage": [],
 }
 QUICK: dict[str, list[str]] = {
     "calibrate": ["--transactions", "200", "--repeat", "1"],
@@ -50,6 +51,7 @@ QUICK: dict[str, list[str]] = {
                "--warmup", "1", "--stream-iterations", "1"],
     "footprint": ["--imports", "2", "--runs", "10", "--concurrency", "4"],
     "writers": ["--processes", "1,2", "--runs", "3", "--concurrency", "2"],
+    "listpage": ["--runs", "300", "--iterations", "3", "--warmup", "1"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -365,6 +367,13 @@ def writers_rows(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def listpage_rows(r: dict[str, Any]) -> list[Row]:
+    """The runs list's request p50 at 1M runs (bench.listpage)."""
+    from bench.listpage.main import summary
+
+    return [Row(**row, part="listpage") for row in summary(r)]
+
+
 SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "recorder": recorder_rows,
     "reads": reads_rows,
@@ -372,6 +381,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "growth": growth_rows,
     "calibrate": calibrate_rows,
     "writers": writers_rows,
+    "listpage": listpage_rows,
 }
 
 

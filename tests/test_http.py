@@ -158,6 +158,8 @@ async def test_every_route_serves_the_run_store_records(
             "total": 2,
             "limit": 50,
             "offset": 0,
+            "has_more": False,  # issue 16
+            "total_exact": True,
         }
         assert [r["run_id"] for r in runs.json()["runs"]] == [child.run_id, run_id]
 
@@ -332,19 +334,27 @@ async def test_list_filters_meta_and_paging(state_store: StateStore, run_store: 
             body["runs"] = [run["run_id"] for run in body["runs"]]
             return body
 
-        assert await page("limit=2") == {"runs": ["r4", "r3"], "total": 4, "limit": 2, "offset": 0}
+        more = {"has_more": True, "total_exact": True}  # issue 16
+        end = {"has_more": False, "total_exact": True}
+        assert await page("limit=2") == {
+            "runs": ["r4", "r3"], "total": 4, "limit": 2, "offset": 0, **more,
+        }  # fmt: skip
         assert await page("limit=2&offset=2") == {
             "runs": ["r2", "r1"],
             "total": 4,
             "limit": 2,
             "offset": 2,
+            **end,
         }
-        assert await page("limit=2&offset=4") == {"runs": [], "total": 4, "limit": 2, "offset": 4}
+        assert await page("limit=2&offset=4") == {
+            "runs": [], "total": 4, "limit": 2, "offset": 4, **end,
+        }  # fmt: skip
         assert await page("agent_name=alpha&limit=1&offset=1") == {
             "runs": ["r1"],
             "total": 2,
             "limit": 1,
             "offset": 1,
+            **end,
         }
         assert (await page("limit=5000"))["limit"] == 1000  # clamped, like RunStore.list_runs
         assert await page("agent_name=&status=") == await page("")  # empty means absent
@@ -526,7 +536,10 @@ async def test_a_principals_tenant_scopes_every_query(
         assert same == listed
         other = await client.get("/runs?tenant_id=b", headers=tenant_a)
         assert other.status_code == 200
-        assert other.json() == {"runs": [], "total": 0, "limit": 50, "offset": 0}
+        assert other.json() == {
+            "runs": [], "total": 0, "limit": 50, "offset": 0, "has_more": False,
+            "total_exact": True,
+        }  # fmt: skip
         for run_id in ("b1", "n1", "missing"):
             for suffix in (
                 "",

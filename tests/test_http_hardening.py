@@ -271,7 +271,10 @@ async def test_integers_past_the_index_range_read_as_nothing(
     # Offsets are plain 64-bit row counts: far past the end is an empty page with the total.
     page = await asgi_request(app, "/runs", b"offset=9223372036854775807")
     assert page.status == 200
-    assert page.json() == {"runs": [], "total": 2, "limit": 50, "offset": 2**63 - 1}
+    assert page.json() == {
+        "runs": [], "total": 2, "limit": 50, "offset": 2**63 - 1, "has_more": False,
+        "total_exact": True,
+    }  # fmt: skip
     traces = await asgi_request(app, f"/runs/{run_id}/traces", b"offset=4611686018427387904")
     assert traces.status == 200 and traces.json()["traces"] == []
     pauses = await asgi_request(app, f"/runs/{run_id}/pauses", b"offset=4611686018427387904")

@@ -353,9 +353,7 @@ async def test_status_counts_keep_to_the_principals_tenant(
     assert mine == {s: _expected({"tenant_id": "a", "status": s}, cuts) for s in ALL_STATUSES}
     assert sum(mine.values()) == 7
     assert await _counts(app, "tenant_id=a", **{"x-tenant": "a"}) == mine
-    assert await _counts(app, "tenant_id=b", **{"x-tenant": "a"}) == dict.fromkeys(
-        ALL_STATUSES, 0
-    )
+    assert await _counts(app, "tenant_id=b", **{"x-tenant": "a"}) == dict.fromkeys(ALL_STATUSES, 0)
     assert await _counts(app, "agent_name=beta", **{"x-tenant": "a"}) == {
         s: _expected({"tenant_id": "a", "agent_name": "beta", "status": s}, cuts)
         for s in ALL_STATUSES

@@ -307,6 +307,8 @@ async def _state_walk(call: Walk) -> None:
 async def _read_walk(call: Walk) -> None:
     await call("list_runs", metadata_filter={"k": "v"})
     await call("count_runs", tenant_id="t")
+    await call("count_runs", status="success", at_most=1)
+    await call("count_runs_by_status", agent_name="agent", at_most=2)
     await call("get_run", "p")
     await call("get_run_status", "p", tenant_id="t")
     await call("get_delegation_info", "c")

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from dendrux.db.queries import load_queries
-from dendrux.read import delegation, records, stats, stream, usage
+from dendrux.read import delegation, records, runs, stats, stream, usage
 from dendrux.state import rowmap
 
 READ_QUERIES: dict[str, tuple[str, ...]] = {
@@ -49,11 +49,15 @@ READ_QUERIES: dict[str, tuple[str, ...]] = {
     "get_undelivered_notes": records.NOTE_COLUMNS,
     "firehose_runs": stream.FIREHOSE_COLUMNS,
     "run_stats": stats.STATS_COLUMNS,
+    "status_counts": runs.STATUS_COUNT_COLUMNS,
+    "status_counts_by_meta": runs.STATUS_COUNT_COLUMNS,
 }
 """Each record-building read query and the columns its builder reads, in order."""
 SCALAR_QUERIES = (
     "count_runs",
     "count_runs_by_meta",
+    "count_runs_capped",
+    "count_runs_capped_by_meta",
     "run_status",
     "run_exists",
     "get_pii_mapping",

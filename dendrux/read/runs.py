@@ -16,6 +16,8 @@ from dendrux.status import RunStatus
 
 STATUS_ORDER = [status.value for status in RunStatus]
 """Every status, in the enum's order: the keys of `status_counts`."""
+STATUS_COUNT_COLUMNS = ("status", "runs")
+"""``status_counts`` (and its ``_by_meta`` twin): a status, and its capped count."""
 
 
 async def list_run_summaries(
@@ -52,7 +54,8 @@ async def status_counts(conn: Connection, filters: RunFilters, at_most: int) -> 
     query = "status_counts_by_meta" if filters.by_meta(d) else "status_counts"
     args = filters.bind(d)
     args[0] = d.text_list(STATUS_ORDER)
-    found = {row["status"]: int(row["runs"]) for row in await conn.fetch_all(query, *args, at_most)}
+    rows = await conn.fetch_all(query, *args, at_most)
+    found = {row[STATUS_COUNT_COLUMNS[0]]: int(row[STATUS_COUNT_COLUMNS[1]]) for row in rows}
     return {status: found.get(status, 0) for status in STATUS_ORDER}
 
 
