@@ -319,6 +319,7 @@ def test_a_new_run_appears_without_a_reload(dashboard: DashboardServer, browser_
     page.wait_for_selector("#runs-view[data-live='live']", timeout=WAIT)
     run_async(lambda: _record(dashboard.database_url, [RUNS[2]], events=True))
     page.wait_for_selector("tr[data-run-id='run-a3']", timeout=LIVE_WAIT)
+    page.focus("tr[data-run-id='run-a3'] .run-link")  # a keyboard user on the row
 
     # It finishes: the row's status follows.
     async def finish() -> None:
@@ -331,6 +332,9 @@ def test_a_new_run_appears_without_a_reload(dashboard: DashboardServer, browser_
 
     run_async(finish)
     page.wait_for_selector("tr[data-run-id='run-a3'][data-status='success']", timeout=LIVE_WAIT)
+    # The rows were rebuilt; the focus stayed on the same run's link.
+    focused = page.evaluate("document.activeElement.closest('tr')?.dataset.runId")
+    assert focused == "run-a3"
 
 
 async def _stats(url: str, after: datetime, tenant_id: str | None = None) -> Any:

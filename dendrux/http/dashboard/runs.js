@@ -164,6 +164,10 @@ export function mount(root, route) {
       );
       return;
     }
+    // Rows are rebuilt on every refresh: keep keyboard focus on the same control.
+    const focused = document.activeElement;
+    const focusRow = tbody.contains(focused) ? focused.closest("tr")?.dataset.runId : null;
+    const focusClass = focusRow ? focused.classList[0] : null;
     const rows = buildRows(page.runs, {
       subtrees,
       expanded,
@@ -175,6 +179,10 @@ export function mount(root, route) {
     replace(tbody, rows);
     if (body.firstChild !== wrap) replace(body, wrap);
     markCursor(false);
+    if (focusRow && focusClass) {
+      const again = [...tbody.querySelectorAll("tr.run-row")].find((tr) => tr.dataset.runId === focusRow);
+      again?.querySelector("." + focusClass)?.focus();
+    }
   }
 
   function render() {
@@ -200,9 +208,13 @@ export function mount(root, route) {
         getJSON("status-counts", queryOf(filters, { paging: false, status: false }), options),
       ]);
       if (mine !== loading) return;
+      // A background refresh that changed nothing redraws only for the clocks of
+      // runs still going ("running for ...").
+      const same = quiet && page && JSON.stringify([page, counts]) === JSON.stringify([runs, byStatus]);
       page = runs;
       counts = byStatus;
       error = null;
+      if (same && page.runs.every((r) => TERMINAL.has(r.status))) return void loadSubtrees(mine);
     } catch (err) {
       if (mine !== loading || controller.signal.aborted) return;
       if (quiet && page) return; // a failed background refresh keeps what is shown
