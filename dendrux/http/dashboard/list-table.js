@@ -15,10 +15,10 @@ export const COLUMNS = [
   ["Run", "col-run"],
   ["Agent", "col-agent"],
   ["Model", "col-model hide-narrow"],
-  ["Tenant", "col-tenant hide-narrow"],
+  ["Tenant", "col-tenant hide-narrow hide-medium"],
   ["Started", "col-started"],
   ["Duration", "col-duration num"],
-  ["Iter.", "col-iter num hide-narrow"],
+  ["Iter.", "col-iter num hide-narrow hide-medium"],
   ["Tokens in / out", "col-tokens num"],
   ["Cost", "col-cost num hide-narrow"],
 ];
@@ -32,8 +32,9 @@ function durationCell(run, now) {
   if (TERMINAL.has(run.status)) return h("span", null, fmtDuration(millisBetween(run.created_at, run.updated_at)));
   const so_far = now - new Date(run.created_at).getTime();
   if (!isFinite(so_far)) return h("span", { class: "muted" }, "–");
+  // The status pill already says it is going: the time so far, muted, is enough.
   const verb = run.status === "running" ? "running for " : "open for ";
-  return h("span", { class: "muted", title: verb + fmtDuration(so_far) }, h("span", { class: "hide-narrow" }, verb), fmtDuration(so_far));
+  return h("span", { class: "muted so-far", title: verb + fmtDuration(so_far) }, fmtDuration(so_far));
 }
 
 /**
@@ -87,10 +88,10 @@ function runRow(run, { depth = 0, toggle = null, usage = null, hidden = false, r
     runCell,
     h("td", { class: "col-agent" }, h("span", { class: "agent", title: run.agent_name }, run.agent_name)),
     h("td", { class: "col-model hide-narrow" }, run.model ? h("span", { class: "mono small", title: run.model }, run.model) : h("span", { class: "muted" }, "–")),
-    h("td", { class: "col-tenant hide-narrow" }, run.tenant_id ?? h("span", { class: "muted" }, "–")),
+    h("td", { class: "col-tenant hide-narrow hide-medium" }, run.tenant_id ?? h("span", { class: "muted" }, "–")),
     h("td", { class: "col-started nowrap", title: fmtTime(run.created_at) }, fmtAgo(run.created_at, now)),
     h("td", { class: "col-duration num" }, durationCell(run, now)),
-    h("td", { class: "col-iter num hide-narrow" }, fmtInt(run.iteration_count)),
+    h("td", { class: "col-iter num hide-narrow hide-medium" }, fmtInt(run.iteration_count)),
     h("td", { class: "col-tokens num" }, fmtInt(tokensIn), h("span", { class: "muted" }, " / "), fmtInt(tokensOut)),
     h("td", { class: "col-cost num hide-narrow" }, fmtCost(cost)),
   );

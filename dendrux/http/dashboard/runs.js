@@ -68,7 +68,7 @@ export function mount(root, route) {
 
   function renderCounts() {
     clear(countsBar);
-    if (!counts) return;
+    if (!counts || error) return;
     const chosen = new Set(filters.status);
     for (const status of STATUSES) {
       const n = counts.counts[status] ?? 0;
@@ -95,7 +95,6 @@ export function mount(root, route) {
         ),
       );
     }
-    if (!countsBar.firstChild) countsBar.appendChild(h("span", { class: "muted small" }, "No runs to count."));
   }
 
   function renderSummary() {
