@@ -55,7 +55,7 @@ function everyDay(groups, after, before) {
   const start = Date.UTC(after.getUTCFullYear(), after.getUTCMonth(), after.getUTCDate());
   for (let t = start; t < before.getTime(); t += DAY_MS) {
     const key = new Date(t).toISOString().slice(0, 10);
-    out.push(byKey.get(key) || { key, runs: 0, errors: 0, finished: 0, error_rate: null, input_tokens: 0, output_tokens: 0, cost_usd: null });
+    out.push(byKey.get(key) || { key, runs: 0, errors: 0, finished: 0, error_rate: null, input_tokens: 0, output_tokens: 0, cost_usd: null, p50_duration_ms: null, p95_duration_ms: null });
   }
   return out;
 }
@@ -71,6 +71,8 @@ function dayCharts(days) {
     chart("Error rate", (d) => d.error_rate, fmtPercent),
     chart("Tokens (in + out)", (d) => d.input_tokens + d.output_tokens, fmtCompact),
     chart("Cost", (d) => d.cost_usd, fmtCost),
+    chart("p50 duration", (d) => d.p50_duration_ms, fmtDuration),
+    chart("p95 duration", (d) => d.p95_duration_ms, fmtDuration),
   );
 }
 
@@ -134,6 +136,7 @@ export function mount(root, route) {
   let days = windowDays(route.params);
   let groupBy = GROUPS.includes(route.params.get("group_by")) ? route.params.get("group_by") : "agent";
   let loading = 0;
+  let shown = null; // the figures on the page, to skip redrawing the same ones
   const controller = new AbortController();
   const content = h("div", { class: "overview-body" }, h("p", { class: "empty" }, "Loading figures…"));
   const picker = h("nav", { class: "window-picker", "aria-label": "Time window" });
@@ -165,6 +168,10 @@ export function mount(root, route) {
         ["day", ...GROUPS].map((g) => getJSON("stats", { ...params, group_by: g }, { signal: controller.signal })),
       );
       if (mine !== loading) return;
+      // A background refresh that changed no figure leaves the page (and focus) alone.
+      const figures = JSON.stringify([byDay.total, byDay.groups, ...groups.map((g) => g.groups)]);
+      if (quiet && figures === shown) return;
+      shown = figures;
       view.dataset.startedAfter = byDay.started_after;
       const order = [groupBy, ...GROUPS.filter((g) => g !== groupBy)];
       const tables = Object.fromEntries(GROUPS.map((g, i) => [g, groups[i]]));
