@@ -338,6 +338,32 @@ def test_a_new_run_appears_without_a_reload(dashboard: DashboardServer, browser_
     assert focused == "run-a3"
 
 
+def test_a_new_child_joins_its_parents_tree_live(
+    dashboard: DashboardServer, browser_page: Any
+) -> None:
+    parent = ("run-p", "planner", None, None, {}, None)
+    run_async(lambda: _record(dashboard.database_url, [parent], events=True))
+    page = browser_page
+    # Filtered to the parent's agent: the child is never on the page itself.
+    _open_list(page, dashboard.url, "#/runs?agent_name=planner")
+    page.wait_for_selector("#runs-view[data-live='live']", timeout=WAIT)
+    assert page.locator("tr[data-run-id='run-p'] .tree-toggle").count() == 0
+
+    async def delegate() -> None:
+        store = StateStore.from_database_url(dashboard.database_url)
+        try:
+            await store.create_run("run-c", "worker", parent_run_id="run-p", delegation_level=1)
+            await store.save_run_event("run-c", event_type="run.started", data={})
+        finally:
+            await store.close()
+
+    run_async(delegate)
+    page.wait_for_selector("tr[data-run-id='run-p'] .tree-toggle", timeout=LIVE_WAIT)
+    assert page.inner_text("tr[data-run-id='run-p'] .tree-count") == "1"
+    page.click("tr[data-run-id='run-p'] .tree-toggle")
+    _wait_rows(page, ["run-p", "run-c"])
+
+
 async def _stats(url: str, after: datetime, tenant_id: str | None = None) -> Any:
     async with RunStore.from_database_url(url) as store:
         return await store.get_stats(started_after=after, tenant_id=tenant_id)

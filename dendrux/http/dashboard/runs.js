@@ -15,6 +15,7 @@ import { filterForm, filtersFrom, isFiltered, PAGE_SIZES, queryOf } from "./list
 import { buildRows, COLUMNS, topLevelIds } from "./list-table.js";
 
 const REFRESH_DEBOUNCE_MS = 250;
+const REFRESH_MIN_INTERVAL_MS = 1000; // a busy firehose refreshes at most once a second
 const POLL_MS = 4000;
 const SUBTREE_CONCURRENCY = 3;
 
@@ -28,6 +29,9 @@ export function mount(root, route) {
   let cursor = -1; // index of the keyboard row cursor among visible rows
   const subtrees = new Map(); // top-level run id -> /subtree body
   const expanded = new Map(); // run id -> bool the user chose
+  const dirty = new Set(); // runs that wrote an event since their tree was last read
+  let pollDue = false; // the slow poll asks every unfinished tree again
+  let lastRefreshAt = 0;
   const controller = new AbortController();
 
   const countsBar = h("div", { class: "status-counts", id: "status-counts", role: "group", "aria-label": "Runs by status" });
@@ -227,10 +231,16 @@ export function mount(root, route) {
   // Each top-level run's descendants, a few requests at a time after the first paint.
   // A finished tree never changes, so it is not asked for again.
   async function loadSubtrees(mine) {
+    // Read a tree once, then again only while it is unfinished and one of its runs
+    // wrote an event (or the slow poll says so: a new child writes under a new id).
     const wanted = topLevelIds(page.runs).filter((id) => {
       const tree = subtrees.get(id);
-      return !tree || tree.nodes.some((n) => !TERMINAL.has(n.run.status));
+      if (!tree) return true;
+      if (tree.nodes.every((n) => TERMINAL.has(n.run.status))) return false;
+      return pollDue || tree.nodes.some((n) => dirty.has(n.run.run_id));
     });
+    dirty.clear();
+    pollDue = false;
     let next = 0;
     let changed = false;
     const worker = async () => {
@@ -240,7 +250,8 @@ export function mount(root, route) {
           const tree = await getJSON(`runs/${encodeURIComponent(id)}/subtree`, null, { signal: controller.signal });
           const before = subtrees.get(id);
           subtrees.set(id, tree);
-          if (tree.nodes.length > 1 || (before && before.nodes.length > 1)) changed = true;
+          const nested = tree.nodes.length > 1 || (before && before.nodes.length > 1);
+          if (nested && JSON.stringify(before) !== JSON.stringify(tree)) changed = true;
         } catch {
           /* gone or not visible: the run stays without its tree */
         }
@@ -252,19 +263,26 @@ export function mount(root, route) {
 
   function scheduleRefresh() {
     if (refreshTimer !== null) return;
+    const wait = Math.max(REFRESH_DEBOUNCE_MS, REFRESH_MIN_INTERVAL_MS - (Date.now() - lastRefreshAt));
     refreshTimer = setTimeout(() => {
       refreshTimer = null;
+      lastRefreshAt = Date.now();
       load({ quiet: true });
-    }, REFRESH_DEBOUNCE_MS);
+    }, wait);
   }
 
   const stream = followEvents("events/stream", {
     cursorParam: null,
     onEvent: ({ data }) => {
       const runId = data && data.run_id;
-      if (!page) return;
-      if (page.offset === 0 || page.runs.some((r) => r.run_id === runId)) scheduleRefresh();
-      else if ([...subtrees.values()].some((t) => t.nodes.some((n) => n.run.run_id === runId))) scheduleRefresh();
+      if (!page || !runId) return;
+      const known =
+        page.runs.some((r) => r.run_id === runId) ||
+        [...subtrees.values()].some((t) => t.nodes.some((n) => n.run.run_id === runId));
+      if (!known && page.offset !== 0) return;
+      dirty.add(runId); // bounded: cleared by the refresh this schedules
+      if (!known) pollDue = true; // a new run: maybe a new child of a tree on the page
+      scheduleRefresh();
     },
     onState: (state) => {
       root.querySelector("#runs-view")?.setAttribute("data-live", state);
@@ -273,7 +291,10 @@ export function mount(root, route) {
   // New runs land on the first page; elsewhere only runs still going can change.
   const poll = setInterval(() => {
     if (document.visibilityState !== "visible" || !page) return;
-    if (page.offset === 0 || page.runs.some((r) => !TERMINAL.has(r.status))) scheduleRefresh();
+    if (page.offset === 0 || page.runs.some((r) => !TERMINAL.has(r.status))) {
+      pollDue = true;
+      scheduleRefresh();
+    }
   }, POLL_MS);
 
   // -- keyboard ------------------------------------------------------------------------
