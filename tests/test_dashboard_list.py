@@ -16,8 +16,6 @@ from dendrux.state import StateStore
 from dendrux.store import RunStore
 from dendrux.types import UsageStats
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
 WAIT = 5000  # ms: Playwright's waits; the page answers in far less
 DASH = "\N{EN DASH}"  # the list's "1-25 of 30"
 LIVE_WAIT = 2500  # ms: "appears without a reload" within a couple of seconds

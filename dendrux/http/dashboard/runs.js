@@ -5,8 +5,8 @@
 // page says "10,000+"), status counts from `/status-counts` (capped the same way).
 // Live: the firehose (`events/stream`) says which runs just wrote an event; when one
 // of them is on the page (or on the first page, any run: a new one may belong at
-// the top) the page's rows are fetched again, debounced. Runs that write no event
-// are caught by a slow poll while the tab is visible.
+// the top) the page's rows are fetched again, debounced and at most once a second.
+// Runs that write no event are caught by a slow poll while the tab is visible.
 
 import { followEvents, getJSON } from "./api.js";
 import { h, append, clear, fmtInt, replace, statusBadge, STATUSES, TERMINAL } from "./dom.js";
@@ -40,7 +40,7 @@ export function mount(root, route) {
   const table = h(
     "table",
     { class: "runs-table", id: "runs-table" },
-    h("thead", null, h("tr", null, COLUMNS.map(([label, cls]) => h("th", { class: cls, scope: "col" }, label)))),
+    h("thead", null, h("tr", null, COLUMNS.map(([label, cls]) => h("th", { class: cls, scope: "col" }, label || h("span", { class: "sr-only" }, "Delegated runs"))))),
     tbody,
   );
   const wrap = h("div", { class: "table-wrap" }, table);
