@@ -1,5 +1,5 @@
-"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|stats|listpage]
-[options]``:
+"""``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|stats|listpage|
+dashboard] [options]``:
 run a benchmark.
 
 No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
@@ -16,7 +16,7 @@ from typing import Any
 
 BENCHMARKS = (
     "calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "stats",
-    "listpage",
+    "listpage", "dashboard",
 )  # fmt: skip
 
 
@@ -34,8 +34,9 @@ def main(argv: list[str]) -> int:
             "  footprint  import time of dendrux.store, peak RSS growth of a recording\n"
             "  http       the HTTP read router: throughput and SSE latency\n"
             "  writers    1, 2, 4, 8 writer processes recording into one database\n"
-            "  stats      RunStore.get_stats over 30 days of 1M runs, against the bare driver"
-            "  listpage   the dashboard's runs-list requests at 1,000,000 runs"
+            "  stats      RunStore.get_stats over 30 days of 1M runs, against the bare driver\n"
+            "  listpage   the dashboard's runs-list requests at 1,000,000 runs\n"
+            "  dashboard  the run page's first paint for a 10,000-event run, in Chromium"
         )
         return 0
     if not argv or argv[0].startswith("-"):

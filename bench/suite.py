@@ -2,7 +2,8 @@
 dialects, then one table of its targets.
 
     python -m bench [--quick] [--out DIR]
-                    [--parts calibrate,recorder,reads,growth,footprint,writers,stats]
+                    [--parts calibrate,recorder,reads,growth,footprint,writers,stats,listpage,
+                             dashboard]
                     [--dialect both] [--pg-settings durable|test]
 
 Each part runs as its own ``python -m bench <part> --json DIR/<part>.json`` process (a
@@ -30,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS_DIR, machine_line, table
+from bench.dashboard.main import summary as dashboard_summary
 from bench.recorder import REPO, machine_info
 from bench.stats.summary import stats_rows
 
 PARTS = (
     "calibrate", "recorder", "reads", "growth", "footprint", "writers", "stats", "listpage",
+    "dashboard",
 )  # fmt: skip
 # The sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
@@ -46,6 +49,7 @@ FULL: dict[str, list[str]] = {
     "writers": [],
     "stats": [],
     "listpage": [],
+    "dashboard": [],
 }
 QUICK: dict[str, list[str]] = {
     "calibrate": ["--transactions", "200", "--repeat", "1"],
@@ -57,6 +61,7 @@ QUICK: dict[str, list[str]] = {
     "writers": ["--processes", "1,2", "--runs", "3", "--concurrency", "2"],
     "stats": ["--runs", "3000", "--iterations", "3", "--warmup", "1"],
     "listpage": ["--runs", "300", "--iterations", "3", "--warmup", "1"],
+    "dashboard": ["--iterations", "100", "--loads", "1"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -388,6 +393,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "writers": writers_rows,
     "stats": stats_rows,
     "listpage": listpage_rows,
+    "dashboard": lambda r: [Row(*row, part="dashboard") for row in dashboard_summary(r)],
 }
 
 

@@ -27,7 +27,14 @@ from dendrux.db.holder import EngineHolder
 from dendrux.db.options import bool_option
 from dendrux.errors import InvalidArgumentError, RunNotFoundError
 from dendrux.read import notes, rows, runs
-from dendrux.read.filters import STREAM_PAGE, TOTAL_CAP, RunFilters, rows_page, runs_page
+from dendrux.read.filters import (
+    MAX_PAGE,
+    STREAM_PAGE,
+    TOTAL_CAP,
+    RunFilters,
+    rows_page,
+    runs_page,
+)
 from dendrux.read.records import (
     LLMCall,
     PausePair,
@@ -259,6 +266,14 @@ class RunStore(EngineHolder):
         tenant = check_text("tenant_id", tenant_id, optional=True)
         async with self._db().connect() as conn:
             return await runs.get_run_status(conn, run_id, tenant)
+
+    async def get_retries(self, run_id: str, *, tenant_id: str | None = None) -> list[RunSummary]:
+        """The runs that retried this one (its retry lineage), oldest first, at most
+        `MAX_PAGE`; ``tenant_id`` given, that tenant's only."""
+        run_id = check_required_id("run_id", run_id)
+        tenant = check_text("tenant_id", tenant_id, optional=True)
+        async with self._db().connect() as conn:
+            return await runs.list_retries(conn, run_id, tenant, MAX_PAGE)
 
     async def get_delegation_info(self, run_id: str) -> DelegationInfo | None:
         """Parent, children, ancestry (root first) and subtree totals; None if missing."""

@@ -38,7 +38,7 @@ SIGNATURES = {
     "count_runs": "(self, *, status: 'str | list[str] | None' = None, agent_name: 'str | None' = "
     "None, parent_run_id: 'str | None' = None, tenant_id: 'str | None' = None, started_after: "
     "'datetime | None' = None, started_before: 'datetime | None' = None, metadata_filter: "
-    "'dict[str, Any] | None' = None) -> 'int'",
+    "'dict[str, Any] | None' = None, at_most: 'int | None' = None) -> 'int'",
     "get_run": "(self, run_id: 'str') -> 'RunDetail | None'",
     # the seed's keywords, then upstream 0.4.1's event type filter and time bound
     "get_events": "(self, run_id: 'str', *, after_sequence_index: 'int | None' = None, limit: "
@@ -107,6 +107,7 @@ def test_run_detail_extends_the_summary() -> None:
         "failure_reason",
         "cancel_requested",
         "pause_requested",
+        "retry_of_run_id",
     ]
 
 

@@ -195,6 +195,7 @@ DETAIL_EXTRAS: dict[str, dict[str, Any]] = {
         "answer": "Q2 looks flat.",
         "error": None,
         "failure_reason": None,
+        "retry_of_run_id": E,  # RunDetail shows its retry lineage since issue 16
     },
 }
 

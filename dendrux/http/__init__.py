@@ -72,6 +72,9 @@ without a body):
 ``/runs/{id}/llm-calls``, ``/runs/{id}/tool-calls``
     ``{"llm_calls" | "tool_calls": [...], "limit": L, "offset": O}``;
     ``?iteration=&limit=&offset=``.
+``/runs/{id}/retries``
+    ``{"retries": [RunSummary...]}``: the runs whose ``retry_of_run_id`` is this
+    run, oldest first (at most 1000; a tenant principal: its tenant's only).
 ``/runs/{id}/traces``, ``/runs/{id}/pauses``
     ``{"traces" | "pauses": [...], "limit": L, "offset": O}``; ``?limit=&offset=``.
 

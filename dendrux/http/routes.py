@@ -49,6 +49,7 @@ RUN_ROUTES = {
     ("pauses",): "pauses",
     ("subtree",): "subtree",
     ("notes",): "notes",
+    ("retries",): "retries",
 }
 """The path below ``/runs/{id}`` -> the route's name."""
 
@@ -315,6 +316,17 @@ async def list_notes(req: Request) -> object:
     return {"notes": [served(row) for row in rows], "undelivered": undelivered}
 
 
+async def list_retries(req: Request) -> object:
+    """The runs that retried this one, oldest first (a tenant principal: its own only)."""
+    req.query.finish()
+
+    def fetch() -> Awaitable[Sequence[object]]:
+        return req.store.get_retries(req.run_id, tenant_id=req.tenant)
+
+    rows = await _scoped(req, fetch)
+    return {"retries": [served(row) for row in rows]}
+
+
 STATS_WINDOW = timedelta(days=30)
 """``/stats`` without ``started_after``: the last 30 days."""
 
@@ -363,5 +375,6 @@ JSON_ROUTES: dict[str, Handler] = {
     "pauses": list_pauses,
     "subtree": get_subtree,
     "notes": list_notes,
+    "retries": list_retries,
 }
 """Route name -> handler for every route answered with one JSON body."""

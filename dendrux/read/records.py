@@ -128,8 +128,7 @@ RUN_COLUMNS = (
     "cancel_requested", "pause_requested", "retry_of_run_id", "last_progress_at",
 )  # fmt: skip
 """``get_run`` and ``list_runs`` (and ``list_runs_by_meta``): `RunDetail` reads all but
-``retry_of_run_id`` and ``last_progress_at``; the upstream-named ``RunRecord``
-(`dendrux.state.rowmap`) all 26."""
+``last_progress_at``; the upstream-named ``RunRecord`` (`dendrux.state.rowmap`) all 26."""
 RUN_OUTPUT_DATA = RUN_COLUMNS.index("output_data")
 
 
@@ -187,6 +186,8 @@ class RunDetail(RunSummary):
     failure_reason: str | None = None
     cancel_requested: bool = False
     pause_requested: bool = False
+    retry_of_run_id: str | None = None
+    """The run this one retried (the dashboard's retry lineage); None for a first attempt."""
 
     @classmethod
     def from_row(cls, r: Any, d: Dialect, output_data: Any = None) -> RunDetail:
@@ -201,7 +202,7 @@ class RunDetail(RunSummary):
         return cls(
             r[0], r[1], r[2], ts(r[3]), ts(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11],
             r[12], r[13], r[14], r[15], meta, replay_of(meta), r[17], js(r[18]), answer, r[20],
-            r[21], flag(r[22]), flag(r[23]),
+            r[21], flag(r[22]), flag(r[23]), r[24],
         )  # fmt: skip
 
 

@@ -76,6 +76,14 @@ async def get_run_status(conn: Connection, run_id: str, tenant_id: str | None) -
     return status
 
 
+async def list_retries(
+    conn: Connection, run_id: str, tenant_id: str | None, limit: int
+) -> list[RunSummary]:
+    """The runs whose ``retry_of_run_id`` is this run, oldest first."""
+    rows = await conn.fetch_all("list_retries", run_id, tenant_id, limit)
+    return RunSummary.from_rows(rows, conn.dialect)
+
+
 async def run_exists(conn: Connection, run_id: str, tenant_id: str | None = None) -> bool:
     """Whether the run exists (and, ``tenant_id`` given, belongs to that tenant)."""
     return bool(await conn.fetch_value("run_exists", run_id, tenant_id))

@@ -339,6 +339,23 @@ SELECT status FROM agent_runs WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2);
 -- 1 when the run exists (and, when ?2 is given, belongs to that tenant).
 SELECT count(*) FROM agent_runs WHERE id = ?1 AND (?2 IS NULL OR tenant_id = ?2);
 
+-- name: list_retries
+-- The runs that retried ?1 (retry_of_run_id, indexed by ix_agent_runs_retry_of), oldest
+-- first; ?2, when given, keeps that tenant's only. Columns: RunSummary's fields, in order.
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta
+FROM agent_runs
+WHERE retry_of_run_id = ?1 AND (?2 IS NULL OR tenant_id = ?2)
+ORDER BY created_at, id
+LIMIT ?3;
+
 -- The *_by_meta twins of list_runs / list_run_summaries / count_runs, for a given
 -- metadata filter ?7 (a JSON object): the index table agent_run_meta (migration 0002)
 -- finds the matching runs first, so a selective filter reads a few index

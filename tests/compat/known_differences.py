@@ -17,6 +17,7 @@ KNOWN: list[Known] = [
     # -- deliberate ------------------------------------------------------------
     Known("reads/*/RunStore.get_run/ok/tenant_id", "D-summary-extras"),
     Known("reads/*/RunStore.get_run/ok/meta*", "D-summary-extras"),
+    Known("reads/*/RunStore.get_run/ok/retry_of_run_id", "D-summary-extras"),
     Known("reads/query*/RunStore.list_runs/ok/*/tenant_id", "D-summary-extras"),
     Known("reads/query*/RunStore.list_runs/ok/*/meta*", "D-summary-extras"),
     Known("reads/*/RunStore.get_subtree*/ok/nodes/*/run/tenant_id", "D-summary-extras"),
