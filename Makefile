@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # Installs PostgreSQL and PgBouncer when missing (SYSTEM_DEPS=true to skip that).
 SYSTEM_DEPS ?= .ci/system-deps
 
-.PHONY: all install test demo lint bench clean
+.PHONY: all install test demo lint bench screenshots clean
 
 all: test
 
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The README's dashboard screenshots, taken by the test suite's browser (Chromium).
+screenshots: $(STAMP)
+	DENDRUX_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_dashboard_screenshots.py -k sqlite
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

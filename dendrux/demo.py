@@ -266,6 +266,6 @@ def dashboard_hint(database_url: str, run_id: str) -> str:
     program = shlex.quote(_dendrux_program())
     return (
         "look at it in the dashboard:\n"
-        f"  {program} dashboard --database-url {url} --open\n"
-        f"  then {DASHBOARD_ORIGIN}/#/runs/{run_id}"
+        f"  {program} dashboard --database-url {url} --open --run {run_id}\n"
+        f"  (the run's page: {DASHBOARD_ORIGIN}/#/runs/{run_id})"
     )

@@ -404,6 +404,8 @@ def test_listening_failures_are_one_line(demo_db: tuple[str, str], tmp_path: Pat
     assert bad_token.returncode == 2 and "--auth-token" in bad_token.stderr
     bad_port = _dendrux("dashboard", "--database-url", url, "--port", "70000", home=tmp_path)
     assert bad_port.returncode == 2 and "port" in bad_port.stderr
+    bad_run = _dendrux("dashboard", "--database-url", url, "--run", "x" * 27, home=tmp_path)
+    assert bad_run.returncode == 2 and "--run" in bad_run.stderr
 
 
 def test_no_database_is_the_usual_error(tmp_path: Path) -> None:
@@ -445,8 +447,10 @@ def test_the_demo_prints_the_command_that_opens_its_run(database_url: str, tmp_p
     command = tail[1].split()
     program = Path(sys.executable).parent / "dendrux"
     assert Path(command[0]).resolve() == program.resolve()
-    assert command[1:] == ["dashboard", "--database-url", database_url, "--open"]
-    assert tail[2] == f"  then http://127.0.0.1:8001/#/runs/{run_id.group(1)}"
+    assert command[1:] == [
+        "dashboard", "--database-url", database_url, "--open", "--run", run_id.group(1)
+    ]  # fmt: skip
+    assert tail[2] == f"  (the run's page: http://127.0.0.1:8001/#/runs/{run_id.group(1)})"
     # The printed command works (on a free port instead of 8001) and opens the page.
     browser, opened = _browser_script(tmp_path)
     env = _env(tmp_path, BROWSER=str(browser))
@@ -454,7 +458,8 @@ def test_the_demo_prints_the_command_that_opens_its_run(database_url: str, tmp_p
         deadline = time.monotonic() + 10
         while not opened.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert opened.read_text() == served.url
+        assert opened.read_text() == served.url  # the run's page on the real port
+        assert served.url.endswith(f"/#/runs/{run_id.group(1)}")
         status, detail = served.get(f"/runs/{run_id.group(1)}")
         assert status == 200 and detail["status"] == "success"
 
@@ -471,8 +476,10 @@ def test_make_demo_prints_the_command_too(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     url = f"sqlite+aiosqlite:///{tmp_path / '.dendrux' / 'dendrux.db'}"
-    assert f"dashboard --database-url {url} --open\n" in result.stdout
-    assert re.search(r"then http://127\.0\.0\.1:8001/#/runs/\w{26}\n", result.stdout)
+    assert re.search(
+        f"dashboard --database-url {re.escape(url)} --open --run \\w{{26}}\n", result.stdout
+    )
+    assert re.search(r"run's page: http://127\.0\.0\.1:8001/#/runs/\w{26}\)\n", result.stdout)
 
 
 @pytest.mark.parametrize("dialect", ["postgres"])
@@ -490,4 +497,4 @@ def test_the_demo_hint_never_prints_a_password(raw_database_url: str, tmp_path: 
     demo = _dendrux("demo", home=tmp_path, env=_env(tmp_path, DENDRUX_DATABASE_URL=url))
     assert demo.returncode == 0, demo.stderr
     assert "Sw0rdfish" not in demo.stdout
-    assert 'dashboard --database-url "$DENDRUX_DATABASE_URL" --open' in demo.stdout
+    assert 'dashboard --database-url "$DENDRUX_DATABASE_URL" --open --run' in demo.stdout

@@ -30,7 +30,11 @@ from dendrux.http import make_read_router
 from dendrux.state import StateStore
 from dendrux.store import RunStore
 
-DRILL_DOWNS = ["", "/events", "/events/stream", "/llm-calls", "/tool-calls", "/traces", "/pauses"]
+DRILL_DOWNS = [
+    "", "/events", "/events/stream", "/llm-calls", "/tool-calls", "/traces", "/pauses", "/retries",
+]  # fmt: skip
+TOP_LEVEL = ["/runs", "/stats", "/status-counts"]
+"""Routes outside ``/runs/{id}``: drawn as "drills" that are the whole path."""
 KNOWN_NAMES = [
     "limit",
     "offset",
@@ -42,6 +46,8 @@ KNOWN_NAMES = [
     "tenant_id",
     "started_after",
     "started_before",
+    "total",
+    "group_by",
 ]
 LIST_KEYS = {
     "": None,
@@ -50,6 +56,7 @@ LIST_KEYS = {
     "/tool-calls": "tool_calls",
     "/traces": "traces",
     "/pauses": "pauses",
+    "/retries": "retries",
 }
 
 text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=12)
@@ -113,7 +120,9 @@ names = st.one_of(st.sampled_from(KNOWN_NAMES), meta_names, text)
 
 
 ALLOWED = {
-    "/runs": [*KNOWN_NAMES[:2], *KNOWN_NAMES[4:], "meta.k"],
+    "/runs": [*KNOWN_NAMES[:2], *KNOWN_NAMES[4:10], "total", "meta.k"],
+    "/status-counts": [*KNOWN_NAMES[5:10], "meta.k"],
+    "/stats": ["started_after", "started_before", "group_by", "agent_name", "tenant_id"],
     "": [],
     "/events": ["after", "limit"],
     "/events/stream": ["after"],
@@ -121,6 +130,7 @@ ALLOWED = {
     "/tool-calls": ["iteration", "limit", "offset"],
     "/traces": ["limit", "offset"],
     "/pauses": ["limit", "offset"],
+    "/retries": [],
 }
 INTEGER_NAMES = {"limit", "offset", "after", "iteration"}
 
@@ -133,6 +143,10 @@ def values_for(name: str) -> st.SearchStrategy[str]:
         own = datetimes
     elif name.startswith("meta."):
         own = st.one_of(integers, st.sampled_from(["true", "null", "1.5", "1e30", "1e400"]))
+    elif name == "total":
+        own = st.sampled_from(["exact", "capped", "none", "bogus", "CAPPED"])
+    elif name == "group_by":
+        own = st.sampled_from(["day", "agent", "model", "tenant", "bogus", "Day"])
     else:
         return values
     return st.one_of(own, own, own, values)
@@ -199,9 +213,21 @@ def check(reply: Reply, route: str, drill: str, used: list[str]) -> None:
     elif reply.status == 404:
         assert body == {"error": {"code": "not_found", "message": "run not found"}}, context
     elif drill == "/runs":
-        assert set(body) == {"runs", "total", "limit", "offset"}, context
+        assert set(body) == {"runs", "total", "limit", "offset", "has_more", "total_exact"}, context
         assert 1 <= body["limit"] <= 1000 and body["offset"] >= 0
         assert len(body["runs"]) <= body["limit"]
+        assert (
+            body["total"] is None
+            or body["total"] >= len(body["runs"]) + body["offset"]
+            or (not body["runs"])
+        ), context
+    elif drill == "/status-counts":
+        assert set(body) == {"counts", "at_most"}, context
+        assert all(0 <= n <= body["at_most"] for n in body["counts"].values()), context
+    elif drill == "/stats":
+        assert set(body) == {"group_by", "started_after", "started_before", "total", "groups"}
+        assert body["group_by"] in ("day", "agent", "model", "tenant"), context
+        assert all(row["runs"] <= body["total"]["runs"] for row in body["groups"]), context
     elif drill == "":
         assert body["run_id"] == route.rsplit("/", 1)[-1], context
     else:
@@ -251,7 +277,7 @@ def test_fuzz_query_strings_and_headers(database_url: str) -> None:
         )
         @given(
             run_id=st.sampled_from([run_ids[0], run_ids[0], run_ids[0], *run_ids]),
-            drill=st.sampled_from(["/runs", *DRILL_DOWNS]),
+            drill=st.sampled_from([*TOP_LEVEL, *DRILL_DOWNS]),
             data=st.data(),
             last_event_id=last_event_ids,
             head=st.integers(min_value=0, max_value=9).map(lambda n: n == 0),
@@ -264,7 +290,7 @@ def test_fuzz_query_strings_and_headers(database_url: str) -> None:
             head: bool,
         ) -> None:
             raw, used = data.draw(query_strings(ALLOWED[drill]), label="query")
-            route = "/runs" if drill == "/runs" else f"/runs/{run_id}{drill}"
+            route = drill if drill in TOP_LEVEL else f"/runs/{run_id}{drill}"
             headers: list[tuple[bytes, bytes]] = []
             if last_event_id is not None:
                 headers.append((b"last-event-id", last_event_id.encode("utf-8")))

@@ -33,6 +33,7 @@ from dendrux.cli.style import Style
 from dendrux.cli.values import arg_type
 from dendrux.db.urls import mask_url
 from dendrux.errors import InvalidArgumentError
+from dendrux.validation import check_required_id
 
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
@@ -83,10 +84,15 @@ def _origin(host: str, port: int) -> str:
     return f"http://[{name}]:{port}" if address.version == 6 else f"http://{name}:{port}"
 
 
-def page_url(host: str, port: int, token: str | None) -> str:
-    """The page's URL; a token rides in the fragment, which the browser keeps to itself."""
+def page_url(host: str, port: int, token: str | None, run_id: str | None = None) -> str:
+    """The page's URL (a run's page with ``run_id``). A token rides in the fragment,
+    which the browser keeps to itself; the page then moves on to ``next``."""
     url = f"{_origin(host, port)}/"
-    return url if token is None else f"{url}#token={quote(token, safe='')}"
+    route = "/runs" if run_id is None else f"/runs/{quote(run_id, safe='')}"
+    if token is None:
+        return url if run_id is None else f"{url}#{route}"
+    fragment = f"token={quote(token, safe='')}"
+    return f"{url}#{fragment}" if run_id is None else f"{url}#{fragment}&next={quote(route)}"
 
 
 def _unscoped(scope: object) -> None:
@@ -198,7 +204,7 @@ async def dashboard(args: argparse.Namespace, url: str, style: Style) -> int:
         router = make_read_router(store=store, authorize=authorize, dashboard=True)
         with _listen(args.host, args.port) as listener:
             port = listener.getsockname()[1]
-            address = page_url(args.host, port, token)
+            address = page_url(args.host, port, token, args.run)
             print(f"dendrux dashboard: {mask_url(url)}", flush=True)
             print(f"open {address}  (Ctrl-C to stop)", flush=True)
             if args.open:
@@ -213,6 +219,10 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f"port must be a whole number in 0..65535, got {text!r}")
     return port
+
+
+def _run_id(text: str) -> str:
+    return check_required_id("--run", text)
 
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
@@ -244,5 +254,11 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--open", action="store_true", help="open the page in the default web browser"
+    )
+    parser.add_argument(
+        "--run",
+        metavar="RUN_ID",
+        type=arg_type(_run_id, "--run"),
+        help="print (and with --open, open) this run's page rather than the runs list",
     )
     parser.set_defaults(action=dashboard)  # never creates a SQLite file: `dashboard` checks

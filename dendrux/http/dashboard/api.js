@@ -38,13 +38,18 @@ export function setToken(value) {
 
 let memoryToken = null;
 
-/** Take "#token=..." out of the address bar into sessionStorage (once, on load). */
+/**
+ * Take "#token=...[&next=/runs/<id>]" out of the address bar into sessionStorage
+ * (once, on load) and go on to `next` (a hash route; the runs list by default).
+ */
 export function captureTokenFromFragment() {
   const hash = location.hash || "";
-  const match = /^#token=([^&]*)/.exec(hash);
-  if (!match) return false;
-  setToken(decodeURIComponent(match[1]));
-  history.replaceState(null, "", location.pathname + location.search + "#/runs");
+  if (!hash.startsWith("#token=")) return false;
+  const fields = new URLSearchParams(hash.slice(1).replace(/\+/g, "%2B"));
+  setToken(fields.get("token") || "");
+  const next = fields.get("next") || "";
+  const route = next.startsWith("/") && !next.startsWith("//") ? next : "/runs";
+  history.replaceState(null, "", location.pathname + location.search + "#" + route);
   return true;
 }
 
