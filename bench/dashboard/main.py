@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -82,26 +81,29 @@ async def record(url: str, iterations: int) -> tuple[str, int]:
         return run_id, seq.last + 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def measure_loads(url: str, run_id: str, loads: int) -> list[dict[str, float]]:
     """Load the run page ``loads`` times; each load's marks in ms since navigation."""
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("DENDRUX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    port = _free_port()
+    # The real command a user runs, on a free port; it prints the page's URL once bound.
+    env = {k: v for k, v in os.environ.items() if k != "DENDRUX_DASHBOARD_TOKEN"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench.dashboard.serve", url, str(port)],
+        [sys.executable, "-m", "dendrux", "dashboard", "--database-url", url, "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     samples = []
     try:
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        assert server.stdout is not None
+        page_url = ""
+        while not page_url:
+            line = server.stdout.readline()
+            if not line:
+                raise RuntimeError(f"dendrux dashboard exited ({server.wait()})")
+            if line.startswith("open "):
+                page_url = line.split()[1]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
@@ -110,7 +112,7 @@ def measure_loads(url: str, run_id: str, loads: int) -> list[dict[str, float]]:
                 for _ in range(loads + 1):  # the first load warms the server's caches
                     context = browser.new_context(viewport={"width": 1280, "height": 860})
                     page = context.new_page()
-                    page.goto(f"http://127.0.0.1:{port}/#/runs/{run_id}")
+                    page.goto(f"{page_url}#/runs/{run_id}")
                     # Waited for in the page, checking every 100 ms: Playwright's own
                     # wait_for_selector queries the DOM every frame, which would be
                     # measured as the page's time.
