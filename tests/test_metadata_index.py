@@ -105,8 +105,10 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
     await upgrade(sqlite_url)
     first = load_migrations("sqlite")[0]
     with sqlite3.connect(_path(sqlite_url)) as raw:
-        # Back to what version 1 left: no index table, no triggers, nothing of 0003.
+        # Back to what version 1 left: no index table, no triggers, nothing of 0003/0004.
         raw.executescript(
+            "DROP INDEX ix_agent_runs_agent_status_created;"
+            "DROP INDEX ix_agent_runs_tenant_status_created;"
             "DROP TRIGGER tr_agent_runs_meta_insert; DROP TRIGGER tr_agent_runs_meta_update;"
             "DROP TABLE agent_run_meta; DROP TABLE run_inbox;"
             "ALTER TABLE agent_runs DROP COLUMN pause_requested;"
@@ -129,7 +131,7 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
         assert raw.execute("SELECT checksum FROM dendrux_schema_version").fetchall() == [
             (first.checksum,)
         ]
-    assert await upgrade(sqlite_url) == [2, 3]
+    assert await upgrade(sqlite_url) == [2, 3, 4]
     rows = _index_rows(sqlite_url)
     assert [r for r in rows if r[0] in "ghi"] == [("i", "user", "number", 2)]  # last one wins
     assert {r[0] for r in rows} == {"a", "b", "c", "d", "i"}

@@ -541,13 +541,28 @@ SELECT count(*) FROM (
 
 -- name: status_counts
 -- For each status of the JSON array ?1: how many runs have it and match the filters
--- ?2..?7, at most ?8 each. Each status walks its own index range (or a parent's
--- children, when ?3 is given), so a busy status stops at ?8 and a rare one reads only
--- its own runs.
+-- ?2..?7, at most ?8 each. The common shapes (no filter, only an agent, only a tenant:
+-- a tenant principal's page) count a range of one index and read no row. Otherwise
+-- each status walks the narrowest index range its filters allow (a parent's children;
+-- the agent's or the tenant's runs of the status, ix_agent_runs_agent_status_created /
+-- ix_agent_runs_tenant_status_created; the status) and checks the rest, so a busy
+-- status stops at ?8 and a rare one reads only its own runs.
 SELECT s.value AS status, CASE
 WHEN ?2 IS NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
 THEN (  -- no filter: the status index alone, no row read
     SELECT count(*) FROM (SELECT 1 FROM agent_runs WHERE status = s.value LIMIT ?8)
+)
+WHEN ?2 IS NOT NULL AND ?3 IS NULL AND ?4 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
+THEN (  -- only an agent: its status range, no row read
+    SELECT count(*) FROM (
+        SELECT 1 FROM agent_runs WHERE agent_name = ?2 AND status = s.value LIMIT ?8
+    )
+)
+WHEN ?4 IS NOT NULL AND ?2 IS NULL AND ?3 IS NULL AND ?5 IS NULL AND ?6 IS NULL AND ?7 IS NULL
+THEN (  -- only a tenant: its status range, no row read
+    SELECT count(*) FROM (
+        SELECT 1 FROM agent_runs WHERE tenant_id = ?4 AND status = s.value LIMIT ?8
+    )
 )
 ELSE (
     SELECT count(*) FROM (
@@ -555,7 +570,15 @@ ELSE (
         FROM (
             SELECT rowid AS rid FROM agent_runs WHERE ?3 IS NOT NULL AND parent_run_id = ?3
             UNION ALL
-            SELECT rowid FROM agent_runs WHERE ?3 IS NULL AND status = s.value
+            SELECT rowid FROM agent_runs
+            WHERE ?3 IS NULL AND ?2 IS NOT NULL AND agent_name = ?2 AND status = s.value
+            UNION ALL
+            SELECT rowid FROM agent_runs
+            WHERE ?3 IS NULL AND ?2 IS NULL AND ?4 IS NOT NULL AND tenant_id = ?4
+              AND status = s.value
+            UNION ALL
+            SELECT rowid FROM agent_runs
+            WHERE ?3 IS NULL AND ?2 IS NULL AND ?4 IS NULL AND status = s.value
         ) AS pick
         CROSS JOIN agent_runs ON agent_runs.rowid = pick.rid  -- CROSS JOIN: the pick drives
         WHERE agent_runs.status = s.value
