@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dendrux.cli.style import Style
@@ -46,15 +46,21 @@ def open_reader(url: str) -> RunStore:
 
 
 @contextmanager
-def follow_warnings() -> Iterator[None]:
-    """While following: the stream's warnings (a lost server, a hole given up on) as
-    ``dendrux: warning: ...`` lines on stderr; the CLI silences the library otherwise."""
-    log = logging.getLogger("dendrux.read.stream")
+def log_to_stderr(logger: str, line_format: str) -> Iterator[None]:
+    """While inside: ``logger``'s warnings and errors as lines on stderr (the CLI
+    silences the library otherwise)."""
+    log = logging.getLogger(logger)
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("dendrux: warning: %(message)s"))
+    handler.setFormatter(logging.Formatter(line_format))
     log.addHandler(handler)
     try:
         yield
     finally:
         log.removeHandler(handler)
+
+
+def follow_warnings() -> AbstractContextManager[None]:
+    """While following: the stream's warnings (a lost server, a hole given up on) as
+    ``dendrux: warning: ...`` lines on stderr."""
+    return log_to_stderr("dendrux.read.stream", "dendrux: warning: %(message)s")

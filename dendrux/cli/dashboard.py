@@ -16,18 +16,17 @@ import asyncio
 import contextlib
 import importlib.util
 import ipaddress
-import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import webbrowser
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from dendrux.cli.command import open_reader
+from dendrux.cli.command import log_to_stderr, open_reader
 from dendrux.cli.exits import require_sqlite_file
 from dendrux.cli.style import Style
 from dendrux.cli.values import arg_type
@@ -116,18 +115,9 @@ def _open_in_browser(url: str) -> None:
     threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
 
-@contextlib.contextmanager
-def _server_log() -> Iterator[None]:
-    """The router's error lines on stderr (the CLI silences the library otherwise)."""
-    log = logging.getLogger("dendrux.http")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("dendrux dashboard: %(levelname)s: %(message)s"))
-    log.addHandler(handler)
-    try:
-        yield
-    finally:
-        log.removeHandler(handler)
+def _server_log() -> AbstractContextManager[None]:
+    """The router's error lines on stderr."""
+    return log_to_stderr("dendrux.http", "dendrux dashboard: %(levelname)s: %(message)s")
 
 
 async def _serve(router: ReadRouter, listener: socket.socket) -> None:
