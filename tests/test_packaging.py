@@ -554,3 +554,37 @@ def test_installed_wheel_serves_the_dashboard(wheel_venv: Path, tmp_path: Path) 
         p.name for p in (REPO / "dendrux" / "http" / "dashboard").iterdir() if p.is_file()
     )
     assert result["names"] == repo_files
+
+
+USER_SCRIPT = '''
+"""A user's code: mypy must see dendrux's types, not Any."""
+from dendrux.store import RunStore, RunSummary
+
+
+async def newest(store: RunStore) -> str:
+    runs: list[RunSummary] = await store.list_runs(limit=1)
+    count: int = await store.count_runs()
+    return runs[0].run_id + str(count)
+
+
+async def wrong(store: RunStore) -> None:
+    name: int = (await store.list_runs(limit=1))[0].agent_name  # str, not int
+'''
+
+
+def test_installed_wheel_is_typed_for_its_users(wheel_venv: Path, tmp_path: Path) -> None:
+    """py.typed ships: a user's mypy reads dendrux's annotations from the installed package
+    (a mistake is reported, correct code is clean), rather than treating it as Any."""
+    script = tmp_path / "user_code.py"
+    script.write_text(USER_SCRIPT)
+    python = wheel_venv / "bin" / "python"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+         "--python-executable", str(python), str(script)],
+        cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert "installed, but missing library stubs or py.typed" not in out, out
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert len(errors) == 1, out
+    assert "user_code.py:13" in errors[0] and "str" in errors[0] and "int" in errors[0], out
