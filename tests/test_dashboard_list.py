@@ -302,11 +302,11 @@ def test_a_click_and_the_keyboard_open_a_run(seeded: DashboardServer, browser_pa
     page.wait_for_function(f"location.hash === '#/runs/{first[1]}'", timeout=WAIT)
     page.go_back()
     page.wait_for_selector("#runs-body tr.run-row", timeout=WAIT)
-    page.keyboard.press("j")
-    page.keyboard.press("j")
-    page.keyboard.press("j")
-    page.keyboard.press("k")
-    assert page.get_attribute("tr.is-cursor", "data-run-id") == first[1]
+    page.wait_for_selector("#runs-view[data-live='live']", timeout=WAIT)  # settled
+    # One key at a time, each step seen before the next (no race with a redraw).
+    for key, row in (("j", 0), ("j", 1), ("j", 2), ("k", 1)):
+        page.keyboard.press(key)
+        page.wait_for_selector(f"tr.is-cursor[data-run-id='{first[row]}']", timeout=WAIT)
     page.keyboard.press("Enter")
     page.wait_for_function(f"location.hash === '#/runs/{first[1]}'", timeout=WAIT)
 
