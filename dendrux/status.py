@@ -1,6 +1,7 @@
 """Run statuses: the enum, and the terminal, waiting and pause sets as members and as
-plain strings (as rows and arguments carry them); and the event types that end or pause
-a run. The one home of each set: the read side, HTTP and the CLI import them here.
+plain strings (as rows and arguments carry them); and, from `dendrux.events`, the
+event types that end or pause a run. The one home of each set: the read side, HTTP
+and the CLI import them here.
 
 ``paused`` (0.4.1's cooperative pause) is neither terminal nor waiting: nothing
 outside the run is awaited, a resume call continues it. It is a pause status, with
@@ -14,6 +15,9 @@ re-exports every name here.
 from __future__ import annotations
 
 from enum import StrEnum
+
+from dendrux.events import PAUSE_EVENT_TYPES as PAUSE_EVENT_TYPES
+from dendrux.events import TERMINAL_EVENT_TYPES as TERMINAL_EVENT_TYPES
 
 
 class RunStatus(StrEnum):
@@ -62,10 +66,3 @@ WAITING_STATUS_VALUES = frozenset(s.value for s in WAITING_STATUSES)
 """The waiting statuses as plain strings."""
 PAUSE_STATUS_VALUES = frozenset(s.value for s in PAUSE_STATUSES)
 """The pause statuses (waiting, and ``paused``) as plain strings."""
-
-TERMINAL_EVENT_TYPES = frozenset(
-    {"run.completed", "run.error", "run.cancelled", "run.interrupted", "run.abandoned"}
-)
-"""The event types that end a run's timeline (a follower may stop after one)."""
-PAUSE_EVENT_TYPES = ("run.paused", "run.resumed")
-"""The events `RunStore.get_pauses` pairs up."""
