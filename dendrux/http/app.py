@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, TransientDatabaseError
 from dendrux.http.page import Page
@@ -34,6 +35,13 @@ from dendrux.validation import check_required_id
 
 logger = logging.getLogger("dendrux.http")
 _HEALTHY = dumps_bytes({"status": "ok"})
+_ROUTER_HABITS = frozenset({"routes", "_contains_router"})
+"""What FastAPI's ``include_router`` reads first (``routes`` in older releases,
+``_contains_router`` in newer ones): asked for, they raise with `_MOUNT_IT`."""
+_MOUNT_IT = (
+    "ReadRouter is a plain ASGI application, not a FastAPI APIRouter: "
+    "mount it instead of include_router, e.g. app.mount('/audit', router)"
+)
 
 
 def _seconds(name: str, value: object) -> float:
@@ -141,6 +149,20 @@ class ReadRouter:
     def open_streams(self) -> int:
         """Event streams being served now (for a server's shutdown logic, and tests)."""
         return self._streams.open
+
+    if not TYPE_CHECKING:  # a type checker keeps reporting a misspelt attribute
+
+        def __getattr__(self, name: str) -> object:
+            """Only for attributes that do not exist: the framework habit gets a hint.
+
+            Still an AttributeError, so ``getattr(router, "routes", [])`` (Starlette's
+            Mount) and ``hasattr`` behave as before; nothing found is ever slower.
+            """
+            if name in _ROUTER_HABITS:
+                raise AttributeError(f"{_MOUNT_IT} (no attribute {name!r})", name=name, obj=self)
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+            )
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
