@@ -9,13 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from dendrux import __version__
-from dendrux.cli import dashboard, db, demo, maintenance, runs, show, stats, tail
+from dendrux.cli import dashboard, db, demo, maintenance, runs, show, stats, tail, transfer
 from dendrux.cli.command import Action
 from dendrux.cli.exits import Parser, run_command
 from dendrux.cli.style import Style
 from dendrux.db.urls import default_database_url
 
-GROUPS = (db, runs, show, tail, stats, maintenance, demo, dashboard)
+GROUPS = (db, runs, show, tail, stats, maintenance, transfer, demo, dashboard)
 """Each adds its commands with ``register(commands, common)``, in help order."""
 
 _COLOR = ["auto", "always", "never"]
