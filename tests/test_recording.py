@@ -419,3 +419,22 @@ async def test_a_killed_connection_at_finalize_is_retried_once(postgres_url: str
         events = [t for t, _ in await _events(store, "r1")]
         assert events == ["run.started", "llm.completed", "run.completed"]
         assert json.dumps(events).count("run.completed") == 1
+
+
+async def test_the_demo_run_totals_are_its_llm_calls(state_store: StateStore) -> None:
+    from dendrux.demo import record_sample_run
+
+    run_id = await record_sample_run(state_store)
+    await _assert_totals_match_calls(state_store, run_id)
+    async with RunStore.from_engine(state_store.engine) as reader:
+        run = await reader.get_run(run_id)
+        (child,) = await reader.list_runs(parent_run_id=run_id)
+        (pause,) = await reader.get_pauses(run_id)
+    await _assert_totals_match_calls(state_store, child.run_id)
+    assert run is not None and (run.iteration_count, run.total_input_tokens) == (2, 1262)
+    assert run.total_cost_usd == pytest.approx(0.00159) and run.model == "claude-haiku-4-5"
+    assert (pause.reason, pause.user_input) == ("waiting_approval", "approved by supervisor")
+    assert [t for t, _ in await _events(state_store, run_id)] == [
+        "run.started", "llm.completed", "approval.requested", "run.paused", "run.resumed",
+        "approval.decided", "tool.completed", "llm.completed", "run.completed",
+    ]  # fmt: skip
