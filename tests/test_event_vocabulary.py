@@ -4,6 +4,7 @@ dashboard is served the same entries."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import get_args
@@ -85,3 +86,42 @@ def test_every_event_type_the_library_writes_is_in_the_vocabulary() -> None:
 def test_describe(event_type: str, family: str, known: bool) -> None:
     entry = describe(event_type)
     assert (entry.name, entry.family, bool(entry.meaning)) == (event_type, family, known)
+
+
+async def test_the_dashboard_is_served_the_vocabulary() -> None:
+    from dendrux.http.page import Page
+
+    page = Page()
+    name = page.match("/ui/event-types.js")
+    assert name == "event-types.js"
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/ui/event-types.js", "root_path": "", "headers": []}
+    await page.serve(name, scope, send, head=False)
+    start, body = sent
+    headers = dict(start["headers"])  # type: ignore[call-overload]
+    assert start["status"] == 200 and headers[b"content-type"].startswith(b"text/javascript")
+    text = body["body"].decode()  # type: ignore[attr-defined]
+    prefix = "export const EVENT_TYPES = "
+    served = json.loads(text[text.index(prefix) + len(prefix) :].rstrip().rstrip(";"))
+    assert list(served) == [e.name for e in EVENT_TYPES]
+    for entry in EVENT_TYPES:
+        assert served[entry.name] == {
+            "family": entry.family,
+            "meaning": entry.meaning,
+            "data": entry.data,
+            "terminal": entry.terminal,
+        }
+
+
+def test_the_dashboard_names_no_event_types_of_its_own() -> None:
+    """The timeline takes terminal events and tones from the vocabulary module."""
+    folder = REPO / "dendrux" / "http" / "dashboard"
+    for name in ("run.js", "run-timeline.js"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert "run.interrupted" not in text and "run.abandoned" not in text, name
+        assert "./vocabulary.js" in text, name
+    assert "./event-types.js" in (folder / "vocabulary.js").read_text(encoding="utf-8")
