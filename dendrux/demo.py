@@ -3,9 +3,9 @@
 A refund agent gets a question, calls the LLM (scripted here, no network),
 asks a human to approve the refund tool (the run pauses and resumes),
 runs the tool, delegates the customer note to a child run, and answers.
-The loop writes lifecycle events (started, paused, resumed, completed)
-through the store with the same `EventSequencer` the recorder uses; every
-other row comes from the recorder's four hooks.
+`dendrux.recording.recording` carries the lifecycle (started, paused,
+resumed, completed, the iteration count and the usage totals); every other
+row comes from the recorder's four hooks.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
 
 from dendrux.db.urls import mask_url
-from dendrux.recorder import EventSequencer, PersistenceRecorder
+from dendrux.recording import recording
 from dendrux.state import StateStore
 from dendrux.types import LLMResponse, Message, Role, ToolCall, ToolResult, UsageStats
-from dendrux.ulid import new_ulid
 
 MODEL = "claude-haiku-4-5"
 PROVIDER = "AnthropicProvider"
@@ -38,171 +36,128 @@ class _Tool:
         self.meta = {"requires_approval": name == "refund"}
 
 
-async def _lifecycle(
-    store: StateStore,
-    run_id: str,
-    sequencer: EventSequencer,
-    event_type: str,
-    data: dict[str, Any] | None = None,
-    iteration: int = 0,
-) -> None:
-    await store.save_run_event(
-        run_id,
-        event_type=event_type,
-        sequence_index=sequencer.next(),
-        iteration_index=iteration,
-        data=data,
-    )
-
-
 async def _child_run(store: StateStore, parent_id: str) -> str:
     """A delegated run that writes the customer note."""
-    child_id = new_ulid()
-    await store.create_run(
-        child_id,
+    async with recording(
+        store,
+        None,
         "note-writer",
         model=MODEL,
+        provider_name=PROVIDER,
         strategy="react",
         parent_run_id=parent_id,
         delegation_level=1,
         tenant_id="demo",
-    )
-    sequencer = EventSequencer(0)
-    recorder = PersistenceRecorder(
-        store, child_id, model=MODEL, provider_name=PROVIDER, event_sequencer=sequencer
-    )
-    await _lifecycle(store, child_id, sequencer, "run.started", {"agent_name": "note-writer"})
-    await recorder.on_message_appended(Message(Role.USER, "Write the refund note."), 0)
-    note = "Refund of $49.99 issued for order #8812."
-    usage = UsageStats(input_tokens=210, output_tokens=18, total_tokens=228, cost_usd=0.00025)
-    response = LLMResponse(text=note, usage=usage, model=MODEL, stop_reason="end_turn")
-    await recorder.on_llm_call_completed(response, 1, duration_ms=420)
-    await recorder.on_message_appended(Message(Role.ASSISTANT, note), 1)
-    await store.finalize_run(
-        child_id, status="success", answer=note, iteration_count=1, total_usage=usage
-    )
-    await _lifecycle(store, child_id, sequencer, "run.completed", {"status": "success"}, 1)
-    return child_id
+    ) as rec:
+        await rec.on_message_appended(Message(Role.USER, "Write the refund note."), 0)
+        note = "Refund of $49.99 issued for order #8812."
+        usage = UsageStats(input_tokens=210, output_tokens=18, total_tokens=228, cost_usd=0.00025)
+        response = LLMResponse(text=note, usage=usage, model=MODEL, stop_reason="end_turn")
+        await rec.on_llm_call_completed(response, 1, duration_ms=420)
+        await rec.on_message_appended(Message(Role.ASSISTANT, note), 1)
+        rec.finish(note, stop_reason="end_turn")
+    return rec.run_id
 
 
 async def record_sample_run(store: StateStore) -> str:
-    """Record the sample run through the recorder; returns its id."""
-    run_id = new_ulid()
+    """Record the sample run through `recording`; returns its id."""
     question = "Please refund order #8812, the blender arrived broken."
     tools = [_Tool("refund", "Refund an order"), _Tool("lookup_order", "Find an order")]
-    await store.create_run(
-        run_id,
+    async with recording(
+        store,
+        None,
         "refund-agent",
         input_data={"input": question},
         model=MODEL,
+        provider_name=PROVIDER,
         strategy="react",
         tenant_id="demo",
         meta={"thread_id": "thread_demo", "user_id": "u_123"},
-    )
-    sequencer = EventSequencer(0)
-    recorder = PersistenceRecorder(
-        store,
-        run_id,
-        model=MODEL,
-        provider_name=PROVIDER,
         target_lookup={"refund": "server"},
-        event_sequencer=sequencer,
-    )
-    await _lifecycle(store, run_id, sequencer, "run.started", {"agent_name": "refund-agent"})
-    conversation = [Message(Role.USER, question)]
-    await recorder.on_message_appended(conversation[0], 0)
+    ) as rec:
+        conversation = [Message(Role.USER, question)]
+        await rec.on_message_appended(conversation[0], 0)
 
-    # Iteration 1: the model wants to refund.
-    refund = ToolCall("refund", {"order": 8812}, provider_tool_call_id="toolu_demo_01")
-    first = LLMResponse(
-        text="I'll refund that order.",
-        tool_calls=[refund],
-        usage=UsageStats(
-            input_tokens=594,
-            output_tokens=55,
-            total_tokens=649,
-            cost_usd=0.00081,
-            cache_read_input_tokens=0,
-            reasoning_tokens=0,
-        ),
-        provider_request={"model": MODEL, "max_tokens": 1024},
-        provider_response={"id": "msg_demo_1", "stop_reason": "tool_use"},
-        model=MODEL,
-        stop_reason="tool_use",
-    )
-    await recorder.on_llm_call_completed(
-        first, 1, semantic_messages=conversation, semantic_tools=tools, duration_ms=812
-    )
-    assistant = Message(Role.ASSISTANT, first.text or "", tool_calls=[refund])
-    conversation.append(assistant)
-    await recorder.on_message_appended(assistant, 1)
-    await recorder.on_governance_event("approval.requested", 1, {"tool_name": "refund"}, refund.id)
+        # Iteration 1: the model wants to refund.
+        refund = ToolCall("refund", {"order": 8812}, provider_tool_call_id="toolu_demo_01")
+        first = LLMResponse(
+            text="I'll refund that order.",
+            tool_calls=[refund],
+            usage=UsageStats(
+                input_tokens=594,
+                output_tokens=55,
+                total_tokens=649,
+                cost_usd=0.00081,
+                cache_read_input_tokens=0,
+                reasoning_tokens=0,
+            ),
+            provider_request={"model": MODEL, "max_tokens": 1024},
+            provider_response={"id": "msg_demo_1", "stop_reason": "tool_use"},
+            model=MODEL,
+            stop_reason="tool_use",
+        )
+        await rec.on_llm_call_completed(
+            first, 1, semantic_messages=conversation, semantic_tools=tools, duration_ms=812
+        )
+        assistant = Message(Role.ASSISTANT, first.text or "", tool_calls=[refund])
+        conversation.append(assistant)
+        await rec.on_message_appended(assistant, 1)
+        await rec.on_governance_event(
+            "approval.requested",
+            1,
+            {"tool_name": "refund", "call_id": refund.id, "reason": "requires_approval"},
+            refund.id,
+        )
 
-    # The refund needs a human: the runner pauses; a supervisor approves.
-    pending = [{"id": refund.id, "name": "refund", "params": refund.params}]
-    await store.pause_run(
-        run_id,
-        status="waiting_approval",
-        pause_data={"pending_tool_calls": pending},
-        iteration_count=1,
-    )
-    await _lifecycle(
-        store,
-        run_id,
-        sequencer,
-        "run.paused",
-        {"status": "waiting_approval", "pending_tool_calls": pending},
-        iteration=1,
-    )
-    await store.submit_and_claim(
-        run_id, expected_status="waiting_approval", submitted_data={"approved": [refund.id]}
-    )
-    await _lifecycle(
-        store,
-        run_id,
-        sequencer,
-        "run.resumed",
-        {"user_input": "approved by supervisor"},
-        iteration=1,
-    )
-    await recorder.on_governance_event(
-        "approval.decided", 1, {"decision": "approved", "by": "supervisor"}, refund.id
-    )
+        # The refund needs a human: the run pauses; a supervisor approves.
+        await rec.pause("waiting_approval", pending_tool_calls=[refund])
+        await rec.resume(
+            user_input="approved by supervisor", submitted_data={"approved": [refund.id]}
+        )
+        await rec.on_governance_event(
+            "approval.decided",
+            1,
+            {
+                "decision": "approved",
+                "run_id": rec.run_id,
+                "decisions": [
+                    {"call_id": refund.id, "tool_name": "refund", "decision": "approved",
+                     "reason": None}
+                ],
+                "by": "supervisor",
+            },
+            refund.id,
+        )  # fmt: skip
 
-    result = ToolResult(
-        "refund", refund.id, json.dumps({"refunded": True, "amount_usd": 49.99}), duration_ms=143
-    )
-    await recorder.on_tool_completed(refund, result, 1)
-    tool_message = Message(Role.TOOL, result.payload, call_id=refund.id, name="refund")
-    conversation.append(tool_message)
-    await recorder.on_message_appended(tool_message, 1)
+        result = ToolResult(
+            "refund",
+            refund.id,
+            json.dumps({"refunded": True, "amount_usd": 49.99}),
+            duration_ms=143,
+        )
+        await rec.on_tool_completed(refund, result, 1)
+        tool_message = Message(Role.TOOL, result.payload, call_id=refund.id, name="refund")
+        conversation.append(tool_message)
+        await rec.on_message_appended(tool_message, 1)
 
-    await _child_run(store, run_id)
+        await _child_run(store, rec.run_id)
 
-    # Iteration 2: the final answer.
-    answer = "Done: $49.99 refunded for order #8812."
-    second = LLMResponse(
-        text=answer,
-        usage=UsageStats(input_tokens=668, output_tokens=27, total_tokens=695, cost_usd=0.00078),
-        model=MODEL,
-        stop_reason="end_turn",
-    )
-    await recorder.on_llm_call_completed(
-        second, 2, semantic_messages=conversation, semantic_tools=tools, duration_ms=640
-    )
-    await recorder.on_message_appended(Message(Role.ASSISTANT, answer), 2)
-    await store.finalize_run(
-        run_id,
-        status="success",
-        answer=answer,
-        iteration_count=2,
-        total_usage=UsageStats(
-            input_tokens=1262, output_tokens=82, total_tokens=1344, cost_usd=0.00159
-        ),
-        expected_current_status="running",
-    )
-    await _lifecycle(store, run_id, sequencer, "run.completed", {"status": "success"}, 2)
-    return run_id
+        # Iteration 2: the final answer.
+        answer = "Done: $49.99 refunded for order #8812."
+        second = LLMResponse(
+            text=answer,
+            usage=UsageStats(
+                input_tokens=668, output_tokens=27, total_tokens=695, cost_usd=0.00078
+            ),
+            model=MODEL,
+            stop_reason="end_turn",
+        )
+        await rec.on_llm_call_completed(
+            second, 2, semantic_messages=conversation, semantic_tools=tools, duration_ms=640
+        )
+        await rec.on_message_appended(Message(Role.ASSISTANT, answer), 2)
+        rec.finish(answer, stop_reason="end_turn")
+    return rec.run_id
 
 
 async def describe_run(store: StateStore, run_id: str) -> str:

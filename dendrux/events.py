@@ -44,7 +44,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "run.paused",
         _L,
         "the run parked, waiting for a client tool, a human, an approval or a resume",
-        "status, pending_tool_calls [{id, name, target, params}], reason, message",
+        "status, pending_tool_calls [{id, name, target, params}], reason, message, "
+        "exceeded (when a budget paused it)",
     ),
     EventType(
         "run.resumed",
@@ -64,7 +65,8 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "run.cancelled",
         _L,
         "the run was cancelled",
-        "reason (cancel_requested, task_cancelled, ...)",
+        "reason (cancel_requested, task_cancelled, budget_exceeded, or the caller's), "
+        "exceeded, interrupted, partial_output (when they apply)",
         terminal=True,
     ),
     EventType(
@@ -94,42 +96,156 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "a tool call finished (its correlation id is the tool call id)",
         "tool_name, target, success, duration_ms",
     ),
-    EventType("approval.requested", "approval", "a tool call waits for approval", "tool_name, ..."),
-    EventType("approval.decided", "approval", "an approval was granted or denied", "decision, ..."),
-    EventType("policy.denied", "policy", "a policy refused a tool call", "tool_name, reason, ..."),
-    EventType("policy.substituted", "policy", "a policy replaced a tool call's result", "..."),
-    EventType("policy.hook_error", "policy", "a policy hook raised", "..."),
-    EventType("policy.hook_warning", "policy", "a policy hook warned", "..."),
-    EventType("budget.threshold", "budget", "spend crossed a budget threshold", "..."),
-    EventType("budget.exceeded", "budget", "spend exceeded the budget", "..."),
-    EventType("budget.unpriced", "budget", "a call had no price to count", "..."),
-    EventType("guardrail.detected", "guardrail", "a guardrail found something", "..."),
-    EventType("guardrail.redacted", "guardrail", "a guardrail redacted text", "..."),
-    EventType("guardrail.blocked", "guardrail", "a guardrail blocked the call", "..."),
+    EventType(
+        "approval.requested",
+        "approval",
+        "a tool call waits for approval (correlation id: the tool call id)",
+        "tool_name, call_id, reason, source (hook, when a policy hook asked)",
+    ),
+    EventType(
+        "approval.decided",
+        "approval",
+        "approvals were granted or denied",
+        "decision (approved, rejected, mixed), run_id, "
+        "decisions [{call_id, tool_name, decision, reason}]",
+    ),
+    EventType(
+        "policy.denied",
+        "policy",
+        "a policy refused a tool call",
+        "tool_name, call_id, reason, source (hook, when a policy hook denied)",
+    ),
+    EventType(
+        "policy.substituted",
+        "policy",
+        "a policy hook supplied a tool call's result",
+        "tool_name, call_id",
+    ),
+    EventType(
+        "policy.hook_error",
+        "policy",
+        "a policy hook raised (the call is denied)",
+        "tool_name, call_id, error_type",
+    ),
+    EventType(
+        "policy.hook_warning",
+        "policy",
+        "a policy hook's decision was not applied",
+        "tool_name, call_id, warning",
+    ),
+    EventType(
+        "budget.threshold",
+        "budget",
+        "spend crossed a budget warning threshold",
+        "metric (tokens, cost_usd), fraction, used, max, reason",
+    ),
+    EventType(
+        "budget.exceeded",
+        "budget",
+        "spend reached the budget",
+        "metric, used, max, reason, action (warn, pause, cancel)",
+    ),
+    EventType(
+        "budget.unpriced",
+        "budget",
+        "a cost budget met a call with no price",
+        "metric, used, max, unpriced_calls, known_cost_usd",
+    ),
+    EventType(
+        "guardrail.detected",
+        "guardrail",
+        "a guardrail found something",
+        "direction, findings_count, entities",
+    ),
+    EventType(
+        "guardrail.redacted", "guardrail", "a guardrail redacted text", "direction, entities"
+    ),
+    EventType("guardrail.blocked", "guardrail", "a guardrail blocked the call", "direction, error"),
     EventType(
         "guardrail.unmapped_placeholder",
         "guardrail",
         "the answer holds PII placeholders with no mapping",
         "placeholders",
     ),
-    EventType("guardrail.image_unscanned", "guardrail", "an image passed unscanned", "..."),
-    EventType("skill.catalog_resolved", "skill", "the skill catalog was resolved", "..."),
-    EventType("skill.activated", "skill", "a skill was activated", "..."),
-    EventType("skill.activation_failed", "skill", "a skill failed to activate", "..."),
-    EventType("skill.resource_read", "skill", "a skill read a resource", "..."),
-    EventType("skill.script_requested", "skill", "a skill asked to run a script", "..."),
-    EventType("skill.script_completed", "skill", "a skill's script finished", "..."),
-    EventType("skill.script_failed", "skill", "a skill's script failed", "..."),
-    EventType("mcp.connected", "mcp", "an MCP server connected", "..."),
-    EventType("mcp.error", "mcp", "an MCP server failed", "..."),
-    EventType("mcp.tools_skipped", "mcp", "MCP tools were skipped", "..."),
-    EventType("provider.retry", "provider", "the LLM provider call was retried", "..."),
-    EventType("inbox.delivered", "inbox", "notes from the inbox reached the run", "..."),
-    EventType("image.rejected", "image", "an image was rejected", "..."),
-    EventType("image.state", "image", "an image's state changed", "..."),
-    EventType("image.view_changed", "image", "the images in view changed", "..."),
-    EventType("image.degraded", "image", "an image was degraded", "..."),
-    EventType("image.warning", "image", "an image warning", "..."),
+    EventType(
+        "guardrail.image_unscanned", "guardrail", "images went to the model unscanned", "count"
+    ),
+    EventType(
+        "skill.catalog_resolved",
+        "skill",
+        "the skill catalog was resolved",
+        "delivery, skills, denied",
+    ),
+    EventType("skill.activated", "skill", "a skill was activated", "name, digest, origin"),
+    EventType(
+        "skill.activation_failed",
+        "skill",
+        "a skill failed to activate",
+        "name, reason (denied, not_found)",
+    ),
+    EventType(
+        "skill.resource_read",
+        "skill",
+        "a skill's resource was read",
+        "name, path, chars, truncated",
+    ),
+    EventType(
+        "skill.script_requested", "skill", "a skill's script was asked for", "name, path, argc"
+    ),
+    EventType(
+        "skill.script_completed",
+        "skill",
+        "a skill's script finished",
+        "name, path, exit_code, duration_ms, stdout_chars, stderr_chars, truncated",
+    ),
+    EventType("skill.script_failed", "skill", "a skill's script failed", "name, path, error_type"),
+    EventType(
+        "mcp.connected",
+        "mcp",
+        "an MCP server connected",
+        "source_name, namespace, tool_count, tool_names",
+    ),
+    EventType(
+        "mcp.error",
+        "mcp",
+        "an MCP server failed",
+        "source_name, namespace, error, error_type, code, failure_mode, reason (when known)",
+    ),
+    EventType("mcp.tools_skipped", "mcp", "MCP tools were skipped", "skipped"),
+    EventType(
+        "provider.retry",
+        "provider",
+        "the LLM provider call was retried",
+        "status_code, endpoint, attempt, retry_after",
+    ),
+    EventType(
+        "inbox.delivered",
+        "inbox",
+        "a note from the inbox reached the model (correlation id: the note id)",
+        "note_id",
+    ),
+    EventType(
+        "image.rejected",
+        "image",
+        "the provider rejected an image",
+        "image_id, sha256, tenant_scope, provider, model, status_code, located, retried",
+    ),
+    EventType(
+        "image.state",
+        "image",
+        "image descriptions, verdicts and placeholders were recorded",
+        "tenant_scope, described, guardrail_verdicts, placeholders",
+    ),
+    EventType(
+        "image.view_changed",
+        "image",
+        "older images left the model's view",
+        "epoch, dropped_through, visible",
+    ),
+    EventType(
+        "image.degraded", "image", "images were replaced by placeholders", "reason, count, slots"
+    ),
+    EventType("image.warning", "image", "an image warning", "warning"),
 )
 """Every named event type, lifecycle first, in the order the README's table lists them."""
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dendrux.db.engine import Engine
 from dendrux.db.writes import Write, WriteUnit
@@ -44,12 +44,20 @@ from dendrux.state.store import StateStore
 from dendrux.ulid import new_ulid
 from dendrux.validation import check_required_id, check_required_index
 
+if TYPE_CHECKING:
+    from dendrux.recording import RunRecording as RunRecording
+    from dendrux.recording import recording as recording
+    from dendrux.recording import resuming as resuming
+
 __all__ = [
     "EventSequencer",
     "LoopRecorder",
     "PersistenceRecorder",
+    "RunRecording",
     "best_effort",
+    "recording",
     "resume_event_sequencer",
+    "resuming",
     "retry_critical",
 ]
 
@@ -110,11 +118,28 @@ class EventSequencer:
         """The last index handed out (``initial - 1`` before the first)."""
         return self._last
 
+    def advance_past(self, sequence_index: int) -> None:
+        """Skip past an index a store function took in its own transaction (a pause or
+        a finalize that appends its event), as 0.4.1's sequencer does."""
+        if sequence_index > self._last:
+            self._counter = itertools.count(sequence_index + 1)
+            self._last = sequence_index
+
 
 async def resume_event_sequencer(store: StateStore | Engine, run_id: str) -> EventSequencer:
     """A sequencer continuing a run's events at ``max(sequence_index) + 1``."""
     db = store.engine if isinstance(store, StateStore) else store
     return EventSequencer(await rows.get_next_event_sequence(db, run_id))
+
+
+def __getattr__(name: str) -> Any:
+    """``recording`` and ``resuming`` live in `dendrux.recording` (which imports this
+    module); importable from here too, loaded on first use."""
+    if name in ("recording", "resuming", "RunRecording"):
+        from dendrux import recording as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module 'dendrux.recorder' has no attribute {name!r}")
 
 
 def _value(role: Any) -> Any:

@@ -54,8 +54,8 @@ without a body):
     ``event:`` the event type, ``data:`` the event as JSON), resuming after
     the ``Last-Event-ID`` header (or ``?after=`` when the header is absent or
     malformed), a ``: keep-alive`` comment after ``heartbeat_s`` of silence,
-    closed after a terminal event (``run.completed``, ``run.error``,
-    ``run.cancelled``, ``run.interrupted``, ``run.abandoned``) or once the
+    closed after a terminal event (`dendrux.events.TERMINAL_EVENT_TYPES`: the
+    vocabulary's ``terminal`` entries, the README's Events table) or once the
     run has had a terminal status for ``terminal_grace_s`` without new events.
     Resuming at or after a run's last event, when that is a terminal event,
     is a ``204 No Content`` (which makes a browser ``EventSource`` stop

@@ -7,16 +7,22 @@ call ``authorize`` as always, so the files themselves are served without it. The
 files are read once, when the router is made, and served from memory with a
 strict Content-Security-Policy (``default-src 'self'``, no inline script), so
 even a stored string that slipped into the DOM as markup could not run.
+
+One asset is made rather than read: ``event-types.js``, the run-event vocabulary
+(`dendrux.events.EVENT_TYPES`) as a JavaScript module, so the page colours, labels
+and ends a timeline with the same table as the command line and the README.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from importlib import resources
 from urllib.parse import quote
 
+from dendrux.events import EVENT_TYPES
 from dendrux.http.responses import HTTPError, Scope, Send
 
 ASSET_PREFIX = "/ui/"
@@ -64,6 +70,23 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
+VOCABULARY_ASSET = "event-types.js"
+
+
+def vocabulary_asset() -> Asset:
+    """`EVENT_TYPES` as the module ``event-types.js``: ``export const EVENT_TYPES =
+    {name: {family, meaning, data, terminal}}``, in the vocabulary's order."""
+    table = {
+        e.name: {"family": e.family, "meaning": e.meaning, "data": e.data, "terminal": e.terminal}
+        for e in EVENT_TYPES
+    }
+    body = (
+        "// Made by dendrux.http.page from dendrux.events.EVENT_TYPES (README: Events).\n"
+        f"export const EVENT_TYPES = {json.dumps(table, indent=1)};\n"
+    )
+    return _asset(VOCABULARY_ASSET, body.encode())
+
+
 def _full_path(scope: Scope) -> str:
     """The path the browser asked for, under either ``root_path`` convention."""
     path: str = scope.get("path", "/")  # "" (a mount point asked without its slash) stays ""
@@ -78,6 +101,7 @@ class Page:
 
     def __init__(self) -> None:
         self._assets = load_assets()
+        self._assets[VOCABULARY_ASSET] = vocabulary_asset()
 
     @staticmethod
     def match(path: str) -> str | None:

@@ -20,6 +20,7 @@
 // each route and the rest is appended in frame-sized chunks without blocking input.
 
 import { h, append, fmtInt, fmtCost, fmtDuration, ellipsis } from "./dom.js";
+import { describeType, isTerminal, toneOf } from "./vocabulary.js";
 
 // On a tie, rows before events: the recorder writes an LLM or tool row, then its event.
 const KIND_RANK = { trace: 0, llm: 1, tool: 2, note: 3, event: 4 };
@@ -280,7 +281,7 @@ function describeEvent(node, context) {
   if (type === "run.resumed") {
     return { title: "Resumed", detail: data.user_input ? ellipsis(data.user_input, 160) : null, tone: "warn", meta: "" };
   }
-  if (type === "run.completed" || type === "run.error" || type === "run.cancelled" || type === "run.interrupted" || type === "run.abandoned") {
+  if (isTerminal(type)) {
     const run = context.run;
     const answer = type === "run.completed" ? run?.answer : run?.error || data.error;
     return {
@@ -293,11 +294,13 @@ function describeEvent(node, context) {
   if (type === "run.started") {
     return { title: "Started", detail: data.agent_name ? ellipsis(data.agent_name, 120) : null, tone: null, meta: "" };
   }
-  const tone = /denied|violation|finding|guardrail|blocked|error|failed/.test(type) ? "bad" : /approval|cancel|policy|note/.test(type) ? "gov" : null;
+  const label = el("span", "mono", type);
+  const meaning = describeType(type).meaning;
+  if (meaning) label.title = meaning;
   return {
-    title: el("span", "mono", type),
+    title: label,
     detail: Object.keys(data).length ? ellipsis(data, 160) : null,
-    tone,
+    tone: toneOf(type),
     meta: "",
   };
 }

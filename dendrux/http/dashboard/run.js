@@ -11,6 +11,7 @@ import { h, replace, TERMINAL } from "./dom.js";
 import { getJSON, followEvents, ApiError } from "./api.js";
 import { navigate, runHref, viewHref } from "./router.js";
 import { Timeline, nodeOf } from "./run-timeline.js";
+import { isTerminal } from "./vocabulary.js";
 import { Inspector } from "./run-inspector.js";
 import { header, iterationChart, subtreePanel } from "./run-panels.js";
 
@@ -231,7 +232,7 @@ export function mount(root, route) {
     }
     fresh.push(nodeOf.event(event));
     timeline.appendLive(fresh);
-    const terminal = /^run\.(completed|error|cancelled|interrupted|abandoned)$/.test(event.event_type);
+    const terminal = isTerminal(event.event_type);
     await refreshHeader(terminal);
   }
 
