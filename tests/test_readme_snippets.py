@@ -90,38 +90,9 @@ def _is_script(code: str) -> bool:
     return True
 
 
-def _legacy_recording(block: Block) -> bool:
-    """The tour's recording block as it was before the ``recording(...)`` helper
-    (top-level ``async with``, no ``run.completed``). Delete this, and the shim in
-    `_script`, once the rewritten block has landed: then every block is a script."""
-    return block == BLOCKS[0] and 'create_run("r1"' in block.code and not _is_script(block.code)
-
-
-_LEGACY_SHIM = """\
-import ast, asyncio
-from dendrux.state import StateStore
-from dendrux.store import RunStore
-
-async def _main() -> None:
-    done = eval(compile({code!r}, {name!r}, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT), {{}})
-    if done is not None:
-        await done
-    async with StateStore.from_database_url({url!r}) as store:  # what recording() writes
-        last = (await RunStore(store).get_events("r1"))[-1].sequence_index
-        data = {{"status": "success", "stop_reason": None, "truncated": False}}
-        await store.save_run_event(
-            "r1", event_type="run.completed", sequence_index=last + 1, data=data
-        )
-
-asyncio.run(_main())
-"""
-
-
 def _script(block: Block, url: str, port: int) -> str:
     code = block.code.replace(SQLITE_URL, url).replace(POSTGRES_URL, url)
     code = code.replace("port=8000", f"port={port}")
-    if _legacy_recording(block):
-        return _LEGACY_SHIM.format(code=code, name=block.name, url=url)
     return code
 
 
@@ -151,8 +122,6 @@ def test_the_pages_have_their_blocks() -> None:
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.name for block in BLOCKS])
 def test_every_block_is_a_complete_script(block: Block) -> None:
-    if _legacy_recording(block):
-        pytest.skip("the recording block is rewritten on recording(...) by issue 17's helper")
     assert _is_script(block.code), "top-level await: wrap it in async def main()"
     tree = ast.parse(block.code)
     imported = {
@@ -191,9 +160,8 @@ def test_blocks_pass_the_projects_linters(tmp_path: Path) -> None:
     pytest.importorskip("ruff")
     files = []
     for number, block in enumerate(BLOCKS):
-        if not _legacy_recording(block):
-            files.append(tmp_path / f"block{number}.py")
-            files[-1].write_text(block.code)
+        files.append(tmp_path / f"block{number}.py")
+        files[-1].write_text(block.code)
     config = str(REPO / "pyproject.toml")
     for command in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         ruff = [sys.executable, "-m", "ruff", *command, "--config", config, *map(str, files)]
