@@ -25,26 +25,8 @@ WHERE status IN ('success', 'error', 'cancelled', 'max_iterations')
   AND updated_at < $1
 LIMIT $5;
 
--- name: count_purgeable_rows
--- Rows per table a purge with these filters deletes (the dry run's summary).
-WITH doomed AS (
-    SELECT id FROM agent_runs
-    WHERE status IN ('success', 'error', 'cancelled', 'max_iterations')
-      AND ($2::text[] IS NULL OR status = ANY($2::text[]))
-      AND ($3::text IS NULL OR agent_name = $3::text)
-      AND ($4::text IS NULL OR tenant_id = $4::text)
-      AND updated_at < $1
-)
-SELECT
-    (SELECT count(*) FROM doomed) AS agent_runs,
-    (SELECT count(*) FROM react_traces WHERE agent_run_id IN (SELECT id FROM doomed)) AS react_traces,
-    (SELECT count(*) FROM tool_calls WHERE agent_run_id IN (SELECT id FROM doomed)) AS tool_calls,
-    (SELECT count(*) FROM token_usage WHERE agent_run_id IN (SELECT id FROM doomed)) AS token_usage,
-    (SELECT count(*) FROM llm_interactions WHERE agent_run_id IN (SELECT id FROM doomed)) AS llm_interactions,
-    (SELECT count(*) FROM run_events WHERE agent_run_id IN (SELECT id FROM doomed)) AS run_events;
-
 -- name: count_rows_of_runs
--- Rows per table belonging to the runs in $1.
+-- Rows per table belonging to the runs (a batch, or a dry run's chunk of its list) in $1.
 SELECT
     (SELECT count(*) FROM agent_runs WHERE id = ANY($1::text[])) AS agent_runs,
     (SELECT count(*) FROM react_traces WHERE agent_run_id = ANY($1::text[])) AS react_traces,
