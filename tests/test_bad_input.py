@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError, StoreClosedError
-from dendrux.state import StateStore, control, notes, retention, rows, runs, usage
+from dendrux.state import StateStore, control, notes, retention, rows, runs, sweeps, usage
 
 T = InvalidArgumentTypeError
 V = InvalidArgumentError
@@ -235,9 +235,16 @@ def base_kwargs(method: str) -> dict[str, Any]:
         ),
         "sweep_stale_runs": dict(older_than=timedelta(hours=1)),
         "sweep_abandoned_runs": dict(older_than=timedelta(hours=1)),
+        "find_stale_runs": dict(older_than=timedelta(hours=1)),
+        "find_abandoned_runs": dict(older_than=timedelta(hours=1)),
         "cancel_run": dict(run_id="r1", sequence_index=None, iteration_index=0, reason="stop"),
         "purge_runs": dict(
-            before=datetime(2000, 1, 1, tzinfo=UTC), status=None, batch_size=10, dry_run=False
+            before=datetime(2000, 1, 1, tzinfo=UTC),
+            status=None,
+            batch_size=10,
+            dry_run=False,
+            agent_name="agent",
+            tenant_id="acme",
         ),
     }
     return bases[method]
@@ -282,6 +289,8 @@ METHODS = [
     "count_runs",
     "sweep_stale_runs",
     "sweep_abandoned_runs",
+    "find_stale_runs",
+    "find_abandoned_runs",
     "cancel_run",
     "purge_runs",
 ]
@@ -290,7 +299,9 @@ RUN_ID_METHODS = [m for m in METHODS if "run_id" in base_kwargs(m)]
 
 def function_for(method: str) -> Callable[..., Awaitable[Any]]:
     module: Any = retention if method == "purge_runs" else runs if method in runs.__all__ else rows
-    if method in control.__all__:
+    if method.startswith("find_"):
+        module = sweeps
+    elif method in control.__all__:
         module = control
     elif method in notes.__all__:
         module = notes
@@ -643,6 +654,8 @@ def _cases() -> list[Case]:
         # sweeps
         Case("sweep_stale_runs", "older_than", BAD_DURATION),
         Case("sweep_abandoned_runs", "older_than", BAD_DURATION),
+        Case("find_stale_runs", "older_than", BAD_DURATION),
+        Case("find_abandoned_runs", "older_than", BAD_DURATION),
         # cancellation and retention
         Case("cancel_run", "sequence_index", BAD_OPTIONAL_INT),
         Case("cancel_run", "iteration_index", BAD_REQUIRED_INT),
@@ -650,8 +663,15 @@ def _cases() -> list[Case]:
         Case(
             "purge_runs",
             "before",
-            ((None, T), ("2026-01-01", T), (datetime(2026, 1, 1), V)),
+            (
+                (None, T),
+                ("2026-01-01", T),
+                (datetime(2026, 1, 1), V),
+                (datetime(2999, 1, 1, tzinfo=UTC), V),
+            ),
         ),
+        Case("purge_runs", "agent_name", BAD_OPTIONAL_TEXT),
+        Case("purge_runs", "tenant_id", BAD_OPTIONAL_TEXT),
         Case("purge_runs", "status", (("running", V), ("done", V), (5, T), (["error", 5], T))),
         Case("purge_runs", "batch_size", ((0, V), (-1, V), ("5", T), (True, T), (None, T))),
         Case("purge_runs", "dry_run", BAD_BOOL),

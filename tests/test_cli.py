@@ -432,7 +432,9 @@ def test_sweep_marks_idle_runs_as_error(database_url: str, tmp_path: Path) -> No
 
 
 def test_purge_dry_run_then_purge(seeded: Seeded) -> None:
-    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    # A cut-off must be in the past: just now, after the seeded runs finished.
+    now = datetime.now(UTC)
+    cutoff = now.isoformat()
     expected = {
         "agent_runs": 2,
         "react_traces": 6,
@@ -441,24 +443,28 @@ def test_purge_dry_run_then_purge(seeded: Seeded) -> None:
         "llm_interactions": 3,
         "run_events": 12,
     }
-    out = _ok(seeded.run("purge", "--before", tomorrow, "--dry-run"))
+    out = _ok(seeded.run("purge", "--before", cutoff, "--dry-run"))
     assert out.startswith("dry run: would delete")
     for table, count in expected.items():
         assert re.search(rf"^  {table} +{count}$", out, re.M), (table, out)
     assert re.search(r"^  total +27$", out, re.M)
-    doc = json.loads(_ok(seeded.run("purge", "--before", tomorrow, "--dry-run", "--json")))
+    doc = json.loads(_ok(seeded.run("purge", "--before", cutoff, "--dry-run", "--json")))
     assert doc["dry_run"] is True and doc["counts"] == expected and doc["total"] == 27
-    assert doc["before"] == f"{tomorrow}T00:00:00+00:00"
+    assert datetime.fromisoformat(doc["before"]) == now
     assert len(_runs_json(seeded)) == 2  # nothing deleted
 
     old = json.loads(_ok(seeded.run("purge", "--before", "90d", "--json")))
     assert old["counts"]["agent_runs"] == 0 and old["dry_run"] is False
     only_errors = json.loads(
-        _ok(seeded.run("purge", "--before", tomorrow, "--status", "error", "--json"))
+        _ok(seeded.run("purge", "--before", cutoff, "--status", "error", "--json"))
     )
     assert only_errors["total"] == 0 and only_errors["status"] == ["error"]
 
-    out = _ok(seeded.run("purge", "--before", f"{tomorrow}T00:00:00Z", "--status", "success"))
+    out = _ok(
+        seeded.run(
+            "purge", "--before", now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "--status", "success"
+        )
+    )
     assert out.startswith("deleted finished runs (success)")
     assert re.search(r"^  agent_runs +2$", out, re.M)
     assert _runs_json(seeded) == []

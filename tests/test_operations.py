@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from dbcheck import fetch_rows
@@ -203,7 +203,8 @@ async def test_purge_clears_the_parent_link_of_surviving_children(state_store: S
     await state_store.create_run("parent", "agent")
     await state_store.finalize_run("parent", status="success")
     await state_store.create_run("kid", "agent", parent_run_id="parent")
-    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    await asyncio.sleep(0.002)
+    cutoff = datetime.now(UTC)  # a purge cut-off is in the past
     assert (await state_store.purge_runs(before=cutoff)).agent_runs == 1
     kid = await state_store.get_run("kid")
     assert kid is not None and kid.parent_run_id is None and kid.status == "running"

@@ -140,6 +140,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, datetime):
         return "<time>"
+    if isinstance(value, timedelta):
+        return "<duration>"
     if isinstance(value, str) and _ULID.match(value):
         return "<ulid>"
     return value
@@ -297,11 +299,14 @@ async def _state_walk(call: Walk) -> None:
     await call("list_runs", tenant_id="t", metadata_filter={"k": "v"})
     await call("count_runs", status=["success", "cancelled"])
     await call("create_run", "stale", "agent")
+    await call("find_stale_runs", timedelta(microseconds=1))
     await call("sweep_stale_runs", timedelta(microseconds=1))
     await call("create_run", "gone", "agent")
+    await call("find_abandoned_runs", timedelta(microseconds=1))
     await call("sweep_abandoned_runs", timedelta(microseconds=1))
-    await call("purge_runs", before=datetime.now(UTC) + timedelta(days=1), dry_run=True)
-    await call("purge_runs", before=datetime.now(UTC) + timedelta(days=1), status="error")
+    await asyncio.sleep(0.002)  # a purge cut-off is in the past
+    await call("purge_runs", before=datetime.now(UTC), dry_run=True, agent_name="agent")
+    await call("purge_runs", before=datetime.now(UTC), status="error")
 
 
 async def _read_walk(call: Walk) -> None:

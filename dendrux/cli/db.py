@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from dendrux.cli.command import json_flag
 from dendrux.cli.render import dumps
 from dendrux.cli.style import Style
-from dendrux.db.urls import mask_url
+from dendrux.db.urls import mask_url, pasteable_url_note, pasteable_url_option
 
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
@@ -57,15 +57,17 @@ async def db_status(args: argparse.Namespace, url: str, style: Style) -> int:
         }
         print(dumps(document))
     else:
-        state = "up to date" if found.up_to_date else "needs `dendrux db upgrade`"
+        option = pasteable_url_option(url)
+        state = "up to date" if found.up_to_date else f"needs `dendrux db upgrade{option}`"
         if found.upstream:
             state = (
-                "written by dendrux 0.4.1 (read as it is; `dendrux db upgrade --adopt-upstream` "
-                "converts it, see docs/adopting-0.4.1.md)"
+                "written by dendrux 0.4.1 (read as it is; `dendrux db upgrade --adopt-upstream"
+                f"{option}` converts it, see docs/adopting-0.4.1.md)"
             )
+        note = pasteable_url_note(url) if not found.up_to_date or found.upstream else ""
         print(
             f"{mask_url(url)} ({found.dialect}): schema version {found.current_version} "
-            f"of {found.newest_version}, {state}"
+            f"of {found.newest_version}, {state}" + (f"; {note}" if note else "")
         )
     return 0 if found.up_to_date else 1
 

@@ -16,7 +16,12 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dendrux.db.urls import mask_url, parse_database_url
+from dendrux.db.urls import (
+    mask_url,
+    parse_database_url,
+    pasteable_url_note,
+    pasteable_url_option,
+)
 from dendrux.errors import InvalidArgumentError, InvalidArgumentTypeError
 
 MESSAGE = 400
@@ -32,17 +37,37 @@ def squeeze(message: str) -> str:
     return f"{line[:half]} ... {line[-half:]}"
 
 
+_URL_OPTION = r""" ?--database-url\s+("\$DENDRUX_DATABASE_URL"|'[^'\s]*'|"[^"\s]*"|[^\s`'"]+)"""
+"""``--database-url VALUE`` in a hint (the value bare, '-quoted or "-quoted)."""
+
+
+def pasteable(message: str, url: str) -> str:
+    """``message`` (already masked) with every ``--database-url`` of ``url`` in it made
+    pasteable (`pasteable_url_option`), and what to set first said once at the end."""
+    masked = mask_url(url)
+    found = False
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal found
+        value = match.group(1)
+        if value[:1] in "'\"" and value[-1:] == value[:1]:
+            value = value[1:-1]
+        if value not in (masked, "$DENDRUX_DATABASE_URL"):
+            return match.group(0)  # another database's URL: not ours to rewrite
+        found = True
+        return pasteable_url_option(url)
+
+    message = re.sub(_URL_OPTION, swap, message)
+    note = pasteable_url_note(url) if found else ""
+    return f"{message.rstrip('. ')}; {note}" if note else message
+
+
 def one_line(exc: BaseException, url: str) -> str:
-    """``dendrux: error: ...`` for ``exc``, with the URL's password masked."""
+    """``dendrux: error: ...`` for ``exc``, with the URL's password masked; a hint never
+    offers a masked URL as something to paste."""
     message = str(exc) or type(exc).__name__
     masked = mask_url(url)
-    message = mask_url(message.replace(url, masked))
-    if masked != url:  # a hint must not offer a masked password as something to paste
-        message = re.sub(
-            r"--database-url\s+(['\"]?)" + re.escape(masked) + r"\1",
-            lambda _: '--database-url "$DENDRUX_DATABASE_URL"',
-            message,
-        )
+    message = pasteable(mask_url(message.replace(url, masked)), url)
     return f"dendrux: error: {squeeze(message)}"
 
 

@@ -7,6 +7,11 @@ malformed (an unencoded ``/``, ``?``, ``#`` or ``@`` in the password, a
 mistyped scheme, a password in the query string). The PostgreSQL driver is
 never handed the password inside a DSN string, so its own messages cannot
 echo it either.
+
+A SQLite path starting with ``~`` is expanded as a shell would:
+``sqlite:///~/x.db`` is ``$HOME/x.db`` and ``sqlite:///~ann/x.db`` is in user
+``ann``'s home (an unknown user is an error, not a directory named ``~ann``).
+``sqlite:////~/x.db`` is the absolute path ``/~/x.db``, as written.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ _PORTISH = r"\d*(?:[/?#].*)?"
 _PORT = r"\d+(?:[/?#,].*)?"
 _HOST_ITEM = r"(?:\[[^\]@/?#]*\]|[^\[\]@/?#,:]*)(?::(\d*))?"
 MASK = "***"
+_ENV = "DENDRUX_DATABASE_URL"
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)  # no generated repr/eq: see __repr__
@@ -158,7 +164,7 @@ def mask_url(text: str) -> str:
 
 def default_database_url() -> str:
     """``DENDRUX_DATABASE_URL``, else ``~/.dendrux/dendrux.db``."""
-    from_env = os.environ.get("DENDRUX_DATABASE_URL")
+    from_env = os.environ.get(_ENV)
     if from_env:
         return from_env
     return f"sqlite+aiosqlite:///{Path.home() / '.dendrux' / 'dendrux.db'}"
@@ -191,8 +197,47 @@ def parse_database_url(url: str, *, argument: str = "database_url") -> DatabaseU
         path = path[1:]
         if path in ("", ":memory:"):
             path = ":memory:"
+        elif path.startswith("~"):
+            path = _home_path(path, masked, argument)
         return DatabaseURL("sqlite", masked, sqlite_path=path, options=options)
     return _parse_postgres(rest, masked, argument)
+
+
+def _home_path(path: str, masked: str, argument: str) -> str:
+    """``~/x.db`` or ``~user/x.db`` in that home directory (never a directory named ``~``)."""
+    expanded = os.path.expanduser(path)
+    if expanded.startswith("~"):
+        user = path[1:].partition("/")[0]
+        raise InvalidArgumentError(
+            f"{argument} {masked!r}: cannot expand ~{user} (no such user, or no home "
+            "directory); write the path out"
+        )
+    return expanded
+
+
+def pasteable_url_option(url: str) -> str:
+    """`` --database-url ...`` for a command printed as a hint, safe to paste: nothing
+    for the default database, the URL shell-quoted when it holds no secret, else
+    ``"$DENDRUX_DATABASE_URL"`` (see `pasteable_url_note`): a masked password pasted
+    back would fail to log in."""
+    if mask_url(url) != url:
+        return f' --database-url "${_ENV}"'
+    if url == default_database_url():
+        return ""
+    import shlex  # only for a hint
+
+    quoted = shlex.quote(url)
+    if not quoted.startswith("'"):
+        quoted = f"'{url}'"  # quoted all the same: a URL reads as one word either way
+    return f" --database-url {quoted}"
+
+
+def pasteable_url_note(url: str) -> str:
+    """What to do before pasting a hint made with `pasteable_url_option` (empty when the
+    environment already holds ``url``)."""
+    if mask_url(url) == url or os.environ.get(_ENV) == url:
+        return ""
+    return f"set {_ENV} to the database URL first (its password is not printed)"
 
 
 def _valid_after_userinfo(text: str) -> bool:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dendrux.errors import IdempotencyConflictError
     from dendrux.scope import UNSCOPED
-    from dendrux.state.retention import PurgeResult
+    from dendrux.state.retention import PurgeableRun, PurgeResult
     from dendrux.state.store import StateStore
+    from dendrux.state.sweeps import SweepCandidate
     from dendrux.state.usage import SubtreeNodeRecord, SubtreeRecord, UsageRollup
     from dendrux.types import (
         CreateRunResult,
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 _WHERE = {
     "IdempotencyConflictError": "dendrux.errors",
     "PurgeResult": "dendrux.state.retention",
+    "PurgeableRun": "dendrux.state.retention",
+    "SweepCandidate": "dendrux.state.sweeps",
     "StateStore": "dendrux.state.store",
     "CreateRunResult": "dendrux.types",
     "DelegationInfo": "dendrux.types",
@@ -65,6 +68,7 @@ __all__ = [
     "NoteRecord",
     "ParentRef",
     "PurgeResult",
+    "PurgeableRun",
     "RunBrief",
     "RunControl",
     "RunEventRecord",
@@ -73,6 +77,7 @@ __all__ = [
     "SubtreeNodeRecord",
     "SubtreeRecord",
     "SubtreeSummary",
+    "SweepCandidate",
     "SweptRun",
     "ToolCallReadRecord",
     "TraceRecord",

@@ -16,6 +16,7 @@ from dendrux.db import create_engine
 from dendrux.state import retention, rows, run_reads, runs, sweeps
 from dendrux.state.retention import PurgeResult
 from dendrux.state.store_control import RunControlMethods
+from dendrux.state.sweeps import SweepCandidate
 from dendrux.types import (
     CreateRunResult,
     DelegationInfo,
@@ -191,10 +192,18 @@ class StateStore(RunControlMethods):
         status: str | list[str] | None = None,
         batch_size: int = 500,
         dry_run: bool = False,
+        agent_name: str | None = None,
+        tenant_id: str | None = None,
     ) -> PurgeResult:
         """See `dendrux.state.retention.purge_runs`."""
         return await retention.purge_runs(
-            self._db(), before=before, status=status, batch_size=batch_size, dry_run=dry_run
+            self._db(),
+            before=before,
+            status=status,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            agent_name=agent_name,
+            tenant_id=tenant_id,
         )
 
     async def is_cancel_requested(self, run_id: str) -> bool:
@@ -266,6 +275,15 @@ class StateStore(RunControlMethods):
     async def sweep_abandoned_runs(self, older_than: timedelta) -> list[SweptRun]:
         """See `dendrux.state.sweeps.sweep_abandoned_runs`."""
         return await sweeps.sweep_abandoned_runs(self._db(), older_than)
+
+    async def find_stale_runs(self, older_than: timedelta) -> list[SweepCandidate]:
+        """See `dendrux.state.sweeps.find_stale_runs` (the dry run of `sweep_stale_runs`)."""
+        return await sweeps.find_stale_runs(self._db(), older_than)
+
+    async def find_abandoned_runs(self, older_than: timedelta) -> list[SweepCandidate]:
+        """See `dendrux.state.sweeps.find_abandoned_runs` (the dry run of
+        `sweep_abandoned_runs`)."""
+        return await sweeps.find_abandoned_runs(self._db(), older_than)
 
     async def get_delegation_info(self, run_id: str) -> DelegationInfo | None:
         """See `dendrux.state.run_reads.get_delegation_info`."""
