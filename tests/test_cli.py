@@ -259,7 +259,7 @@ def test_show_prints_header_and_timeline(seeded: Seeded) -> None:
     tool = event("tool.completed")
     assert "refund" in tool and " ok " in tool and "143ms" in tool
     below = lines[lines.index(tool) + 1 : lines.index(tool) + 3]
-    assert below[0].split() == ["params", "{\"order\":", "8812}"], below
+    assert below[0].split() == ["params", '{"order":', "8812}"], below
     assert below[1].endswith('result  {"refunded": true, "amount_usd": 49.99}'), below
     assert "tool_name=refund" in event("approval.requested")
     paused = event("run.paused")
