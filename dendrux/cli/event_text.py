@@ -28,6 +28,11 @@ def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _plain(value: object) -> str:
+    """A message as it reads: text as it is, anything else as JSON."""
+    return value if isinstance(value, str) else dumps(value)
+
+
 def _cost(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -132,7 +137,7 @@ class EventText:
             parts.append("pending: " + ", ".join(names))
         for key in ("reason", "message"):
             if data.get(key):
-                parts.append(f"{key}: {scalar(data[key])}")
+                parts.append(f"{key}: {_plain(data[key])}")
         if pause is not None:
             seconds = wait_seconds(pause, self.now)
             if pause.resume_sequence_index is None:
@@ -175,7 +180,7 @@ class EventText:
     def _completed(self, event: StoredEvent, data: dict[str, Any]) -> str:
         parts = [self.s.status(str(data.get("status") or "completed"))]
         if data.get("stop_reason"):
-            parts.append(f"stop reason: {scalar(data['stop_reason'])}")
+            parts.append(f"stop reason: {_plain(data['stop_reason'])}")
         if data.get("truncated"):
             parts.append(self.s.paint("truncated", "yellow"))
         parts.append(pairs(data, skip=("status", "stop_reason", "truncated")))
@@ -184,7 +189,7 @@ class EventText:
     def _ended(self, event: StoredEvent, data: dict[str, Any]) -> str:
         """run.error, run.cancelled, run.interrupted, run.abandoned: why."""
         key = next((k for k in ("error", "reason", "failure_reason") if data.get(k)), None)
-        parts = [f"{key}: {scalar(data[key])}"] if key else []
+        parts = [f"{key}: {_plain(data[key])}"] if key else []
         parts.append(pairs(data, skip=(key,) if key else ()))
         colour = "yellow" if event.event_type == "run.cancelled" else "red"
         return self.s.paint("  ".join(p for p in parts if p), colour)

@@ -122,11 +122,12 @@ class TimelinePrinter:
         first = 0 if self.tail is None else max(len(events) - self.tail, 0)
         shown = events[first:]
         skipped_children = sum(len(placed.get(i, [])) for i in range(first))
-        whens = [since_start(start, e.created_at) for e in shown]
-        seq_width = max((len(str(e.sequence_index)) for e in shown), default=1)
-        it_width = max((len(str(e.iteration_index)) for e in shown), default=1)
+        # Widths over every event: a line reads the same with --tail as without.
+        whens = [since_start(start, e.created_at) for e in events]
+        seq_width = max((len(str(e.sequence_index)) for e in events), default=1)
+        it_width = max((len(str(e.iteration_index)) for e in events), default=1)
         when_width = max((len(w) for w in whens), default=1)
-        type_width = max((len(e.event_type) for e in shown), default=10)
+        type_width = max((len(e.event_type) for e in events), default=10)
         lead = " " * (seq_width + it_width + 12)  # under "  #N  iter N  "
         below = " " * (len(lead) + when_width + 2)  # under the event type
         count = f"{len(events)} event{'s' if len(events) != 1 else ''}"
@@ -148,7 +149,7 @@ class TimelinePrinter:
             lines.append(
                 f"  #{str(event.sequence_index).ljust(seq_width)}  "
                 f"iter {str(event.iteration_index).ljust(it_width)}  "
-                f"{s.paint(whens[i - first].rjust(when_width), 'dim')}  {kind}  "
+                f"{s.paint(whens[i].rjust(when_width), 'dim')}  {kind}  "
                 f"{self.text.detail(event)}".rstrip()
             )
             lines += self.text.below(event, below)

@@ -31,12 +31,11 @@ class AmbiguousRunIdError(InvalidArgumentError):
             started = run.created_at.strftime("%Y-%m-%d %H:%M") if run.created_at else "-"
             item = f"{run.run_id} ({run.agent_name}, {started})"
             if listed and used + len(item) > _MESSAGE_BUDGET:
-                more = True
                 break
             listed.append(item)
             used += len(item) + 2
-        count = f"{len(candidates)}{'+' if more else ''}"
-        tail = ", ..." if more else ""
+        count = f"more than {len(candidates)}" if more else str(len(candidates))
+        tail = ", ..." if more or len(listed) < len(candidates) else ""
         super().__init__(
             f"run id {prefix!r} is ambiguous: it begins {count} runs: {', '.join(listed)}"
             f"{tail}; type more of the id"
