@@ -254,6 +254,8 @@ def test_a_unique_prefix_in_any_case_names_the_run_everywhere(
     events = _ok(_cli(capsys, monkeypatch, seeded, "events", "01jzf", "--json"))
     assert [json.loads(x)["run_id"] for x in events] == [FAILED, FAILED]
     assert _ok(_cli(capsys, monkeypatch, seeded, "show", "01jxauditc", "--json"))
+    children = _ok(_cli(capsys, monkeypatch, seeded, "runs", "--parent", "01jxauditr", "--json"))
+    assert [r["run_id"] for r in json.loads("\n".join(children))] == [CHILD]
 
 
 def test_an_ambiguous_prefix_lists_the_candidates(

@@ -19,6 +19,7 @@ from dendrux.cli.render import (
     table,
     terminal_width,
 )
+from dendrux.cli.run_ref import resolve_run_id
 from dendrux.cli.style import Style
 from dendrux.cli.values import MetaAction, StatusAction, arg_type, parse_instant, parse_meta, whole
 from dendrux.status import TERMINAL_STATUS_VALUES, RunStatus
@@ -47,6 +48,8 @@ async def runs(args: argparse.Namespace, url: str, style: Style) -> int:
     """A page of runs as a table (with the total) or as a JSON array."""
     filters = run_filters(args)
     async with open_reader(url) as store:
+        if filters["parent_run_id"] is not None:  # a unique beginning of the id will do
+            filters["parent_run_id"] = await resolve_run_id(store, filters["parent_run_id"])
         found = await store.list_runs(**filters, limit=args.limit, offset=args.offset)
         if args.json:
             print(dumps([record(r) for r in found], indent=2))
@@ -191,7 +194,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         "--parent",
         dest="parent_run_id",
         metavar="RUN_ID",
-        help="only runs delegated by this run",
+        help="only runs delegated by this run (a unique beginning of its id will do)",
     )
     parser.add_argument(
         "--meta",
