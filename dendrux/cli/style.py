@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import ClassVar, TextIO
 
+from dendrux.events import describe
+
 
 class Style:
     """ANSI colour when enabled; plain text otherwise."""
@@ -69,8 +71,6 @@ class Style:
     def event(self, event_type: str, text: str | None = None) -> str:
         """An event type in the colour of its family in the vocabulary (`dendrux.events`):
         a run's end green, yellow or red; a pause yellow; governance yellow."""
-        from dendrux.events import describe
-
         entry = describe(event_type)
         if entry.terminal:
             colour = self._TERMINAL.get(event_type, "red")
