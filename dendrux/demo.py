@@ -160,40 +160,14 @@ async def record_sample_run(store: StateStore) -> str:
     return rec.run_id
 
 
-async def describe_run(store: StateStore, run_id: str) -> str:
-    """A plain-text summary of a stored run, read back from the database."""
-    run = await store.get_run(run_id)
-    if run is None:
-        return f"run {run_id} not found"
-    lines = [
-        f"run {run.id}  {run.agent_name}  status={run.status}  model={run.model}",
-        f"  tokens in/out: {run.total_input_tokens}/{run.total_output_tokens}  "
-        f"cost: ${run.total_cost_usd or 0:.5f}  iterations: {run.iteration_count}",
-        f"  answer: {run.answer}",
-        "  timeline:",
-    ]
-    start = run.created_at
-    for event in await store.get_run_events(run_id):
-        offset = 0.0
-        if start is not None and event.created_at is not None:
-            offset = (event.created_at - start).total_seconds() * 1000
-        lines.append(
-            f"    #{event.sequence_index:<2} +{offset:7.1f} ms  iter {event.iteration_index}  "
-            f"{event.event_type:<20} {json.dumps(event.data) if event.data else ''}"
-        )
-    lines.append("  conversation:")
-    for trace in await store.get_traces(run_id):
-        lines.append(f"    [{trace.order_index}] {trace.role:<9} {trace.content}")
-    for call in await store.get_tool_calls(run_id):
-        lines.append(
-            f"  tool {call.tool_name} ({call.target}) success={call.success} "
-            f"{call.duration_ms} ms -> {json.dumps(call.result)}"
-        )
-    delegation = await store.get_delegation_info(run_id)
-    if delegation is not None:
-        for child in delegation.children:
-            lines.append(f"  child run {child.run_id}  {child.agent_name}  {child.status}")
-    return "\n".join(lines)
+async def describe_run(store: StateStore, run_id: str, *, width: int = 100) -> str:
+    """A stored run as ``dendrux show`` prints it (no colour), read back from the
+    database: header, timeline with tool parameters and results, and delegated runs."""
+    from dendrux.cli.show import render_run
+    from dendrux.cli.style import Style
+    from dendrux.store import RunStore
+
+    return await render_run(RunStore(store), run_id, Style(False), width=width)
 
 
 DASHBOARD_ORIGIN = "http://127.0.0.1:8001"

@@ -259,6 +259,23 @@ class RunStore(EngineHolder):
         async with self._db().connect() as conn:
             return await runs.get_run_detail(conn, run_id)
 
+    async def find_runs_by_id_prefix(
+        self, prefix: str, *, limit: int = 10, tenant_id: TenantScope = UNSCOPED
+    ) -> list[RunSummary]:
+        """At most ``limit`` (clamped to 1000) runs whose id begins with ``prefix`` as typed,
+        upper-cased or lower-cased, in id order: what a short run id on the command line
+        may mean. Each form is a range of the primary key, so a short prefix costs a
+        bounded read at any size. ``tenant_id``: omitted for every tenant, None for
+        untenanted runs only, or a tenant."""
+        from dendrux.read.run_ids import find_runs_by_id_prefix
+
+        text = check_required_id("prefix", prefix)
+        page = check_int("limit", limit, minimum=1)
+        scope = check_scope("tenant_id", tenant_id)
+        assert page is not None
+        async with self._db().connect() as conn:
+            return await find_runs_by_id_prefix(conn, text, scope, min(page, MAX_PAGE))
+
     async def get_run_status(self, run_id: str, *, tenant_id: str | None = None) -> str | None:
         """A run's status; None when it does not exist or (``tenant_id`` given) belongs
         to another tenant, so a caller cannot tell the two apart."""

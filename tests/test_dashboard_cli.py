@@ -259,7 +259,7 @@ def demo_db(database_url: str, tmp_path: Path) -> tuple[str, str]:
     """(database URL, demo run id), recorded by ``dendrux demo``."""
     demo = _dendrux("--database-url", database_url, "demo", home=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    run = re.search(r"^run (\w+)  refund-agent", demo.stdout, re.M)
+    run = re.search(r"^run (\w+)$", demo.stdout, re.M)
     assert run is not None, demo.stdout
     return database_url, run.group(1)
 
@@ -440,7 +440,7 @@ def _browser_script(tmp_path: Path) -> tuple[Path, Path]:
 def test_the_demo_prints_the_command_that_opens_its_run(database_url: str, tmp_path: Path) -> None:
     demo = _dendrux("--database-url", database_url, "demo", home=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    run_id = re.search(r"^run (\w+)  refund-agent", demo.stdout, re.M)
+    run_id = re.search(r"^run (\w+)$", demo.stdout, re.M)
     assert run_id is not None
     tail = demo.stdout.rstrip("\n").splitlines()[-3:]
     assert tail[0] == "look at it in the dashboard:"

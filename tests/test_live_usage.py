@@ -235,7 +235,7 @@ async def test_http_subtree_route(state_store: StateStore) -> None:
 
 
 def _show(url: str, tmp_path: Path, *args: str) -> str:
-    env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1"}
+    env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "200"}
     result = subprocess.run(
         [sys.executable, "-m", "dendrux", "show", *args, "--database-url", url],
         capture_output=True,

@@ -316,6 +316,7 @@ async def _read_walk(call: Walk) -> None:
     await call("count_runs_by_status", agent_name="agent", at_most=2)
     await call("get_run", "p")
     await call("get_run_status", "p", tenant_id="t")
+    await call("find_runs_by_id_prefix", "P", tenant_id=None)
     await call("get_delegation_info", "c")
     await call("get_events", "p", after_sequence_index=0, limit=10)
     await call("get_llm_calls", "p", iteration=1)

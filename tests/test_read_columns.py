@@ -24,6 +24,7 @@ READ_QUERIES: dict[str, tuple[str, ...]] = {
     "list_run_summaries": records.SUMMARY_COLUMNS,
     "list_run_summaries_by_meta": records.SUMMARY_COLUMNS,
     "list_retries": records.SUMMARY_COLUMNS,
+    "find_runs_by_id_prefix": records.SUMMARY_COLUMNS,
     "get_run": records.RUN_COLUMNS,
     "list_runs": records.RUN_COLUMNS,
     "list_runs_by_meta": records.RUN_COLUMNS,

@@ -185,16 +185,18 @@ async def dashboard(args: argparse.Namespace, url: str, style: Style) -> int:
     if importlib.util.find_spec("uvicorn") is None:
         raise MissingExtraError(MISSING_UVICORN)
     require_sqlite_file(url)  # after the refusals above, which need no database
+    from dendrux.cli.run_ref import resolve_run_id
     from dendrux.http import make_read_router
 
     async with open_reader(url) as store:
         # A missing schema or an unreachable server is its one clear error now, not a
         # 503 in the browser later.
         await store.list_runs(limit=1)
+        run_id = None if args.run is None else await resolve_run_id(store, args.run)
         router = make_read_router(store=store, authorize=authorize, dashboard=True)
         with _listen(args.host, args.port) as listener:
             port = listener.getsockname()[1]
-            address = page_url(args.host, port, token, args.run)
+            address = page_url(args.host, port, token, run_id)
             print(f"dendrux dashboard: {mask_url(url)}", flush=True)
             print(f"open {address}  (Ctrl-C to stop)", flush=True)
             if args.open:
@@ -249,6 +251,7 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         "--run",
         metavar="RUN_ID",
         type=arg_type(_run_id, "--run"),
-        help="print (and with --open, open) this run's page rather than the runs list",
+        help="print (and with --open, open) this run's page rather than the runs list "
+        "(a unique beginning of the id will do)",
     )
     parser.set_defaults(action=dashboard)  # never creates a SQLite file: `dashboard` checks

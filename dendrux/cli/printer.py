@@ -7,6 +7,7 @@ import bisect
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from dendrux.cli.event_text import EventText
 from dendrux.cli.render import (
     clock,
     dumps,
@@ -15,13 +16,12 @@ from dendrux.cli.render import (
     format_duration,
     pairs,
     run_seconds,
-    scalar,
     since_start,
     tokens,
     truncate,
 )
 from dendrux.cli.style import Style
-from dendrux.cli.timeline import Child, Timeline, wait_seconds
+from dendrux.cli.timeline import Child, Timeline
 from dendrux.status import TERMINAL_STATUS_VALUES
 
 if TYPE_CHECKING:
@@ -32,17 +32,15 @@ class TimelinePrinter:
     """The text form of ``show``: header, timeline (children where they started), calls
     no event points at, and the conversation."""
 
-    def __init__(self, t: Timeline, style: Style, *, full: bool, now: datetime) -> None:
+    def __init__(
+        self, t: Timeline, style: Style, *, full: bool, now: datetime, tail: int | None = None
+    ) -> None:
         self.t = t
         self.s = style
         self.full = full
         self.now = now
-        self.llm_by_id = {c.id: c for c in t.llm_calls if c.id}
-        self.tool_by_id = {c.tool_call_id: c for c in t.tools}
-        self.pause_at = {p.pause_sequence_index: p for p in t.pauses}
-        self.resume_at = {
-            p.resume_sequence_index: p for p in t.pauses if p.resume_sequence_index is not None
-        }
+        self.tail = tail
+        self.text = EventText(style, full=full, now=now, timeline=t)
 
     def header(self) -> list[str]:
         """Who, status, model, time, tokens, cost, delegation, meta and answer."""
@@ -109,80 +107,11 @@ class TimelinePrinter:
         lines += [f"  {s.paint(k.ljust(width), 'dim')}  {v}" for k, v in rows]
         return lines
 
-    def event_detail(self, event: StoredEvent) -> str:
-        """An event's line joined to the call or pause its correlation id names."""
-        corr, data, s = event.correlation_id, event.data or {}, self.s
-        kind = event.event_type
-        if kind == "llm.completed" and corr in self.llm_by_id:
-            call = self.llm_by_id[corr]
-            parts = [
-                call.model or "-",
-                tokens(call.input_tokens, call.output_tokens),
-                format_cost(call.cost_usd),
-            ]
-            if call.cache_read_input_tokens:
-                parts.append(f"cache read {call.cache_read_input_tokens:,}")
-            if call.duration_ms is not None:
-                parts.append(format_duration(call.duration_ms / 1000))
-            if data.get("has_tool_calls"):
-                parts.append("-> tool calls")
-            return "  ".join(parts)
-        if kind == "tool.completed" and corr in self.tool_by_id:
-            tool = self.tool_by_id[corr]
-            ok = s.paint("ok", "green") if tool.success else s.paint("FAILED", "red")
-            parts = [f"{s.paint(tool.tool_name, 'bold')} ({tool.target})", ok]
-            if tool.duration_ms is not None:
-                parts.append(format_duration(tool.duration_ms / 1000))
-            if tool.success:
-                parts.append("-> " + truncate(dumps(tool.result), self.full, 80))
-            elif tool.error:
-                parts.append(s.paint(truncate(tool.error, self.full, 80), "red"))
-            return "  ".join(parts)
-        if kind == "run.paused" and event.sequence_index in self.pause_at:
-            pause = self.pause_at[event.sequence_index]
-            parts = [s.status(pause.reason or "paused")]
-            pending = pause.pending_tool_calls
-            if isinstance(pending, list) and pending:
-                names = [str(p.get("name", "?")) if isinstance(p, dict) else "?" for p in pending]
-                parts.append("pending: " + ", ".join(names))
-            seconds = wait_seconds(pause, self.now)
-            if pause.resume_sequence_index is None:
-                waited = f"still waiting ({format_duration(seconds)})" if seconds else "waiting"
-                parts.append(s.paint(waited, "yellow"))
-            elif seconds is not None:
-                parts.append(
-                    f"waited {format_duration(seconds)} (resumed #{pause.resume_sequence_index})"
-                )
-            return "  ".join(parts)
-        if kind == "run.resumed" and event.sequence_index in self.resume_at:
-            pause = self.resume_at[event.sequence_index]
-            seconds = wait_seconds(pause, self.now)
-            parts = [f"after {format_duration(seconds)} waiting" if seconds is not None else ""]
-            if pause.user_input is not None:
-                parts.append(f"user input: {scalar(pause.user_input)}")
-            if pause.submitted_results is not None:
-                parts.append(f"submitted: {dumps(pause.submitted_results)}")
-            rest = pairs(data, skip=("user_input", "submitted_results"))
-            return truncate("  ".join(p for p in (*parts, rest) if p), self.full)
-        detail = pairs(data)
-        related = self.tool_by_id.get(corr) if corr else None
-        if related is not None and "tool_name" not in data:
-            detail = f"tool {related.tool_name}  {detail}".rstrip()
-        if kind.endswith((".failed", ".error", ".interrupted", ".abandoned", ".cancelled")):
-            return s.paint(truncate(detail, self.full), "red")
-        return truncate(detail, self.full)
-
     def timeline(self) -> list[str]:
-        """Events in order, each delegated run placed where it started."""
+        """Events in order, each delegated run placed where it started, each tool call's
+        parameters and result below it; with ``tail``, only the last ``tail`` entries."""
         events, s = self.t.events, self.s
         start = self.t.run.created_at
-        seq_width = max((len(str(e.sequence_index)) for e in events), default=1)
-        it_width = max((len(str(e.iteration_index)) for e in events), default=1)
-        type_width = max((len(e.event_type) for e in events), default=10)
-        lead = " " * (seq_width + it_width + 12)  # under "  #N  iter N  "
-        lines = [
-            s.paint(f"timeline ({len(events)} event{'s' if len(events) != 1 else ''})", "bold")
-        ]
         # Children go where they started: after the last event that landed before them.
         times = [e.created_at or datetime.min.replace(tzinfo=UTC) for e in events]
         placed: dict[int, list[Child]] = {}
@@ -190,22 +119,43 @@ class TimelinePrinter:
             at = child.detail.created_at if child.detail else None
             slot = len(events) if at is None else bisect.bisect_right(times, at)
             placed.setdefault(slot, []).append(child)
-        for i, event in enumerate([*events, None]):
+        first = 0 if self.tail is None else max(len(events) - self.tail, 0)
+        shown = events[first:]
+        skipped_children = sum(len(placed.get(i, [])) for i in range(first))
+        # Widths over every event: a line reads the same with --tail as without.
+        whens = [since_start(start, e.created_at) for e in events]
+        seq_width = max((len(str(e.sequence_index)) for e in events), default=1)
+        it_width = max((len(str(e.iteration_index)) for e in events), default=1)
+        when_width = max((len(w) for w in whens), default=1)
+        type_width = max((len(e.event_type) for e in events), default=10)
+        lead = " " * (seq_width + it_width + 12)  # under "  #N  iter N  "
+        below = " " * (len(lead) + when_width + 2)  # under the event type
+        count = f"{len(events)} event{'s' if len(events) != 1 else ''}"
+        if first:
+            more = f" and {skipped_children} delegated run" if skipped_children else ""
+            plural = "s" if skipped_children > 1 else ""
+            title = f"timeline ({count}; the last {len(shown)} shown, {first} earlier{more}{plural}"
+            title += " skipped)"
+        else:
+            title = f"timeline ({count})"
+        lines = [s.paint(title, "bold")]
+        for i in range(first, len(events) + 1):
             for child in placed.get(i, []):
-                lines += self.child_lines(child, lead, 0)
-            if event is None:
+                lines += self.child_lines(child, lead, when_width, 0)
+            if i == len(events):
                 break
-            when = since_start(start, event.created_at)
-            kind = event.event_type.ljust(type_width)
+            event = events[i]
+            kind = s.event(event.event_type, event.event_type.ljust(type_width))
             lines.append(
                 f"  #{str(event.sequence_index).ljust(seq_width)}  "
                 f"iter {str(event.iteration_index).ljust(it_width)}  "
-                f"{s.paint(when.rjust(8), 'dim')}  {s.paint(kind, 'cyan')}  "
-                f"{self.event_detail(event)}".rstrip()
+                f"{s.paint(whens[i].rjust(when_width), 'dim')}  {kind}  "
+                f"{self.text.detail(event)}".rstrip()
             )
+            lines += self.text.below(event, below)
         return lines
 
-    def child_lines(self, child: Child, lead: str, level: int) -> list[str]:
+    def child_lines(self, child: Child, lead: str, when_width: int, level: int) -> list[str]:
         """A delegated run and, indented below it, its own children."""
         s, d = self.s, child.detail
         when = since_start(self.t.run.created_at, d.created_at if d else None)
@@ -222,9 +172,9 @@ class TimelinePrinter:
             if seconds is not None:
                 parts.append(format_duration(seconds))
         branch = "   " * level + s.branch
-        lines = [f"{lead}{s.paint(when.rjust(8), 'dim')}  {branch}{'  '.join(parts)}"]
+        lines = [f"{lead}{s.paint(when.rjust(when_width), 'dim')}  {branch}{'  '.join(parts)}"]
         for grandchild in child.children:
-            lines += self.child_lines(grandchild, lead, level + 1)
+            lines += self.child_lines(grandchild, lead, when_width, level + 1)
         return lines
 
     def uncorrelated(self) -> list[str]:
@@ -255,14 +205,18 @@ class TimelinePrinter:
         return lines
 
 
-def event_line(event: StoredEvent, start: datetime | None, style: Style) -> str:
-    """``12:00:01.250  #3   iter 1      +1.2s  tool.completed  {...}  [call id]``."""
+def event_line(
+    event: StoredEvent, start: datetime | None, style: Style, text: EventText | None = None
+) -> str:
+    """``12:00:01.250  #3  iter 1  +1.2s  tool.completed  refund (server)  ok  143ms
+    correlation=...``: the event read as ``show`` reads it, on one line."""
     at = event.created_at.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3] if event.created_at else "-"
     when = since_start(start, event.created_at)
-    data = dumps(event.data) if event.data else ""
-    corr = f"  [{event.correlation_id}]" if event.correlation_id else ""
+    if text is None:
+        text = EventText(style, full=False, now=datetime.now(UTC))
+    corr = f"correlation={event.correlation_id}" if event.correlation_id else ""
     return (
         f"{style.paint(at, 'dim')}  #{event.sequence_index:<3} iter {event.iteration_index:<2} "
-        f"{style.paint(when.rjust(8), 'dim')}  {style.paint(event.event_type.ljust(18), 'cyan')}  "
-        f"{data}{style.paint(corr, 'dim')}"
+        f"{style.paint(when.rjust(7), 'dim')}  {style.event(event.event_type)}  "
+        f"{text.detail(event)}  {style.paint(corr, 'dim')}"
     ).rstrip()

@@ -3,7 +3,10 @@ times, durations, tokens and costs used in tables and timelines."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["dumps", "iso", "record"]  # re-exported for the commands
 
 DETAIL_WIDTH = 120
+MIN_WIDTH = 40
+"""The narrowest terminal the tables and timelines fit themselves to."""
+ELLIPSIS = "\u2026"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 # -- JSON ------------------------------------------------------------------------------
@@ -130,7 +137,61 @@ def truncate(text: str, full: bool, width: int = DETAIL_WIDTH) -> str:
     text = " ".join(text.split()) if "\n" in text else text
     if full or len(text) <= width:
         return text
-    return text[: width - 3] + "..."
+    return text[: width - 1] + ELLIPSIS
+
+
+# -- the terminal's width ----------------------------------------------------------------
+
+
+def terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` first; 80 when stdout is not a terminal)."""
+    return max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH)
+
+
+def _cells(char: str) -> int:
+    """Columns one character takes: two for wide East Asian ones, none for combining."""
+    if char < "\u0300":
+        return 1
+    if unicodedata.combining(char):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def visible_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal, colour codes left out."""
+    plain = _ANSI.sub("", text) if "\x1b" in text else text
+    if plain.isascii():
+        return len(plain)
+    return sum(_cells(c) for c in plain)
+
+
+def fit(line: str, width: int, ellipsis: str = ELLIPSIS) -> str:
+    """``line`` cut to ``width`` columns with an ellipsis; colour codes kept whole (and
+    closed after a cut)."""
+    if "\x1b" not in line and line.isascii():
+        return line if len(line) <= width else line[: width - len(ellipsis)] + ellipsis
+    if visible_width(line) <= width:
+        return line
+    room = width - len(ellipsis)
+    out: list[str] = []
+    used = 0
+    painted = False
+    pos = 0
+    for match in [*_ANSI.finditer(line), None]:
+        end = match.start() if match else len(line)
+        for char in line[pos:end]:
+            cells = _cells(char)
+            if used + cells > room:
+                tail = ellipsis + ("\x1b[0m" if painted else "")
+                return "".join(out) + tail
+            out.append(char)
+            used += cells
+        if match is None:
+            break
+        out.append(match.group())
+        painted = True
+        pos = match.end()
+    return "".join(out)
 
 
 def scalar(value: object) -> str:
@@ -152,15 +213,15 @@ def table(
     headers: Sequence[str], rows: Sequence[Sequence[tuple[str, str]]], right: set[int]
 ) -> str:
     """Aligned columns; each cell is (plain text, painted text) so colour does not skew widths."""
-    widths = [len(h) for h in headers]
+    widths = [visible_width(h) for h in headers]
     for row in rows:
         for i, (plain, _) in enumerate(row):
-            widths[i] = max(widths[i], len(plain))
+            widths[i] = max(widths[i], visible_width(plain))
 
     def line(cells: Sequence[tuple[str, str]]) -> str:
         parts = []
         for i, (plain, painted) in enumerate(cells):
-            pad = " " * (widths[i] - len(plain))
+            pad = " " * (widths[i] - visible_width(plain))
             parts.append(pad + painted if i in right else painted + pad)
         return "  ".join(parts).rstrip()
 

@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dendrux.cli.command import follow_warnings, json_flag, open_reader
+from dendrux.cli.event_text import EventText
 from dendrux.cli.printer import TimelinePrinter, event_line
-from dendrux.cli.render import clock, dumps, emit, live_usage, record, truncate
+from dendrux.cli.render import clock, dumps, emit, fit, live_usage, record, terminal_width, truncate
+from dendrux.cli.run_ref import resolve_run_id
 from dendrux.cli.style import Style
 from dendrux.cli.timeline import Timeline, all_events, read_timeline, timeline_json
 from dendrux.cli.values import arg_type, positive_seconds, whole
@@ -27,29 +29,55 @@ if TYPE_CHECKING:
 async def show(args: argparse.Namespace, url: str, style: Style) -> int:
     """The run's header, timeline and (optionally) conversation, or one JSON document."""
     async with open_reader(url) as reader:
-        timeline = await read_timeline(reader, args.run_id)
-        subtree = await read_live_usage(reader, timeline)
-    now = datetime.now(UTC)
-    if args.json:
-        print(
-            dumps(
-                {**timeline_json(timeline, now), "live_usage": live_usage_json(subtree)}, indent=2
+        run_id = await resolve_run_id(reader, args.run_id)
+        if not args.json:
+            text = await render_run(
+                reader,
+                run_id,
+                style,
+                full=args.full,
+                tail=args.tail,
+                conversation=args.conversation,
             )
-        )
-        return 0
-    printer = TimelinePrinter(timeline, style, full=args.full, now=now)
+            print(text)
+            return 0
+        timeline = await read_timeline(reader, run_id)
+        subtree = await read_live_usage(reader, timeline)
+    doc = {**timeline_json(timeline, datetime.now(UTC)), "live_usage": live_usage_json(subtree)}
+    print(dumps(doc, indent=2))
+    return 0
+
+
+async def render_run(
+    reader: RunStore,
+    run_id: str,
+    style: Style,
+    *,
+    full: bool = False,
+    tail: int | None = None,
+    conversation: bool = False,
+    width: int | None = None,
+) -> str:
+    """``show``'s text for a run (also what ``demo`` prints): every line cut to ``width``
+    (the terminal's by default) unless ``full``."""
+    timeline = await read_timeline(reader, run_id)
+    subtree = await read_live_usage(reader, timeline)
+    now = datetime.now(UTC)
+    printer = TimelinePrinter(timeline, style, full=full, now=now, tail=tail)
     sections = [
         printer.header(),
         control_lines(timeline, style),
         live_usage_lines(subtree, style),
         printer.timeline(),
         printer.uncorrelated(),
-        note_lines(timeline, style, full=args.full),
+        note_lines(timeline, style, full=full),
     ]
-    if args.conversation:
+    if conversation:
         sections.append(printer.conversation())
-    print("\n\n".join("\n".join(lines) for lines in sections if lines))
-    return 0
+    if not full:  # every line fits the terminal; --full prints values whole
+        cut = width or terminal_width()
+        sections = [[fit(line, cut, style.ellipsis) for line in lines] for lines in sections]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)
 
 
 # -- live usage ---------------------------------------------------------------------------
@@ -136,15 +164,19 @@ def note_lines(timeline: Timeline, style: Style, *, full: bool) -> list[str]:
 async def events(args: argparse.Namespace, url: str, style: Style) -> int:
     """Every event after ``--after``; with ``--follow``, then each new one as it lands."""
     async with open_reader(url) as store:
-        run = await store.get_run(args.run_id)
+        run_id = await resolve_run_id(store, args.run_id)
+        run = await store.get_run(run_id)
         if run is None:
-            raise RunNotFoundError(args.run_id)
+            raise RunNotFoundError(run_id)
+        width = terminal_width()
+        text = EventText(style, full=False, now=datetime.now(UTC), run_model=run.model)
 
         def put(event: StoredEvent) -> None:
             if args.json:
                 emit(dumps({"run_id": run.run_id, **record(event)}), flush=args.follow)
             else:
-                emit(event_line(event, run.created_at, style), flush=args.follow)
+                line = event_line(event, run.created_at, style, text)
+                emit(fit(line, width, style.ellipsis), flush=args.follow)
 
         if not args.follow:
             for event in await all_events(store, run.run_id, args.after):
@@ -162,6 +194,9 @@ async def events(args: argparse.Namespace, url: str, style: Style) -> int:
     return 0  # after the run's terminal event
 
 
+_RUN_HELP = "the run's id, or a unique beginning of it in any case (01jx for 01JX...)"
+
+
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """``show`` and ``events``."""
     parser = commands.add_parser(
@@ -171,16 +206,30 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         description="A run's status, tokens, cost and its timeline of events, with the "
         "LLM and tool calls, pauses and delegated child runs.",
     )
-    parser.add_argument("run_id", metavar="RUN_ID")
-    parser.add_argument("--full", action="store_true", help="do not shorten long values")
+    parser.add_argument("run_id", metavar="RUN_ID", help=_RUN_HELP)
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="print every value whole (tool parameters and results as indented JSON), however wide",
+    )
+    parser.add_argument(
+        "--tail",
+        type=whole(1),
+        metavar="N",
+        help="only the last N timeline entries (the header and sections stay whole)",
+    )
     parser.add_argument("--conversation", action="store_true", help="also print the messages")
     json_flag(parser, "the run, timeline, calls, pauses and children as one JSON document")
     parser.set_defaults(action=show, existing_database=True)
 
     parser = commands.add_parser(
-        "events", help="print a run's events (--follow: as they land)", parents=[common]
+        "events",
+        help="print a run's events (--follow: as they land)",
+        parents=[common],
+        description="One line per event, read as `show` reads it and cut to the terminal's "
+        "width; --json prints each event whole.",
     )
-    parser.add_argument("run_id", metavar="RUN_ID")
+    parser.add_argument("run_id", metavar="RUN_ID", help=_RUN_HELP)
     parser.add_argument(
         "-f",
         "--follow",
@@ -200,5 +249,5 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how often --follow polls (PostgreSQL also wakes on NOTIFY) (0.5)",
     )
-    json_flag(parser, "one JSON object per event and line")
+    json_flag(parser, "one JSON object per event and line, the event whole")
     parser.set_defaults(action=events, existing_database=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import ClassVar, TextIO
 
+from dendrux.events import describe
+
 
 class Style:
     """ANSI colour when enabled; plain text otherwise."""
@@ -27,9 +29,20 @@ class Style:
         "paused": "yellow",  # cooperatively paused (0.4.1): parked like a waiting run
     }
 
+    _FAMILY: ClassVar[dict[str, str]] = {
+        "lifecycle": "bold",
+        "recorder": "cyan",
+        "approval": "yellow",
+        "policy": "yellow",
+        "budget": "yellow",
+        "guardrail": "yellow",
+    }
+    _TERMINAL: ClassVar[dict[str, str]] = {"run.completed": "green", "run.cancelled": "yellow"}
+
     def __init__(self, enabled: bool, *, unicode: bool = True) -> None:
         self.enabled = enabled
         self.branch = "└─ " if unicode else "`- "
+        self.ellipsis = "\u2026" if unicode else "..."
 
     @classmethod
     def for_stream(cls, stream: TextIO, choice: str) -> Style:
@@ -54,3 +67,15 @@ class Style:
         """A run status in its colour (waiting and paused statuses yellow)."""
         colour = self._STATUS.get(status, "yellow" if status.startswith("waiting") else "")
         return self.paint(text if text is not None else status, *([colour] if colour else []))
+
+    def event(self, event_type: str, text: str | None = None) -> str:
+        """An event type in the colour of its family in the vocabulary (`dendrux.events`):
+        a run's end green, yellow or red; a pause yellow; governance yellow."""
+        entry = describe(event_type)
+        if entry.terminal:
+            colour = self._TERMINAL.get(event_type, "red")
+        elif event_type == "run.paused":
+            colour = "yellow"
+        else:
+            colour = self._FAMILY.get(entry.family, "")
+        return self.paint(text if text is not None else event_type, *([colour] if colour else []))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from dendrux.cli.command import follow_warnings, json_flag, open_reader
 from dendrux.cli.printer import event_line
-from dendrux.cli.render import dumps, emit, record
+from dendrux.cli.render import dumps, emit, fit, record, terminal_width
 from dendrux.cli.style import Style
 from dendrux.cli.values import arg_type, parse_instant, positive_seconds
 from dendrux.scope import UNSCOPED
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 async def tail(args: argparse.Namespace, url: str, style: Style) -> int:
     """Print each new event with its run id: one line, or one JSON object per line."""
     tenant = UNSCOPED if args.tenant is None else args.tenant
+    width = terminal_width()
     async with open_reader(url) as store:
         stream = store.stream_all_events(
             since=args.since, tenant_id=tenant, poll_interval_s=args.poll_interval
@@ -29,8 +30,8 @@ async def tail(args: argparse.Namespace, url: str, style: Style) -> int:
                 if args.json:
                     emit(dumps({"run_id": run_id, **record(event)}), flush=True)
                 else:
-                    line = event_line(event, None, style)
-                    emit(f"{style.paint(run_id, 'bold')}  {line}", flush=True)
+                    line = f"{style.paint(run_id, 'bold')}  {event_line(event, None, style)}"
+                    emit(fit(line, width, style.ellipsis), flush=True)
     return 0  # pragma: no cover - following never ends on its own
 
 
