@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python examples/record_a_run.py
+	$(BIN)/dendrux demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

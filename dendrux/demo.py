@@ -11,12 +11,11 @@ row comes from the recorder's four hooks.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
 
-from dendrux.db.urls import mask_url
+from dendrux.db.urls import pasteable_url_option
 from dendrux.recording import recording
 from dendrux.state import StateStore
 from dendrux.types import LLMResponse, Message, Role, ToolCall, ToolResult, UsageStats
@@ -188,13 +187,10 @@ def _dendrux_program() -> str:
 
 def dashboard_hint(database_url: str, run_id: str) -> str:
     """How to look at the run in a browser: the command to paste, and the run's page."""
-    url = shlex.quote(database_url)
-    if mask_url(database_url) != database_url:  # never print a password
-        from_env = os.environ.get("DENDRUX_DATABASE_URL") == database_url
-        url = '"$DENDRUX_DATABASE_URL"' if from_env else shlex.quote(mask_url(database_url))
     program = shlex.quote(_dendrux_program())
+    option = pasteable_url_option(database_url)  # never a password, masked or not
     return (
         "look at it in the dashboard:\n"
-        f"  {program} dashboard --database-url {url} --open --run {run_id}\n"
+        f"  {program} dashboard{option} --open --run {run_id}\n"
         f"  (the run's page: {DASHBOARD_ORIGIN}/#/runs/{run_id})"
     )

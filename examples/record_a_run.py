@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from dendrux.cli.demo import next_commands
 from dendrux.db import default_database_url, mask_url
-from dendrux.demo import dashboard_hint, describe_run, record_sample_run
+from dendrux.demo import describe_run, record_sample_run
 from dendrux.state import StateStore
 
 
@@ -23,7 +24,7 @@ async def main(database_url: str) -> None:
         run_id = await record_sample_run(store)
         print(f"recorded a sample run into {mask_url(database_url)}\n")
         print(await describe_run(store, run_id))
-    print(f"\n{dashboard_hint(database_url, run_id)}")
+    print(f"\n{next_commands(database_url, run_id)}")
 
 
 if __name__ == "__main__":

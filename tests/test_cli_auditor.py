@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 
 from dendrux.cli.app import main
 from dendrux.cli.render import visible_width
+from dendrux.db.urls import pasteable_url_option
 from dendrux.read.run_ids import upper_bound
 
 LONG = "x" * 300
@@ -409,8 +409,8 @@ def test_demo_shows_the_run_and_ends_with_the_next_commands(
     assert re.search(r"^ +params  \{\"order\": 8812\}$", text, re.M)  # the tool's parameters
     assert "timeline:" not in text and '{"agent_name"' not in text  # not the old raw JSON
     program = _dendrux_program()
-    url_option = f"--database-url {shlex.quote(database_url)}"
-    assert lines[-5:-3] == ["look at it again:", f"  {program} show {run_id[1]} {url_option}"]
+    option = pasteable_url_option(database_url)
+    assert lines[-5:-3] == ["look at it again:", f"  {program} show {run_id[1]}{option}"]
     assert lines[-3] == "look at it in the dashboard:"
     assert lines[-2].startswith(f"  {program} dashboard ") and lines[-2].endswith(run_id[1])
 
@@ -418,16 +418,19 @@ def test_demo_shows_the_run_and_ends_with_the_next_commands(
 def test_next_commands_never_print_a_password(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from dendrux.cli.demo import next_commands, url_option
+    from dendrux.cli.demo import next_commands
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("DENDRUX_DATABASE_URL", raising=False)
     default = f"sqlite+aiosqlite:///{tmp_path / '.dendrux' / 'dendrux.db'}"
-    assert url_option(default) == ""
-    assert url_option("sqlite+aiosqlite:///app.db") == " --database-url sqlite+aiosqlite:///app.db"
+    assert "--database-url" not in next_commands(default, "R1")
+    plain = next_commands("sqlite+aiosqlite:///app.db", "R1")
+    assert "show R1 --database-url 'sqlite+aiosqlite:///app.db'" in plain
+    assert "dashboard --database-url 'sqlite+aiosqlite:///app.db' --open --run R1" in plain
     secret = "postgresql://app:hunter2@db/agents"
     text = next_commands(secret, "R1")
-    assert "hunter2" not in text and "***" not in text.split("look at it in")[0]
+    assert "hunter2" not in text and "***" not in text
+    assert 'dashboard --database-url "$DENDRUX_DATABASE_URL" --open' in text
     assert 'show R1 --database-url "$DENDRUX_DATABASE_URL"' in text
     assert "password is not printed" in text
     monkeypatch.setenv("DENDRUX_DATABASE_URL", secret)

@@ -12,6 +12,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import signal
 import socket
 import stat
@@ -444,7 +445,7 @@ def test_the_demo_prints_the_command_that_opens_its_run(database_url: str, tmp_p
     assert run_id is not None
     tail = demo.stdout.rstrip("\n").splitlines()[-3:]
     assert tail[0] == "look at it in the dashboard:"
-    command = tail[1].split()
+    command = shlex.split(tail[1])
     program = Path(sys.executable).parent / "dendrux"
     assert Path(command[0]).resolve() == program.resolve()
     assert command[1:] == [
@@ -464,22 +465,35 @@ def test_the_demo_prints_the_command_that_opens_its_run(database_url: str, tmp_p
         assert status == 200 and detail["status"] == "success"
 
 
-def test_make_demo_prints_the_command_too(tmp_path: Path) -> None:
+def test_make_demo_prints_the_next_commands(tmp_path: Path) -> None:
+    """``make demo`` runs ``dendrux demo`` on the default database: it ends with the show
+    and dashboard commands, neither needing ``--database-url``, and both work as printed."""
     repo = Path(__file__).resolve().parent.parent
+    assert "\t$(BIN)/dendrux demo\n" in (repo / "Makefile").read_text()
+    env = _env(tmp_path)  # HOME there, no DENDRUX_DATABASE_URL: the default database
     result = subprocess.run(
-        [sys.executable, str(repo / "examples" / "record_a_run.py")],
+        [str(Path(sys.executable).parent / "dendrux"), "demo"],
         capture_output=True,
         text=True,
-        env=_env(tmp_path),
+        env=env,
         cwd=repo,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    url = f"sqlite+aiosqlite:///{tmp_path / '.dendrux' / 'dendrux.db'}"
-    assert re.search(
-        f"dashboard --database-url {re.escape(url)} --open --run \\w{{26}}\n", result.stdout
-    )
+    show = re.search(r"^  (\S+) show (\w{26})$", result.stdout, re.M)
+    assert show is not None, result.stdout[-600:]
+    assert re.search(f"dashboard --open --run {show[2]}\n", result.stdout)
     assert re.search(r"run's page: http://127\.0\.0\.1:8001/#/runs/\w{26}\)\n", result.stdout)
+    again = subprocess.run(
+        [*shlex.split(show[1]), "show", show[2]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=repo,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"run {show[2]}" in again.stdout and "1,262 in / 82 out" in again.stdout
 
 
 @pytest.mark.parametrize("dialect", ["postgres"])

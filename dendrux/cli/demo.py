@@ -5,28 +5,14 @@ look at it again."""
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 from typing import TYPE_CHECKING
 
 from dendrux.cli.style import Style
-from dendrux.db.urls import default_database_url, mask_url
+from dendrux.db.urls import mask_url, pasteable_url_note, pasteable_url_option
 
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
-
-URL_ENV = "DENDRUX_DATABASE_URL"
-
-
-def url_option(url: str) -> str:
-    """`` --database-url ...`` for a command to paste: nothing for the default file, the
-    URL itself, or for a URL with a password the variable (a password is never printed,
-    masked or not), as `dendrux.demo.dashboard_hint` does."""
-    if mask_url(url) != url:
-        return f' --database-url "${URL_ENV}"'
-    if url == default_database_url() and os.environ.get(URL_ENV) != url:
-        return ""
-    return f" --database-url {shlex.quote(url)}"
 
 
 def next_commands(url: str, run_id: str) -> str:
@@ -34,9 +20,10 @@ def next_commands(url: str, run_id: str) -> str:
     from dendrux.demo import _dendrux_program, dashboard_hint
 
     program = shlex.quote(_dendrux_program())
-    lines = ["look at it again:", f"  {program} show {run_id}{url_option(url)}"]
-    if mask_url(url) != url and os.environ.get(URL_ENV) != url:
-        lines.append(f"  (with {URL_ENV} set to the URL you gave: its password is not printed)")
+    lines = ["look at it again:", f"  {program} show {run_id}{pasteable_url_option(url)}"]
+    note = pasteable_url_note(url)
+    if note:
+        lines.append(f"  ({note})")
     return "\n".join(lines) + "\n" + dashboard_hint(url, run_id)
 
 

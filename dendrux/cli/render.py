@@ -3,6 +3,7 @@ times, durations, tokens and costs used in tables and timelines."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -143,8 +144,16 @@ def truncate(text: str, full: bool, width: int = DETAIL_WIDTH) -> str:
 # -- the terminal's width ----------------------------------------------------------------
 
 
+UNLIMITED_WIDTH = 1 << 30
+"""What a pipe or a file gets: whole lines, as ``ls`` and git give them (``grep`` must
+find the end of a tool's parameters)."""
+
+
 def terminal_width() -> int:
-    """Columns of the terminal (``COLUMNS`` first; 80 when stdout is not a terminal)."""
+    """Columns to fit lines into: ``COLUMNS`` when set, else the terminal's; unlimited
+    when stdout is not a terminal."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        return UNLIMITED_WIDTH
     return max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH)
 
 

@@ -14,18 +14,12 @@ from typing import IO, TYPE_CHECKING
 
 from dendrux.cli.command import json_flag, open_reader
 from dendrux.cli.render import dumps
+from dendrux.cli.run_ref import resolve_run_id
 from dendrux.cli.style import Style
 from dendrux.db.urls import mask_url
 
 if TYPE_CHECKING:
     from dendrux.cli.command import Commands
-    from dendrux.store import RunStore
-
-
-async def resolve_run(reader: RunStore, ref: str) -> str:
-    """The run id a command-line reference names (the one place run references are
-    resolved here: unique prefixes are looked up by ``dendrux.cli.run_ref`` once merged)."""
-    return ref
 
 
 async def export(args: argparse.Namespace, url: str, style: Style) -> int:
@@ -34,7 +28,7 @@ async def export(args: argparse.Namespace, url: str, style: Style) -> int:
     from dendrux.transfer import export_run
 
     async with open_reader(url) as reader:
-        run_id = await resolve_run(reader, args.run_id)
+        run_id = await resolve_run_id(reader, args.run_id)
         lines = export_run(
             reader.engine, run_id, subtree=args.subtree, without_pii=args.without_pii
         )
