@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,19 @@ class SqliteDialect(Dialect):
         self.naive_timestamps = naive_timestamps
 
     def bind(self, args: Sequence[Any]) -> tuple[Any, ...]:
-        """Parameters as sqlite3 takes them: datetimes become the database's text form."""
-        for arg in args:
-            if isinstance(arg, datetime):
-                break
-        else:
-            return tuple(args)  # most reads bind no datetime: nothing to rebuild
+        """Parameters as sqlite3 takes them: datetimes become the database's text form.
+
+        Runs once per statement on the writer thread, whose Python time the event
+        loop waits for: the scans are C loops (``map(isinstance, ...)``), and a
+        row's one timestamp, last as every insert of ``dendrux.state.rows`` puts it,
+        is converted without a Python loop over the row."""
+        if args and isinstance(args[-1], datetime):
+            head = args[:-1]
+            if not any(map(isinstance, head, repeat(datetime))):
+                text = _naive_text if self.naive_timestamps else sqlite_timestamp
+                return (*head, text(args[-1]))
+        elif not any(map(isinstance, args, repeat(datetime))):
+            return args if args.__class__ is tuple else tuple(args)
         text = _naive_text if self.naive_timestamps else sqlite_timestamp
         return tuple([text(a) if isinstance(a, datetime) else a for a in args])
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -244,11 +244,16 @@ class SqliteEngine(Engine):
         async with self._write_lock:
             yield SqliteConnection(self._live_writer(), self.dialect, self.url, self._path)
 
-    async def write(self, unit: WriteUnit) -> UnitResult:
+    def write(self, unit: WriteUnit) -> Coroutine[Any, Any, UnitResult]:
         """Queue the unit for the next group commit (`dendrux.db.sqlite.writer`) and
-        wait for that commit."""
-        if not self._ready:
-            await self._ensure_ready()
+        wait for that commit. A plain function handing back the queue's coroutine once
+        the engine is ready: one coroutine less per hook on the recorder's path."""
+        if self._ready and not self._closed:
+            return self._group.submit(unit)
+        return self._write_when_ready(unit)
+
+    async def _write_when_ready(self, unit: WriteUnit) -> UnitResult:
+        await self._ensure_ready()
         self._check_open()
         return await self._group.submit(unit)
 

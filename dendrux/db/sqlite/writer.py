@@ -7,6 +7,12 @@ sqlite3 calls: its fail-closed block is a savepoint (a unit that fails
 logically rolls back alone), a best-effort statement needs none (a failed
 SQLite statement undoes only itself). Every caller resumes only after the
 commit that holds its rows.
+
+The writer thread holds the GIL while it runs Python, so every microsecond
+spent here is taken from the event loop that prepares the next units: a unit
+whose statements all succeed runs in a plain loop (`run_unit`), and only a
+unit that meets a failure or an insert that stored nothing is handed to the
+policy's generator, which replays what already ran (`_finish_with_policy`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from contextlib import suppress
 from typing import Any
 
 from dendrux.db.sqlite.dialect import SqliteDialect, wrap_sqlite_error
-from dendrux.db.units import KEEP, OPEN, UNDO, Statement, unit_steps
+from dendrux.db.units import KEEP, OPEN, UNDO, Statement, Step, Steps, unit_steps
 from dendrux.db.writes import Outcome, UnitResult, WriteUnit
 from dendrux.errors import DatabaseError, DendruxError
 
@@ -27,37 +33,116 @@ _BLOCK_QUERIES = {
     UNDO: ("rollback_to_savepoint", "release_savepoint"),
 }
 
+_NOTHING = object()
+"""Where the plain loop stopped: an insert that returned no row (no error to throw)."""
+
 
 def run_unit(
     conn: sqlite3.Connection, dialect: SqliteDialect, unit: WriteUnit, url: str, *, grouped: bool
 ) -> UnitResult:
-    """One unit's steps on the writer thread. When a statement's failure ended the
-    whole group transaction (an I/O error, a trigger's RAISE(ROLLBACK)), it is not
-    one row's failure to skip or undo: the unit fails with it at once."""
-    steps = unit_steps(unit)
-    sql = dialect.sql
+    """One unit on the writer thread, in the steps `unit_steps` would take.
+
+    Statements run in a plain loop while each succeeds with its row; the block's
+    savepoint opens and closes where the policy opens and keeps it. At the first
+    failure or empty insert the policy takes over from that point. When a
+    statement's failure ended the whole group transaction (an I/O error, a
+    trigger's RAISE(ROLLBACK)), it is not one row's failure to skip or undo: the
+    unit fails with it at once."""
+    queries = dialect.queries
     bind = dialect.bind
+    execute = conn.execute
+    writes = unit.writes
+    required = unit.required
+    opens = keeps = -1
+    if len(required) > 1:
+        opens, keeps = required.start, required.stop - 1
+    values: list[Any] = []
+    for i, write in enumerate(writes):
+        if i == opens:
+            execute(queries["savepoint"])
+        try:
+            rows = execute(queries[write.query], bind(write.args)).fetchall()
+        except Exception as exc:
+            error = caused(exc, url)
+            if grouped and not conn.in_transaction:
+                raise error from exc
+            return _finish_with_policy(conn, dialect, unit, url, values, error, grouped=grouped)
+        value = rows[0][0] if rows else None
+        if value is None and write.own_row_query is not None:
+            return _finish_with_policy(conn, dialect, unit, url, values, _NOTHING, grouped=grouped)
+        values.append(value)
+        if i == keeps:
+            execute(queries["release_savepoint"])
+    return UnitResult(tuple(values))
+
+
+def _finish_with_policy(
+    conn: sqlite3.Connection,
+    dialect: SqliteDialect,
+    unit: WriteUnit,
+    url: str,
+    done: list[Any],
+    stopped: object,
+    *,
+    grouped: bool,
+) -> UnitResult:
+    """The policy's generator from where the plain loop stopped: the steps that
+    already ran are replayed without running them again (each statement gets the
+    value it returned), the stopping statement gets its error or its empty
+    result, and the rest is driven as usual."""
+    steps = unit_steps(unit)
     try:
         step = next(steps)
-        while True:
+        replayed = 0
+        while not isinstance(step, Statement) or replayed < len(done):
             if isinstance(step, Statement):
-                try:
-                    rows = conn.execute(sql(step.query), bind(step.args)).fetchall()
-                except Exception as exc:
-                    error = caused(exc, url)
-                    if grouped and not conn.in_transaction:
-                        steps.close()
-                        raise error from exc
-                    step = steps.throw(error)
-                    continue
-                step = steps.send(rows[0][0] if rows else None)
-            else:
-                for query in _BLOCK_QUERIES[step]:
-                    conn.execute(sql(query))
+                step = steps.send(done[replayed])
+                replayed += 1
+            else:  # OPEN or KEEP, run already by the plain loop
                 step = steps.send(None)
+        if step.query != unit.writes[replayed].query:  # pragma: no cover
+            raise AssertionError("the writer's plain loop left the unit policy's steps")
+        if stopped is _NOTHING:
+            step = steps.send(None)
+        else:
+            assert isinstance(stopped, Exception)
+            step = steps.throw(stopped)
+        _drive(conn, dialect, steps, step, url, grouped=grouped)
     except StopIteration as stop:
         result: UnitResult = stop.value
         return result
+    raise AssertionError("unreachable: the policy ends with StopIteration")  # pragma: no cover
+
+
+def _drive(
+    conn: sqlite3.Connection,
+    dialect: SqliteDialect,
+    steps: Steps,
+    step: Step,
+    url: str,
+    *,
+    grouped: bool,
+) -> None:
+    """The policy's steps from ``step`` on, each run on ``conn``, until the generator
+    ends with StopIteration carrying the unit's result."""
+    sql = dialect.sql
+    bind = dialect.bind
+    while True:
+        if isinstance(step, Statement):
+            try:
+                rows = conn.execute(sql(step.query), bind(step.args)).fetchall()
+            except Exception as exc:
+                error = caused(exc, url)
+                if grouped and not conn.in_transaction:
+                    steps.close()
+                    raise error from exc
+                step = steps.throw(error)
+                continue
+            step = steps.send(rows[0][0] if rows else None)
+        else:
+            for query in _BLOCK_QUERIES[step]:
+                conn.execute(sql(query))
+            step = steps.send(None)
 
 
 def commit_on_writer_thread(
