@@ -241,6 +241,10 @@ async def bench_recorder(
                 pragmas = timing["pragmas"]
             where[side] = location
             summary = _summary(timing, runs)
+            if side == "upstream":
+                summary["warnings"] = timing["warnings"]
+                for what, n in timing["warnings"].items():
+                    out(f"  recorder repeat {r} 0.4.1 logged {n} x: {what}")
             problems = await verify(dbs, location, runs)
             summary["verified"] = not problems
             failures += [f"recorder repeat {r} {side}: {p}" for p in problems]

@@ -17,6 +17,12 @@ BARE_TARGET = 1.3  # ours p50 / bare p50 (a time ratio, lower is better)
 HEADERS = ("figure", "0.4.1", "ours", "bare", "ours vs 0.4.1", "ours vs bare", "met")
 
 
+def _warnings(rec: dict[str, Any]) -> str:
+    """0.4.1's logged warnings over the repeats (a swallowed best-effort write, a retry)."""
+    n = sum(sum(x["upstream"].get("warnings", {}).values()) for x in rec["repeats"])
+    return f"0.4.1 logged {n} warning(s): dropped or retried writes" if n else ""
+
+
 def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per figure: the strings of the table plus ``met`` (True/False/None)."""
     out = []
@@ -37,7 +43,7 @@ def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                     "bare": "(recorder part)",
                     "vs_upstream": f"{m['ratio']:.1f}x (each {each})"
                     + (f" (>= {target:g}x)" if target else " (no target)"),
-                    "vs_bare": "",
+                    "vs_bare": _warnings(rec),
                     "met": None if target is None else m["ratio"] >= target,
                     "part": "upstream",
                 }

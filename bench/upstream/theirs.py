@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 import traceback
@@ -63,6 +64,21 @@ async def _pragmas(engine: Any) -> dict[str, Any]:
 
 
 # -- the recorder workload --------------------------------------------------------------
+
+
+class _Counted(logging.Handler):
+    """0.4.1's warnings while recording (a swallowed best-effort write, a retry), counted
+    instead of printed: the result says how many writes it dropped or retried."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().split(" for run ")[0]
+        cause = record.exc_info[1] if record.exc_info else None
+        key = f"{text}: {type(cause).__name__}: {str(cause)[:60]}" if cause else text
+        self.messages[key] = self.messages.get(key, 0) + 1
 
 
 class _Tool:
@@ -140,6 +156,8 @@ async def record(cmd: dict[str, Any]) -> dict[str, Any]:
     runs, tools = _build(workload)
     c = workload["constants"]
     engine = _engine(cmd["url"], cmd.get("synchronous"))
+    counted = _Counted()
+    logging.getLogger().addHandler(counted)
     try:
         pragmas = await _pragmas(engine)  # also opens the pool, as ours is warmed
         store = SQLAlchemyStateStore(engine)
@@ -211,8 +229,10 @@ async def record(cmd: dict[str, Any]) -> dict[str, Any]:
             "process_cpu_s": time.process_time() - cpu,
             "latencies": lat,
             "pragmas": pragmas,
+            "warnings": counted.messages,
         }
     finally:
+        logging.getLogger().removeHandler(counted)
         await engine.dispose()
 
 
