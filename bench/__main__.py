@@ -1,5 +1,5 @@
 """``python -m bench [calibrate|recorder|reads|growth|footprint|http|writers|stats|listpage|
-dashboard] [options]``:
+dashboard|upstream] [options]``:
 run a benchmark.
 
 No benchmark name: the whole suite (`bench.suite`: calibrate, recorder, reads, growth,
@@ -16,7 +16,7 @@ from typing import Any
 
 BENCHMARKS = (
     "calibrate", "recorder", "http", "reads", "growth", "footprint", "writers", "stats",
-    "listpage", "dashboard",
+    "listpage", "dashboard", "upstream",
 )  # fmt: skip
 
 
@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
             "  writers    1, 2, 4, 8 writer processes recording into one database\n"
             "  stats      RunStore.get_stats over 30 days of 1M runs, against the bare driver\n"
             "  listpage   the dashboard's runs-list requests at 1,000,000 runs\n"
-            "  dashboard  the run page's first paint for a 10,000-event run, in Chromium"
+            "  dashboard  the run page's first paint for a 10,000-event run, in Chromium\n"
+            "  upstream   the published dendrux 0.4.1 beside ours: recorder and reads, ratios"
         )
         return 0
     if not argv or argv[0].startswith("-"):

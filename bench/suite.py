@@ -3,7 +3,7 @@ dialects, then one table of its targets.
 
     python -m bench [--quick] [--out DIR]
                     [--parts calibrate,recorder,reads,growth,footprint,writers,stats,listpage,
-                             dashboard]
+                             dashboard,upstream]
                     [--dialect both] [--pg-settings durable|test]
 
 Each part runs as its own ``python -m bench <part> --json DIR/<part>.json`` process (a
@@ -34,10 +34,11 @@ from bench.common import RESULTS_DIR, machine_line, table
 from bench.dashboard.main import summary as dashboard_summary
 from bench.recorder import REPO, machine_info
 from bench.stats.summary import stats_rows
+from bench.upstream.report import summary as upstream_summary
 
 PARTS = (
     "calibrate", "recorder", "reads", "growth", "footprint", "writers", "stats", "listpage",
-    "dashboard",
+    "dashboard", "upstream",
 )  # fmt: skip
 # The sizes (each part's defaults), and a smoke run of everything.
 FULL: dict[str, list[str]] = {
@@ -50,6 +51,7 @@ FULL: dict[str, list[str]] = {
     "stats": [],
     "listpage": [],
     "dashboard": [],
+    "upstream": [],
 }
 QUICK: dict[str, list[str]] = {
     "calibrate": ["--transactions", "200", "--repeat", "1"],
@@ -62,6 +64,7 @@ QUICK: dict[str, list[str]] = {
     "stats": ["--runs", "3000", "--iterations", "3", "--warmup", "1"],
     "listpage": ["--runs", "300", "--iterations", "3", "--warmup", "1"],
     "dashboard": ["--iterations", "100", "--loads", "1"],
+    "upstream": ["--quick"],
 }  # fmt: skip
 TARGETS = {
     "sqlite_hook_calls_per_s": 2000.0,
@@ -394,6 +397,9 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "stats": stats_rows,
     "listpage": listpage_rows,
     "dashboard": lambda r: [Row(*row, part="dashboard") for row in dashboard_summary(r)],
+    "upstream": lambda r: [
+        Row(*row, part="upstream", info=row[3] is None) for row in upstream_summary(r)
+    ],
 }
 
 

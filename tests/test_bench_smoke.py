@@ -149,3 +149,50 @@ def test_quick_writers_part_records_from_many_processes(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "latest.json").read_text())["summary"]
     rows = [r for r in summary if r["part"] == "writers"]
     assert len(rows) == len(dialects) and all(r["measured"] != "n/a" for r in rows), rows
+
+
+def test_quick_upstream_part_compares_with_0_4_1(tmp_path: Path) -> None:
+    """``make bench``'s upstream part at tiny sizes: dendrux 0.4.1 (the oracle venv) and
+    ours record the same runs and read the same dataset; rows equal, every figure there."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from compat.oracle import OracleBuildError, ensure_oracle
+
+    try:
+        ensure_oracle()
+    except (OracleBuildError, OSError, TimeoutError) as exc:
+        if CI:
+            pytest.fail(f"CI=true and the dendrux 0.4.1 oracle could not be built:\n{exc}")
+        pytest.skip(f"dendrux 0.4.1 oracle unavailable: {exc}")
+    if find_binaries() is None and CI:
+        pytest.fail("PostgreSQL server binaries are required under CI=true")
+    dialects = ["sqlite", "postgres"] if find_binaries() is not None else ["sqlite"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--parts", "upstream", "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
+
+    result = json.loads((tmp_path / "upstream.json").read_text())
+    assert result["ok"] is True and result["failures"] == []
+    assert result["oracle"]["version"] == "0.4.1"
+    assert set(result["dialects"]) == set(dialects)
+    for d in result["dialects"].values():
+        rec = d["recorder"]
+        for rep in rec["repeats"]:
+            assert rep["same_rows"] is True, rep
+            assert rep["ours"]["verified"] and rep["upstream"]["verified"], rep
+            assert rep["ours"]["hook_calls_per_s"] > 0 and rep["upstream"]["hook_calls_per_s"] > 0
+        reads = d["reads"]
+        assert len(reads["calls"]) == 7
+        assert all(p["same_as_upstream"] and p["same_as_bare"] for p in reads["parity"].values())
+        assert reads["parity"]["events"]["rows"] == 2000
+        assert reads["parity"]["traces"]["rows"] == 500
+        for c in reads["calls"].values():
+            assert min(c["upstream_p50_ms"], c["ours_p50_ms"], c["bare_p50_ms"]) > 0, c
+    assert "ours vs 0.4.1" in proc.stdout
+
+    summary = json.loads((tmp_path / "latest.json").read_text())["summary"]
+    rows = [r for r in summary if r["part"] == "upstream"]
+    assert len(rows) == 8 * len(dialects), rows
+    assert all(r["measured"].startswith("ours ") for r in rows), rows
