@@ -240,4 +240,4 @@ async def test_upgrade_is_idempotent(raw_database_url: str) -> None:
     from dendrux.db import schema_status
 
     status = await schema_status(raw_database_url)
-    assert (status.current_version, status.newest_version, status.up_to_date) == (4, 4, True)
+    assert (status.current_version, status.newest_version, status.up_to_date) == (5, 5, True)
