@@ -105,8 +105,10 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
     await upgrade(sqlite_url)
     first = load_migrations("sqlite")[0]
     with sqlite3.connect(_path(sqlite_url)) as raw:
-        # Back to what version 1 left: no index table, no triggers, nothing of 0003/0004.
+        # Back to what version 1 left: no index table, no triggers, nothing of 0003/0004,
+        # the progress index 0005 drops.
         raw.executescript(
+            "CREATE INDEX ix_agent_runs_status_progress ON agent_runs (status, last_progress_at);"
             "DROP INDEX ix_agent_runs_agent_status_created;"
             "DROP INDEX ix_agent_runs_tenant_status_created;"
             "DROP TRIGGER tr_agent_runs_meta_insert; DROP TRIGGER tr_agent_runs_meta_update;"
@@ -131,7 +133,7 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
         assert raw.execute("SELECT checksum FROM dendrux_schema_version").fetchall() == [
             (first.checksum,)
         ]
-    assert await upgrade(sqlite_url) == [2, 3, 4]
+    assert await upgrade(sqlite_url) == [2, 3, 4, 5]
     rows = _index_rows(sqlite_url)
     assert [r for r in rows if r[0] in "ghi"] == [("i", "user", "number", 2)]  # last one wins
     assert {r[0] for r in rows} == {"a", "b", "c", "d", "i"}

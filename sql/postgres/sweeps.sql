@@ -4,6 +4,9 @@
 
 -- name: stale_run_candidates
 -- Running or pending runs with no progress since $1, and whether run.started was recorded.
+-- Live runs are few: the planner reads them through a status index, the progress check a
+-- filter (no index holds last_progress_at, which every hook stamps: migration 0005 made
+-- those stamps HOT updates; tests/test_hot_updates.py checks the plan over 20,000 runs).
 SELECT r.id, r.agent_name, r.tenant_id, r.status, r.last_progress_at, r.iteration_count,
        r.cancel_requested, COALESCE(r.last_progress_at, r.created_at) AS idle_since,
        EXISTS (SELECT 1 FROM run_events e

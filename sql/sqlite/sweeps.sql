@@ -4,11 +4,15 @@
 
 -- name: stale_run_candidates
 -- Running or pending runs with no progress since ?1, and whether run.started was recorded.
+-- Live runs are few: read through the status index, the progress check a filter (no index
+-- holds last_progress_at, which every hook stamps: migration 0005). Named, because SQLite's
+-- statistics cannot tell that the two statuses are rare, and it would rather walk all runs
+-- in created_at order than sort a few.
 SELECT r.id, r.agent_name, r.tenant_id, r.status, r.last_progress_at, r.iteration_count,
        r.cancel_requested, COALESCE(r.last_progress_at, r.created_at) AS idle_since,
        EXISTS (SELECT 1 FROM run_events e
                WHERE e.agent_run_id = r.id AND e.event_type = 'run.started') AS started
-FROM agent_runs r
+FROM agent_runs r INDEXED BY ix_agent_runs_status_created
 WHERE r.status IN ('running', 'pending') AND COALESCE(r.last_progress_at, r.created_at) < ?1
 ORDER BY r.created_at, r.id;
 
@@ -27,10 +31,11 @@ WHERE id = ?1 AND status = ?2 AND COALESCE(last_progress_at, created_at) < ?6
 RETURNING status;
 
 -- name: abandoned_run_candidates
--- Waiting (or cooperatively paused) runs whose last state change is older than ?1.
+-- Waiting (or cooperatively paused) runs whose last state change is older than ?1, read
+-- through the (status, updated_at) index for the same reason.
 SELECT id, agent_name, tenant_id, status, last_progress_at, iteration_count,
        0 AS cancel_requested, updated_at AS idle_since
-FROM agent_runs
+FROM agent_runs INDEXED BY ix_agent_runs_status_updated
 WHERE status IN ('waiting_client_tool', 'waiting_human_input', 'waiting_approval', 'paused')
   AND updated_at < ?1
 ORDER BY created_at, id;
