@@ -24,7 +24,7 @@ from bench.common import add_common_options
 from bench.pg import run_with_cluster
 from bench.reads import dataset
 from bench.reads.bare import Bare, BarePostgres, BareSqlite
-from bench.reads.calls import Call, _aware, _filter_args, bare_fn, compare_results
+from bench.reads.calls import Call, _aware, _filter_args, bare_fn, compare_results, one_key
 from bench.reads.measure import measure
 
 UPSTREAM_MS = {  # issue 18's table: dendrux 0.4.1 on this machine class (sqlite, postgres)
@@ -76,12 +76,12 @@ def calls(store: Any, dialect: str, ds: dataset.Dataset) -> list[Call]:
              lambda i: store.list_runs(limit=50),
              lambda i: [*_filter_args(dialect, None, None), 50, 0], runs_keys, runs_bare),
         Call("list_runs_thread", "list_runs(metadata_filter={thread_id}) 2%",
-             "list_run_summaries_by_meta", "all", ("meta",),
+             one_key(dialect, "list_run_summaries_by_meta"), "all", ("meta",),
              lambda i: store.list_runs(metadata_filter={"thread_id": threads[i % k]}),
              lambda i: [*_filter_args(dialect, None, {"thread_id": threads[i % k]}), 50, 0],
              runs_keys, runs_bare),
         Call("count_error_user", "count_runs(metadata_filter={user_id}, status='error')",
-             "count_runs_by_meta", "value", (),
+             one_key(dialect, "count_runs_by_meta"), "value", (),
              lambda i: store.count_runs(status="error", metadata_filter={"user_id": users[i % k]}),
              lambda i: _filter_args(dialect, ["error"], {"user_id": users[i % k]}),
              lambda v: v, lambda v: v),
