@@ -36,6 +36,12 @@ SQLITE_ONLY = {
     "adopt_foreign_keys_off": "adoption",
     "adopt_backup": "adoption",
     "adopt_foreign_key_problems": "adoption",
+    # A metadata filter of one key: no grouping of agent_run_meta's hits per run
+    # (PostgreSQL's meta @> serves any number of keys with one query).
+    "list_runs_by_meta_one": "one-key metadata filter",
+    "list_run_summaries_by_meta_one": "one-key metadata filter",
+    "count_runs_by_meta_one": "one-key metadata filter",
+    "count_runs_capped_by_meta_one": "one-key metadata filter",
 }
 POSTGRES_ONLY = {
     # Migrations: a server-wide advisory lock and an optional schema (namespace).

@@ -22,6 +22,7 @@ from bench.reads.dataset import (
     Dataset,
     dumps,
 )
+from dendrux.db.queries import load_queries
 
 STREAM_EVENTS = 10_000
 
@@ -61,6 +62,13 @@ def _filter_args(
     return [status_arg, None, None, None, None, None, dumps(meta) if meta else None]
 
 
+def one_key(dialect: str, name: str) -> str:
+    """The query a one-key metadata filter runs: the dialect's ``_one`` twin of ``name``
+    where it has one (SQLite), as `RunFilters.pick` chooses."""
+    one = f"{name}_one"
+    return one if one in load_queries(dialect) else name
+
+
 def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
     run = ds.big_run
     th, us, ids = ds.threads, ds.users, ds.run_ids
@@ -95,7 +103,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "list_runs_thread",
             "list_runs(metadata_filter={thread_id})",
-            "list_run_summaries_by_meta",
+            one_key(dialect, "list_run_summaries_by_meta"),
             "all",
             ("meta",),
             lambda i: store.list_runs(metadata_filter={"thread_id": th[i % k]}),
@@ -119,7 +127,7 @@ def build_calls(store: Any, dialect: str, ds: Dataset) -> list[Call]:
         Call(
             "count_error_user",
             "count_runs(status='error', metadata_filter={user_id})",
-            "count_runs_by_meta",
+            one_key(dialect, "count_runs_by_meta"),
             "value",
             (),
             lambda i: store.count_runs(status="error", metadata_filter={"user_id": us[i % k]}),

@@ -71,6 +71,7 @@ class RunFilters:
     started_after: datetime | None
     started_before: datetime | None
     metadata_json: str | None
+    metadata_keys: int = 0
 
     @classmethod
     def check(
@@ -94,12 +95,23 @@ class RunFilters:
             started_after=check_aware("started_after", started_after),
             started_before=check_aware("started_before", started_before),
             metadata_json=encode_json("metadata_filter", meta) if meta else None,
+            metadata_keys=len(meta) if meta else 0,
         )
 
     def by_meta(self, dialect: Dialect) -> bool:
         """Whether to run the ``*_by_meta`` twin of a listing or count query: there is a
         metadata filter and the database has an index for it."""
         return self.metadata_json is not None and dialect.metadata_index
+
+    def pick(self, dialect: Dialect, plain: str, by_meta: str, one_key: str) -> str:
+        """The listing or count query to run: ``plain`` without a metadata filter (or an
+        index for it); for a filter of one key, ``one_key`` where the dialect has that
+        twin (SQLite's skips grouping the index's hits per run); else ``by_meta``."""
+        if self.metadata_json is None or not dialect.metadata_index:
+            return plain
+        if self.metadata_keys == 1 and one_key in dialect.queries:
+            return one_key
+        return by_meta
 
     def bind(self, dialect: Dialect) -> list[Any]:
         """Parameters ?1..?7 of the listing and count queries."""
@@ -115,7 +127,9 @@ class RunFilters:
 
     async def count(self, conn: Connection) -> int:
         """How many runs match, counted on ``conn``."""
-        query = "count_runs_by_meta" if self.by_meta(conn.dialect) else "count_runs"
+        query = self.pick(
+            conn.dialect, "count_runs", "count_runs_by_meta", "count_runs_by_meta_one"
+        )
         return int(await conn.fetch_value(query, *self.bind(conn.dialect)))
 
 

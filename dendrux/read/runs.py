@@ -25,7 +25,9 @@ async def list_run_summaries(
 ) -> list[RunSummary]:
     """Runs newest first (ties by id), the summary columns only."""
     d = conn.dialect
-    query = "list_run_summaries_by_meta" if filters.by_meta(d) else "list_run_summaries"
+    query = filters.pick(
+        d, "list_run_summaries", "list_run_summaries_by_meta", "list_run_summaries_by_meta_one"
+    )
     return RunSummary.from_rows(await conn.fetch_all(query, *filters.bind(d), page, skip), d)
 
 
@@ -33,7 +35,7 @@ async def list_run_rows(conn: Connection, filters: RunFilters, page: int, skip: 
     """Runs newest first (ties by id) as full ``RUN_COLUMNS`` rows, for the upstream
     ``RunRecord`` (`dendrux.state.rowmap`)."""
     d = conn.dialect
-    query = "list_runs_by_meta" if filters.by_meta(d) else "list_runs"
+    query = filters.pick(d, "list_runs", "list_runs_by_meta", "list_runs_by_meta_one")
     return await conn.fetch_all(query, *filters.bind(d), page, skip)
 
 
@@ -43,7 +45,9 @@ async def count_runs(conn: Connection, filters: RunFilters, at_most: int | None 
     if at_most is None:
         return await filters.count(conn)
     d = conn.dialect
-    query = "count_runs_capped_by_meta" if filters.by_meta(d) else "count_runs_capped"
+    query = filters.pick(
+        d, "count_runs_capped", "count_runs_capped_by_meta", "count_runs_capped_by_meta_one"
+    )
     return int(await conn.fetch_value(query, *filters.bind(d), at_most))
 
 

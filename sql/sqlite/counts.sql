@@ -79,6 +79,26 @@ SELECT count(*) FROM (
     LIMIT ?8
 );
 
+-- name: count_runs_capped_by_meta_one
+-- count_runs_capped_by_meta for a one-key filter (see list_runs_by_meta_one in runs.sql).
+SELECT count(*) FROM (
+    SELECT 1
+    FROM json_each(?7) AS f  -- one row: the filter's only (key, value) pair
+    CROSS JOIN agent_run_meta  -- CROSS JOIN: the filter drives, then the index's hits
+       ON agent_run_meta.key = f.key
+      AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                                ELSE f.type END
+      AND agent_run_meta.value IS f.atom
+    CROSS JOIN agent_runs ON agent_runs.id = agent_run_meta.agent_run_id
+    WHERE (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
+      AND (?2 IS NULL OR agent_runs.agent_name = ?2)
+      AND (?3 IS NULL OR agent_runs.parent_run_id = ?3)
+      AND (?4 IS NULL OR agent_runs.tenant_id = ?4)
+      AND (?5 IS NULL OR agent_runs.created_at >= ?5)
+      AND (?6 IS NULL OR agent_runs.created_at < ?6)
+    LIMIT ?8
+);
+
 -- name: status_counts
 -- For each status of the JSON array ?1: how many runs have it and match the filters
 -- ?2..?7, at most ?8 each. The common shapes (no filter, only an agent, only a tenant:

@@ -414,6 +414,100 @@ WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?5 IS NULL OR created_at >= ?5)
   AND (?6 IS NULL OR created_at < ?6);
 
+-- The *_by_meta_one twins, for a filter ?7 of exactly one key (the common case: a
+-- thread, a user): the same rows as the *_by_meta queries, without grouping the
+-- index's hits per run (a run has at most one index row per key) and, for the
+-- listings, reading in full only the page's runs. The read side picks them by the
+-- filter's number of keys; PostgreSQL needs no twin (meta @> serves any filter).
+
+-- name: list_runs_by_meta_one
+-- list_runs_by_meta for a one-key filter.
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta, strategy,
+       input_data, output_data, error, failure_reason, cancel_requested, pause_requested,
+       retry_of_run_id, last_progress_at
+FROM (
+    -- The page's runs, sorted by (created_at, id) alone: only the page's rows are
+    -- read in full, not every hit's.
+    SELECT agent_runs.rowid AS rid, agent_runs.created_at AS c, agent_runs.id AS i
+    FROM json_each(?7) AS f  -- one row: the filter's only (key, value) pair
+    CROSS JOIN agent_run_meta  -- CROSS JOIN: the filter drives, then the index's hits
+       ON agent_run_meta.key = f.key
+      AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                                ELSE f.type END
+      AND agent_run_meta.value IS f.atom
+    CROSS JOIN agent_runs ON agent_runs.id = agent_run_meta.agent_run_id
+    WHERE (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
+      AND (?2 IS NULL OR agent_runs.agent_name = ?2)
+      AND (?3 IS NULL OR agent_runs.parent_run_id = ?3)
+      AND (?4 IS NULL OR agent_runs.tenant_id = ?4)
+      AND (?5 IS NULL OR agent_runs.created_at >= ?5)
+      AND (?6 IS NULL OR agent_runs.created_at < ?6)
+    ORDER BY agent_runs.created_at DESC, agent_runs.id DESC
+    LIMIT ?8 OFFSET ?9
+) AS page
+CROSS JOIN agent_runs ON agent_runs.rowid = page.rid
+ORDER BY page.c DESC, page.i DESC;
+
+-- name: list_run_summaries_by_meta_one
+-- list_run_summaries_by_meta for a one-key filter.
+-- Columns by position: RunSummary's fields, in order (as dendrux.read.records declares).
+SELECT id, agent_name, status, created_at, updated_at,
+       COALESCE(iteration_count, 0) AS iteration_count,
+       COALESCE(total_input_tokens, 0) AS total_input_tokens,
+       COALESCE(total_output_tokens, 0) AS total_output_tokens,
+       COALESCE(total_cache_read_tokens, 0) AS total_cache_read_tokens,
+       COALESCE(total_cache_creation_tokens, 0) AS total_cache_creation_tokens,
+       CAST(total_cost_usd AS REAL) AS total_cost_usd, model, parent_run_id,
+       COALESCE(delegation_level, 0) AS delegation_level, tenant_id,
+       COALESCE(total_reasoning_tokens, 0) AS total_reasoning_tokens, meta
+FROM (
+    -- The page's runs, sorted by (created_at, id) alone: only the page's rows are
+    -- read in full, not every hit's.
+    SELECT agent_runs.rowid AS rid, agent_runs.created_at AS c, agent_runs.id AS i
+    FROM json_each(?7) AS f  -- one row: the filter's only (key, value) pair
+    CROSS JOIN agent_run_meta  -- CROSS JOIN: the filter drives, then the index's hits
+       ON agent_run_meta.key = f.key
+      AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                                ELSE f.type END
+      AND agent_run_meta.value IS f.atom
+    CROSS JOIN agent_runs ON agent_runs.id = agent_run_meta.agent_run_id
+    WHERE (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
+      AND (?2 IS NULL OR agent_runs.agent_name = ?2)
+      AND (?3 IS NULL OR agent_runs.parent_run_id = ?3)
+      AND (?4 IS NULL OR agent_runs.tenant_id = ?4)
+      AND (?5 IS NULL OR agent_runs.created_at >= ?5)
+      AND (?6 IS NULL OR agent_runs.created_at < ?6)
+    ORDER BY agent_runs.created_at DESC, agent_runs.id DESC
+    LIMIT ?8 OFFSET ?9
+) AS page
+CROSS JOIN agent_runs ON agent_runs.rowid = page.rid
+ORDER BY page.c DESC, page.i DESC;
+
+-- name: count_runs_by_meta_one
+-- count_runs_by_meta for a one-key filter.
+SELECT count(*)
+FROM json_each(?7) AS f  -- one row: the filter's only (key, value) pair
+CROSS JOIN agent_run_meta  -- CROSS JOIN: the filter drives, then the index's hits
+   ON agent_run_meta.key = f.key
+  AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
+                            ELSE f.type END
+  AND agent_run_meta.value IS f.atom
+CROSS JOIN agent_runs ON agent_runs.id = agent_run_meta.agent_run_id
+WHERE (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
+  AND (?2 IS NULL OR agent_runs.agent_name = ?2)
+  AND (?3 IS NULL OR agent_runs.parent_run_id = ?3)
+  AND (?4 IS NULL OR agent_runs.tenant_id = ?4)
+  AND (?5 IS NULL OR agent_runs.created_at >= ?5)
+  AND (?6 IS NULL OR agent_runs.created_at < ?6);
+
 -- Capped counts, for a runs list over a large store (the dashboard): min(count, ?8),
 -- never reading past ?8 matching runs. SQLite plans a statement once, before it knows
 -- which filters are NULL, so an "?n IS NULL OR col = ?n" filter can never pick an index:
