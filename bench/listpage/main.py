@@ -115,8 +115,10 @@ def bare_request(bare: reads.Bare, dialect: Any, req: Request) -> Callable[[], A
             return await bare.fetch_all(name, [*args, TOTAL_CAP], ())
 
         return counts
-    listing = "list_run_summaries_by_meta" if meta else "list_run_summaries"
-    count = "count_runs_capped_by_meta" if meta else "count_runs_capped"
+    listing = "list_run_summaries"  # the router's choice: RunFilters.pick
+    listing = filters.pick(dialect, listing, f"{listing}_by_meta", f"{listing}_by_meta_one")
+    count = "count_runs_capped"
+    count = filters.pick(dialect, count, f"{count}_by_meta", f"{count}_by_meta_one")
 
     async def page() -> Any:
         rows = await bare.fetch_all(listing, [*args, PAGE + 1, 0], ("meta",))
