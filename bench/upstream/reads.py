@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.reads.bare import Bare, BarePostgres, BareSqlite
-from bench.reads.calls import _filter_args
+from bench.reads.calls import _filter_args, one_key
 from bench.upstream.dataset import COUNT_USER, HOT_THREAD, ReadData
 from bench.upstream.oracle import Oracle
 from bench.upstream.shared import AFTER, READS, normalise, read_call, time_calls
@@ -18,7 +18,8 @@ RUN_JSON = ("meta",)
 
 
 def bare_calls(bare: Bare, dialect: str, data: ReadData) -> dict[str, Any]:
-    """Per read: (named query, fetch, JSON columns, args of iteration i, the rows' keys)."""
+    """Per read: (named query, fetch, JSON columns, args of iteration i, the rows' keys).
+    A one-key metadata filter runs the twin the library picks (`RunFilters.pick`)."""
     run = data.big_run
     ids = data.run_ids
 
@@ -29,10 +30,10 @@ def bare_calls(bare: Bare, dialect: str, data: ReadData) -> dict[str, Any]:
         "list_runs": ("list_run_summaries", "all", RUN_JSON,
                       lambda i: [*_filter_args(dialect, None, None), 50, 0], ids_of),
         "list_runs_thread": (
-            "list_run_summaries_by_meta", "all", RUN_JSON,
+            one_key(dialect, "list_run_summaries_by_meta"), "all", RUN_JSON,
             lambda i: [*_filter_args(dialect, None, {"thread_id": HOT_THREAD}), 50, 0], ids_of),
         "count_error_user": (
-            "count_runs_by_meta", "value", (),
+            one_key(dialect, "count_runs_by_meta"), "value", (),
             lambda i: _filter_args(dialect, ["error"], {"user_id": COUNT_USER}), None),
         "events": ("get_run_events", "all", ("data",), lambda i: [run, None, None, None],
                    lambda rows: [r["sequence_index"] for r in rows]),
