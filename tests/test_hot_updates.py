@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from test_metadata_page_order import undo_0006
 
 from dendrux.db import upgrade
 from dendrux.db.queries import load_migrations, load_queries
@@ -122,12 +123,13 @@ async def _pg_reloptions(url: str) -> list[str]:
 
 
 async def _back_to_version_4(url: str, dialect: str) -> None:
-    """What a database at schema version 4 looks like: the progress index, no fillfactor."""
+    """What a database at schema version 4 looks like: the progress index, no fillfactor
+    (and, on SQLite, none of 0006)."""
     index = f"CREATE INDEX {PROGRESS_INDEX} ON agent_runs (status, last_progress_at)"
-    forget = "DELETE FROM dendrux_schema_version WHERE version = 5"
+    forget = "DELETE FROM dendrux_schema_version WHERE version >= 5"
     if dialect == "sqlite":
         with sqlite3.connect(_sqlite_path(url)) as raw:
-            raw.executescript(f"{index}; {forget};")
+            raw.executescript(f"{undo_0006()}; {index}; {forget};")
         return
     import asyncpg
 

@@ -133,7 +133,7 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
         assert raw.execute("SELECT checksum FROM dendrux_schema_version").fetchall() == [
             (first.checksum,)
         ]
-    assert await upgrade(sqlite_url) == [2, 3, 4, 5]
+    assert await upgrade(sqlite_url) == [2, 3, 4, 5, 6]
     rows = _index_rows(sqlite_url)
     assert [r for r in rows if r[0] in "ghi"] == [("i", "user", "number", 2)]  # last one wins
     assert {r[0] for r in rows} == {"a", "b", "c", "d", "i"}
@@ -183,7 +183,7 @@ async def test_filter_queries_seek_the_index(sqlite_url: str, query: str) -> Non
                 for r in raw.execute("EXPLAIN QUERY PLAN " + load_queries("sqlite")[name], args)
             ]
             assert any(
-                "USING COVERING INDEX ix_agent_run_meta_lookup (key=? AND kind=? AND value=?)" in p
+                "USING COVERING INDEX ix_agent_run_meta_page (key=? AND kind=? AND value=?)" in p
                 for p in plan
             ), plan
             assert any(p.startswith("SEARCH agent_runs USING INDEX") for p in plan), plan

@@ -234,7 +234,7 @@ async def test_one_key_queries_seek_the_index_without_grouping(tmp_path: Path, q
         ]
     raw.close()
     assert any(
-        "USING COVERING INDEX ix_agent_run_meta_lookup (key=? AND kind=? AND value=?)" in p
+        "USING COVERING INDEX ix_agent_run_meta_page (key=? AND kind=? AND value=?)" in p
         for p in plan
     ), plan
     assert any(p.startswith("SEARCH agent_runs USING INDEX") for p in plan), plan

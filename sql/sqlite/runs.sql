@@ -436,21 +436,27 @@ SELECT id, agent_name, status, created_at, updated_at,
 FROM (
     -- The page's runs, sorted by (created_at, id) alone: only the page's rows are
     -- read in full, not every hit's.
-    SELECT agent_runs.rowid AS rid, agent_runs.created_at AS c, agent_runs.id AS i
-    FROM json_each(?7) AS f  -- one row: the filter's only (key, value) pair
-    CROSS JOIN agent_run_meta  -- CROSS JOIN: the filter drives, then the index's hits
-       ON agent_run_meta.key = f.key
-      AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
-                                ELSE f.type END
-      AND agent_run_meta.value IS f.atom
+    -- ix_agent_run_meta_page yields the filter's hits newest first (ties by id DESC),
+    -- the page's order: the walk stops after ?8 + ?9 matching runs, no sort. The
+    -- filter's (key, kind, value) are scalar subqueries, constants for the whole
+    -- statement, so the planner knows one index range is walked (a join to
+    -- json_each(?7) would make it sort every hit).
+    SELECT agent_runs.rowid AS rid, agent_run_meta.created_at AS c,
+           agent_run_meta.agent_run_id AS i
+    FROM agent_run_meta
     CROSS JOIN agent_runs ON agent_runs.id = agent_run_meta.agent_run_id
-    WHERE (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
+    WHERE agent_run_meta.key = (SELECT key FROM json_each(?7))
+      AND agent_run_meta.kind = (SELECT CASE type WHEN 'integer' THEN 'number'
+                                                  WHEN 'real' THEN 'number'
+                                                  ELSE type END FROM json_each(?7))
+      AND agent_run_meta.value IS (SELECT atom FROM json_each(?7))
+      AND (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
       AND (?2 IS NULL OR agent_runs.agent_name = ?2)
       AND (?3 IS NULL OR agent_runs.parent_run_id = ?3)
       AND (?4 IS NULL OR agent_runs.tenant_id = ?4)
-      AND (?5 IS NULL OR agent_runs.created_at >= ?5)
-      AND (?6 IS NULL OR agent_runs.created_at < ?6)
-    ORDER BY agent_runs.created_at DESC, agent_runs.id DESC
+      AND (?5 IS NULL OR agent_run_meta.created_at >= ?5)
+      AND (?6 IS NULL OR agent_run_meta.created_at < ?6)
+    ORDER BY agent_run_meta.created_at DESC, agent_run_meta.agent_run_id DESC
     LIMIT ?8 OFFSET ?9
 ) AS page
 CROSS JOIN agent_runs ON agent_runs.rowid = page.rid
@@ -471,21 +477,27 @@ SELECT id, agent_name, status, created_at, updated_at,
 FROM (
     -- The page's runs, sorted by (created_at, id) alone: only the page's rows are
     -- read in full, not every hit's.
-    SELECT agent_runs.rowid AS rid, agent_runs.created_at AS c, agent_runs.id AS i
-    FROM json_each(?7) AS f  -- one row: the filter's only (key, value) pair
-    CROSS JOIN agent_run_meta  -- CROSS JOIN: the filter drives, then the index's hits
-       ON agent_run_meta.key = f.key
-      AND agent_run_meta.kind = CASE f.type WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number'
-                                ELSE f.type END
-      AND agent_run_meta.value IS f.atom
+    -- ix_agent_run_meta_page yields the filter's hits newest first (ties by id DESC),
+    -- the page's order: the walk stops after ?8 + ?9 matching runs, no sort. The
+    -- filter's (key, kind, value) are scalar subqueries, constants for the whole
+    -- statement, so the planner knows one index range is walked (a join to
+    -- json_each(?7) would make it sort every hit).
+    SELECT agent_runs.rowid AS rid, agent_run_meta.created_at AS c,
+           agent_run_meta.agent_run_id AS i
+    FROM agent_run_meta
     CROSS JOIN agent_runs ON agent_runs.id = agent_run_meta.agent_run_id
-    WHERE (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
+    WHERE agent_run_meta.key = (SELECT key FROM json_each(?7))
+      AND agent_run_meta.kind = (SELECT CASE type WHEN 'integer' THEN 'number'
+                                                  WHEN 'real' THEN 'number'
+                                                  ELSE type END FROM json_each(?7))
+      AND agent_run_meta.value IS (SELECT atom FROM json_each(?7))
+      AND (?1 IS NULL OR agent_runs.status IN (SELECT value FROM json_each(?1)))
       AND (?2 IS NULL OR agent_runs.agent_name = ?2)
       AND (?3 IS NULL OR agent_runs.parent_run_id = ?3)
       AND (?4 IS NULL OR agent_runs.tenant_id = ?4)
-      AND (?5 IS NULL OR agent_runs.created_at >= ?5)
-      AND (?6 IS NULL OR agent_runs.created_at < ?6)
-    ORDER BY agent_runs.created_at DESC, agent_runs.id DESC
+      AND (?5 IS NULL OR agent_run_meta.created_at >= ?5)
+      AND (?6 IS NULL OR agent_run_meta.created_at < ?6)
+    ORDER BY agent_run_meta.created_at DESC, agent_run_meta.agent_run_id DESC
     LIMIT ?8 OFFSET ?9
 ) AS page
 CROSS JOIN agent_runs ON agent_runs.rowid = page.rid

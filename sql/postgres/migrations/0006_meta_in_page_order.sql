@@ -1,0 +1,6 @@
+-- dendrux schema v6 for PostgreSQL: nothing to do.
+--
+-- SQLite's 0006 copies each run's created_at into agent_run_meta and orders its
+-- index by it, so a one-key metadata listing walks the index in page order.
+-- PostgreSQL has no agent_run_meta (meta @> $n::jsonb uses the GIN index of 0001).
+-- Migrations are numbered alike on both dialects, so this one is a commented file.
