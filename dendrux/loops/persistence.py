@@ -37,6 +37,7 @@ from dendrux.loops.base import BaseRecorder
 from dendrux.recorder import EventSequencer
 from dendrux.recorder import PersistenceRecorder as _RunRecorder
 from dendrux.state import runs
+from dendrux.state.run_reads import next_run_slots
 from dendrux.state.store import StateStore
 from dendrux.validation import check_required_id, check_required_index
 
@@ -152,7 +153,9 @@ class PersistenceRecorder(BaseRecorder):
             order, sequencer = self._seeds.get(run_id, (None, None))
             if order is None or sequencer is None:
                 next_order, next_sequence = await retry_critical(
-                    lambda: self._next_slots(run_id), label="next_run_slots", run_id=run_id
+                    lambda: next_run_slots(self._engine, run_id),
+                    label="next_run_slots",
+                    run_id=run_id,
                 )
                 order = next_order if order is None else order
                 sequencer = sequencer or EventSequencer(next_sequence)
@@ -160,12 +163,6 @@ class PersistenceRecorder(BaseRecorder):
             self._seeds.pop(run_id, None)
             self._runs[run_id] = recorder
             return recorder
-
-    async def _next_slots(self, run_id: str) -> tuple[int, int]:
-        async with self._engine.connect() as conn:
-            row = await conn.fetch_one("next_run_slots", run_id)
-        assert row is not None  # an aggregate always returns its row
-        return int(row["next_order_index"]), int(row["next_sequence_index"])
 
     # -- the ten hooks ----------------------------------------------------------------
 

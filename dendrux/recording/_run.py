@@ -21,7 +21,6 @@ from dendrux.events import RUN_CANCELLED, RUN_COMPLETED, RUN_ERROR, RUN_RESUMED,
 from dendrux.recorder import EventSequencer, PersistenceRecorder
 from dendrux.recording._totals import RunTotals
 from dendrux.state import control, run_reads, runs
-from dendrux.state._executor import reading
 from dendrux.state.store import StateStore
 from dendrux.status import PAUSE_STATUS_VALUES
 from dendrux.types import UsageStats
@@ -59,14 +58,6 @@ def _error_text(exc: BaseException) -> str:
 
 def _field(item: object, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
-
-
-async def _next_slots(engine: Engine, run_id: str) -> tuple[int, int]:
-    """Where a resumed run's traces and events continue (the next free indexes)."""
-    async with reading(engine) as conn:
-        row = await conn.fetch_one("next_run_slots", run_id)
-    assert row is not None  # an aggregate always returns its row
-    return int(row["next_order_index"]), int(row["next_sequence_index"])
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:
@@ -392,7 +383,7 @@ class RunRecording(PersistenceRecorder):
         data = self._resume_data(self._resume["submitted_results"], self._resume["user_input"])
         await self._claim(self._resume["submitted_data"])
         self.pause_data = await self._read("get_pause_state", runs.get_pause_state)
-        order, sequence = await self._read("next_run_slots", _next_slots)
+        order, sequence = await self._read("next_run_slots", run_reads.next_run_slots)
         self._order = order
         self.event_sequencer = EventSequencer(sequence)
         await super().on_governance_event(RUN_RESUMED, 0, data, None)

@@ -23,6 +23,15 @@ async def get_run(db: Executor, run_id: str) -> RunRecord | None:
         return None if row is None else run_record(row, conn.dialect)
 
 
+async def next_run_slots(db: Executor, run_id: str) -> tuple[int, int]:
+    """Where a run picked up again continues: its next trace order index and next event
+    sequence index (one after what the database holds, 0 for none)."""
+    async with reading(db) as conn:
+        row = await conn.fetch_one("next_run_slots", run_id)
+    assert row is not None  # an aggregate always returns its row
+    return int(row["next_order_index"]), int(row["next_sequence_index"])
+
+
 async def list_runs(
     db: Executor,
     *,
