@@ -11,6 +11,7 @@ database (old values keep their compression) and SQLite's empty twin.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,9 @@ def _big_payload(tag: str) -> dict[str, Any]:
 
 
 async def _record_big_call(store: StateStore, run_id: str) -> tuple[dict[str, Any], ...]:
-    """One run with a big LLM call and a big tool result; returns the payloads written."""
+    """One run with big input, a big LLM call and big tool params; returns the call's payloads."""
     request, response = _big_payload(f"{run_id}-req"), _big_payload(f"{run_id}-resp")
+    assert len(json.dumps(request)) > 8192
     await store.create_run(run_id, "agent", input_data=_big_payload(f"{run_id}-in"))
     recorder = PersistenceRecorder(store, run_id, event_sequencer=EventSequencer(0))
     call = ToolCall(name="lookup", params=_big_payload(f"{run_id}-params"), id="c1")
@@ -108,7 +110,7 @@ async def _record_big_call(store: StateStore, run_id: str) -> tuple[dict[str, An
         provider_response=response,
     )
     await recorder.on_llm_call_completed(llm, 1, semantic_messages=[])
-    await recorder.on_tool_completed(call, ToolResult("lookup", "c1", "x" * 10_000), 1)
+    await recorder.on_tool_completed(call, ToolResult("lookup", "c1", "ok"), 1)
     return request, response
 
 
