@@ -270,7 +270,7 @@ async def test_adopt_converts_in_place(
     pristine = await snapshot(dialect, url)
     before = await read_all(OursSide(), url, runs)
     result = await adopt_url(url)
-    assert result.adopted and result.applied == [1, 2, 3, 4, 5, 6]
+    assert result.adopted and result.applied == [1, 2, 3, 4, 5, 6, 7]
     after = await read_all(OursSide(), url, runs)
     assert _unexplained(dialect, before, after) == [] and before == after
 

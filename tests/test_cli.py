@@ -61,13 +61,13 @@ def test_db_upgrade_and_status(raw_database_url: str, tmp_path: Path) -> None:
         assert missing.returncode == 1 and "no dendrux database at" in missing.stderr
         Path(raw_database_url.partition(":///")[2]).touch()
     before = _dendrux("db", "status", home=tmp_path, url=raw_database_url)
-    assert before.returncode == 1 and "schema version 0 of 6" in before.stdout
+    assert before.returncode == 1 and "schema version 0 of 7" in before.stdout
     upgraded = _dendrux("--database-url", raw_database_url, "db", "upgrade", home=tmp_path)
     assert upgraded.returncode == 0 and "applied migration(s) 1, 2" in upgraded.stdout
     again = _dendrux("db", "upgrade", home=tmp_path, url=raw_database_url)
     assert again.returncode == 0 and "already up to date" in again.stdout
     after = _dendrux("db", "status", home=tmp_path, url=raw_database_url)
-    assert after.returncode == 0 and "schema version 6 of 6, up to date" in after.stdout
+    assert after.returncode == 0 and "schema version 7 of 7, up to date" in after.stdout
 
 
 def test_errors_are_one_line_with_masked_password(tmp_path: Path) -> None:

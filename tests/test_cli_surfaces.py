@@ -104,7 +104,7 @@ def test_read_commands_leave_a_schema_one_file_byte_identical(
     result = _dendrux(*args, home=tmp_path, url=f"sqlite+aiosqlite:///{path}")
     assert "Traceback" not in result.stderr, result.stderr
     if args[0] == "db":
-        assert result.returncode == 1 and "schema version 1 of 6" in result.stdout, result
+        assert result.returncode == 1 and "schema version 1 of 7" in result.stdout, result
     elif result.returncode != 0:  # refusing the old file is fine; migrating it is not
         assert result.returncode == 1 and result.stderr.count("\n") == 1, result
         assert "dendrux db upgrade" in result.stderr, result.stderr

@@ -189,7 +189,7 @@ async def test_postgres_schema_option(pg_server) -> None:  # type: ignore[no-unt
     dsn = pg_server.dsn("with_schema")
     engine = create_engine(dsn, schema="Audit_Trail")
     try:
-        assert await upgrade(engine) == [1, 2, 3, 4, 5, 6]
+        assert await upgrade(engine) == [1, 2, 3, 4, 5, 6, 7]
         assert await upgrade(engine) == []
         await runs.create_run(engine, "r1", "a")
         assert (await runs.get_run(engine, "r1")) is not None
@@ -235,9 +235,9 @@ async def test_postgres_without_prepared_statements(postgres_url: str) -> None:
 
 
 async def test_upgrade_is_idempotent(raw_database_url: str) -> None:
-    assert await upgrade(raw_database_url) == [1, 2, 3, 4, 5, 6]
+    assert await upgrade(raw_database_url) == [1, 2, 3, 4, 5, 6, 7]
     assert await upgrade(raw_database_url) == []
     from dendrux.db import schema_status
 
     status = await schema_status(raw_database_url)
-    assert (status.current_version, status.newest_version, status.up_to_date) == (6, 6, True)
+    assert (status.current_version, status.newest_version, status.up_to_date) == (7, 7, True)

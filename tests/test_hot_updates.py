@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from test_metadata_page_order import undo_0006
+from test_toast_compression import undo_0007_postgres
 
 from dendrux.db import upgrade
 from dendrux.db.queries import load_migrations, load_queries
@@ -124,7 +125,7 @@ async def _pg_reloptions(url: str) -> list[str]:
 
 async def _back_to_version_4(url: str, dialect: str) -> None:
     """What a database at schema version 4 looks like: the progress index, no fillfactor
-    (and, on SQLite, none of 0006)."""
+    (and, on SQLite, none of 0006; on PostgreSQL, none of 0007)."""
     index = f"CREATE INDEX {PROGRESS_INDEX} ON agent_runs (status, last_progress_at)"
     forget = "DELETE FROM dendrux_schema_version WHERE version >= 5"
     if dialect == "sqlite":
@@ -135,6 +136,8 @@ async def _back_to_version_4(url: str, dialect: str) -> None:
 
     conn = await asyncpg.connect(_pg_dsn(url))
     try:
+        for statement in undo_0007_postgres():
+            await conn.execute(statement)
         await conn.execute(index)
         await conn.execute("ALTER TABLE agent_runs RESET (fillfactor)")
         await conn.execute(forget)

@@ -133,7 +133,7 @@ async def test_migration_backfills_existing_runs(sqlite_url: str) -> None:
         assert raw.execute("SELECT checksum FROM dendrux_schema_version").fetchall() == [
             (first.checksum,)
         ]
-    assert await upgrade(sqlite_url) == [2, 3, 4, 5, 6]
+    assert await upgrade(sqlite_url) == [2, 3, 4, 5, 6, 7]
     rows = _index_rows(sqlite_url)
     assert [r for r in rows if r[0] in "ghi"] == [("i", "user", "number", 2)]  # last one wins
     assert {r[0] for r in rows} == {"a", "b", "c", "d", "i"}

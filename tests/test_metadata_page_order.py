@@ -43,8 +43,8 @@ def _copies_agree(path: str) -> list[tuple[str, str, str]]:
 
 
 def undo_0006() -> str:
-    """A script taking a version-6 SQLite database back to what version 5 left (0002's
-    triggers and index, no copy), version row included."""
+    """A script taking a SQLite database at version 6 or later back to what version 5 left
+    (0002's triggers and index, no copy), version rows included (0007 on SQLite is empty)."""
     triggers = re.findall(r"CREATE TRIGGER.*?\nEND;", load_migrations("sqlite")[1].sql, re.S)
     assert len(triggers) == 2
     return (
@@ -52,7 +52,7 @@ def undo_0006() -> str:
         "DROP TRIGGER tr_agent_runs_meta_insert; DROP TRIGGER tr_agent_runs_meta_update;"
         "ALTER TABLE agent_run_meta DROP COLUMN created_at;"
         "CREATE INDEX ix_agent_run_meta_lookup ON agent_run_meta (key, kind, value);"
-        "DELETE FROM dendrux_schema_version WHERE version = 6;\n" + "\n".join(triggers)
+        "DELETE FROM dendrux_schema_version WHERE version >= 6;\n" + "\n".join(triggers)
     )
 
 
@@ -140,7 +140,7 @@ async def test_0006_backfills_runs_written_before_it(db: tuple[str, str]) -> Non
         for n in range(6):
             _insert(raw, f"old{n}", {"thread_id": "t1", "n": n}, ts(n))
     raw.close()
-    assert await upgrade(url) == [6]
+    assert await upgrade(url) == [6, 7]
     with sqlite3.connect(path) as raw:
         _insert(raw, "new", {"thread_id": "t1"}, ts(3))
         indexes = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}

@@ -1,0 +1,6 @@
+-- dendrux schema v7 for SQLite: nothing to do.
+--
+-- PostgreSQL's 0007 asks for lz4 instead of pglz when its big JSONB payload columns
+-- are toasted (cheaper compression on every recorded LLM call). SQLite stores values
+-- uncompressed. Migrations are numbered alike on both dialects, so this one is a
+-- commented file.
