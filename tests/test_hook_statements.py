@@ -94,7 +94,7 @@ async def test_every_hook_statement_takes_exactly_its_writes_parameters(
                     f"{write.query}'s {expected}, the statement reads them as {got}"
                 )
                 start += len(write.args)
-            # One value per write first (the stored ids), then anything else (pg_notify).
+            # One value per write first (the stored ids), then anything else.
             width = len(hook.get_attributes())
             assert width >= len(unit.writes), f"{name}: {width} columns for {len(unit.writes)}"
     finally:

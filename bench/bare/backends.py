@@ -132,7 +132,10 @@ class PostgresBackend:
     settings) and the library's group commit by hand: a hook that finds a
     connection slot free goes at once as one ``fetchrow``; hooks that arrive
     while all ten are busy queue and leave together when one frees, one
-    ``executemany`` per one-statement form (one round trip, one commit)."""
+    ``executemany`` per one-statement form (one round trip, one commit). Like
+    the library, once a unit with an event committed, its run's readers are woken
+    by ``wake_run_event_readers`` from a background task, one at a time, each
+    carrying every run owed one."""
 
     dialect = "postgres"
 
@@ -145,6 +148,8 @@ class PostgresBackend:
         self.queue: list[tuple[str, tuple[Any, ...], asyncio.Future[None]]] = []
         self.busy = 0
         self.units = 0
+        self.wakes: set[str] = set()
+        self.waker: asyncio.Task[None] | None = None
 
     @staticmethod
     def now() -> Any:
@@ -160,6 +165,8 @@ class PostgresBackend:
         )
 
     async def close(self) -> None:
+        if self.waker is not None:
+            await self.waker
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
@@ -188,12 +195,28 @@ class PostgresBackend:
             finally:
                 self.busy -= 1
                 self._lead()
-            return []
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.queue.append((combined, args, done))
-        self._lead()
-        await done
+        else:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.queue.append((combined, args, done))
+            self._lead()
+            await done
+        event = self.q["insert_run_event"]
+        for sql, event_args in statements:
+            if sql == event:
+                self.wakes.add(event_args[1])
+                if self.waker is None:
+                    self.waker = asyncio.get_running_loop().create_task(self._wake())
         return []
+
+    async def _wake(self) -> None:
+        try:
+            while self.wakes:
+                run_ids = sorted(self.wakes)
+                self.wakes.clear()
+                async with self.pool.acquire() as conn:  # type: ignore[union-attr]
+                    await conn.execute(self.q["wake_run_event_readers"], run_ids)
+        finally:
+            self.waker = None
 
     async def _fetch(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         async with self.pool.acquire() as conn:  # type: ignore[union-attr]

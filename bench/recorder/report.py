@@ -155,7 +155,9 @@ def report_dialect(
         f"identical SQL sequence: {'yes' if a['identical_sql_sequence'] else 'NO'}"
         + (
             f"; pool reset queries library {a['pool_reset_queries']['library']} / bare "
-            f"{a['pool_reset_queries']['bare']}"
+            f"{a['pool_reset_queries']['bare']}; reader wake-ups (apart, timing-dependent) "
+            f"library {a.get('wake_ups', {}).get('library', 0)} / bare "
+            f"{a.get('wake_ups', {}).get('bare', 0)}"
             if dialect == "postgres"
             else ""
         )

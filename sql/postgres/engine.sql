@@ -15,3 +15,13 @@ BEGIN
     EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', current_setting('dendrux.target_schema'));
 END
 $$;
+
+-- name: wake_run_event_readers
+-- Wake the streaming readers of these runs ($1, text[]), sent by the engine once their
+-- events committed. A transaction of its own, committed without waiting for its WAL
+-- flush (set_config(..., true) lasts until its commit): NOTIFY takes a database-wide
+-- lock before commit and holds it until the transaction ends, so inside the events' own
+-- transactions it queued every writer's commit, fsync included, behind one lock.
+SELECT count(pg_notify('dendrux_run_events', run_id))
+FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit,
+     unnest($1::text[]) AS run_id;

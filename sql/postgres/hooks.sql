@@ -9,6 +9,8 @@
 -- No ON CONFLICT here: any conflict (a retry whose first attempt landed, another row in
 -- a slot) fails the whole statement, and the engine then writes row by row. That is also
 -- what lets the engine send many hooks' statements as one pipelined batch.
+-- No pg_notify either: the engine wakes streaming readers once the statement committed
+-- (wake_run_event_readers in engine.sql says why not inside it).
 
 -- name: record_trace
 -- insert_trace ($1-$7), failing on a taken id or slot.
@@ -17,19 +19,16 @@ VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $7)
 RETURNING id;
 
 -- name: record_run_event
--- insert_run_event ($1-$8), failing on a taken id or slot; notifies streaming readers at commit.
-WITH inserted AS (
-    INSERT INTO run_events (
-        id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
-        created_at
-    ) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
-    RETURNING id, agent_run_id
-)
-SELECT id, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
+-- insert_run_event ($1-$8), failing on a taken id or slot.
+INSERT INTO run_events (
+    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
+    created_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+RETURNING id;
 
 -- name: record_llm_call
 -- insert_llm_interaction ($1-$18), insert_usage ($19-$32), insert_run_event ($33-$40) and
--- touch_progress ($41-$42) in one round trip; notifies streaming readers at commit.
+-- touch_progress ($41-$42) in one round trip.
 WITH interaction AS (
     INSERT INTO llm_interactions (
         id, agent_run_id, iteration_index, model, provider, semantic_request,
@@ -49,12 +48,11 @@ WITH interaction AS (
         id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
         created_at
     ) VALUES ($33, $34, $35, $36, $37, $38, $39::jsonb, $40)
-    RETURNING id, agent_run_id
+    RETURNING id
 ), progress AS (
     UPDATE agent_runs SET last_progress_at = $42 WHERE id = $41
 )
-SELECT NULL::text, NULL::text, id, NULL::text, pg_notify('dendrux_run_events', agent_run_id)
-FROM event;
+SELECT NULL::text, NULL::text, id, NULL::text FROM event;
 
 -- name: record_tool_call
 -- insert_tool_call ($1-$14), insert_run_event ($15-$22) and touch_progress ($23-$24) in one
@@ -72,10 +70,8 @@ WITH call AS (
         id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
         created_at
     ) VALUES ($15, $16, $17, $18, $19, $20, $21::jsonb, $22)
-    RETURNING id, agent_run_id
+    RETURNING id
 ), progress AS (
     UPDATE agent_runs SET last_progress_at = $24 WHERE id = $23
 )
-SELECT (SELECT id FROM call), event.id, NULL::text,
-       pg_notify('dendrux_run_events', event.agent_run_id)
-FROM event;
+SELECT (SELECT id FROM call), event.id, NULL::text FROM event;

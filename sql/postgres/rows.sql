@@ -47,17 +47,14 @@ INSERT INTO llm_interactions (
 ON CONFLICT (id) DO NOTHING;
 
 -- name: insert_run_event
--- One timeline event at a sequence index chosen by the caller; streaming readers are
--- woken by a notification that is sent when (and only if) the insert commits.
-WITH inserted AS (
-    INSERT INTO run_events (
-        id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
-        created_at
-    ) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
-    ON CONFLICT DO NOTHING
-    RETURNING id, agent_run_id
-)
-SELECT id, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
+-- One timeline event at a sequence index chosen by the caller. Streaming readers are woken
+-- by the engine once it committed (wake_run_event_readers in engine.sql).
+INSERT INTO run_events (
+    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
+    created_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+ON CONFLICT DO NOTHING
+RETURNING id;
 
 -- name: run_event_exists
 -- 1 when an event row with this id exists.
@@ -66,20 +63,17 @@ SELECT count(*) FROM run_events WHERE id = $1;
 -- name: append_run_event
 -- One timeline event at the run's next sequence index (used by sweeps); returns that index,
 -- or no row (nothing inserted) when the run's indexes already reach the INTEGER maximum.
-WITH inserted AS (
-    INSERT INTO run_events (
-        id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
-        created_at
-    )
-    SELECT $1, $2::varchar, $3, next.n, $4, NULL, $5::jsonb, $6
-    FROM (
-        SELECT COALESCE(max(sequence_index)::bigint + 1, 0) AS n
-        FROM run_events WHERE agent_run_id = $2::varchar
-    ) AS next
-    WHERE next.n <= 2147483647
-    RETURNING sequence_index, agent_run_id
+INSERT INTO run_events (
+    id, agent_run_id, event_type, sequence_index, iteration_index, correlation_id, data,
+    created_at
 )
-SELECT sequence_index, pg_notify('dendrux_run_events', agent_run_id) FROM inserted;
+SELECT $1, $2::varchar, $3, next.n, $4, NULL, $5::jsonb, $6
+FROM (
+    SELECT COALESCE(max(sequence_index)::bigint + 1, 0) AS n
+    FROM run_events WHERE agent_run_id = $2::varchar
+) AS next
+WHERE next.n <= 2147483647
+RETURNING sequence_index;
 
 -- name: next_event_sequence
 -- max(sequence_index) + 1 of a run, 0 when it has no events (bigint: the INTEGER maximum + 1

@@ -12,6 +12,7 @@ import asyncpg
 
 from dendrux.db.engine import Connection, Dialect, Row
 from dendrux.db.postgres.dialect import (
+    WAKING_QUERIES,
     PostgresDialect,
     connect_error,
     connection_is_gone,
@@ -24,32 +25,46 @@ if TYPE_CHECKING:
 
 
 class PostgresConnection:
-    """Runs named queries on one asyncpg connection."""
+    """Runs named queries on one asyncpg connection.
 
-    __slots__ = ("_dialect", "_raw", "_url")
+    With a ``wakes`` set it notes the run of every event it inserts (`WAKING_QUERIES`),
+    for whoever owns the connection's commit to wake that run's readers after it."""
 
-    def __init__(self, raw: Any, dialect: PostgresDialect, url: str) -> None:
+    __slots__ = ("_dialect", "_raw", "_url", "wakes")
+
+    def __init__(
+        self, raw: Any, dialect: PostgresDialect, url: str, wakes: set[str] | None = None
+    ) -> None:
         self._raw = raw
         self._dialect = dialect
         self._url = url
+        self.wakes = wakes
 
     @property
     def dialect(self) -> Dialect:
         return self._dialect
 
+    def _note(self, query: str, args: Sequence[Any]) -> None:
+        at = WAKING_QUERIES.get(query)
+        if at is not None and self.wakes is not None:
+            self.wakes.add(args[at])
+
     async def execute(self, query: str, *args: Any) -> None:
+        self._note(query, args)
         try:
             await self._raw.execute(self._dialect.sql(query), *args)
         except Exception as exc:
             raise wrap_pg_error(exc, self._url, self._raw) from exc
 
     async def fetch_all(self, query: str, *args: Any) -> list[Row]:
+        self._note(query, args)
         try:
             return list(await self._raw.fetch(self._dialect.sql(query), *args))
         except Exception as exc:
             raise wrap_pg_error(exc, self._url, self._raw) from exc
 
     async def fetch_one(self, query: str, *args: Any) -> Row | None:
+        self._note(query, args)
         try:
             row: Row | None = await self._raw.fetchrow(self._dialect.sql(query), *args)
         except Exception as exc:
@@ -57,12 +72,15 @@ class PostgresConnection:
         return row
 
     async def fetch_value(self, query: str, *args: Any) -> Any:
+        self._note(query, args)
         try:
             return await self._raw.fetchval(self._dialect.sql(query), *args)
         except Exception as exc:
             raise wrap_pg_error(exc, self._url, self._raw) from exc
 
     async def execute_many(self, query: str, args: Sequence[Sequence[Any]]) -> None:
+        for one in args:
+            self._note(query, one)
         try:
             await self._raw.executemany(self._dialect.sql(query), args)
         except Exception as exc:
@@ -121,9 +139,18 @@ class Lease:
 class Pooled(Lease):
     """``async with _Pooled(engine) as conn``: a `Lease` as a `Connection`, once the
     schema was checked. It does not refuse a disposed engine: its callers check
-    that, so that work queued before dispose() still runs."""
+    that, so that work queued before dispose() still runs.
 
-    __slots__ = ()
+    Each statement on it commits on its own. The engine's write paths wake readers
+    per write unit; a `Pooled` handed to other code (``waking=True``) wakes the
+    readers of the events its statements inserted when it is left."""
+
+    __slots__ = ("_conn", "_waking")
+
+    def __init__(self, engine: PostgresEngine, *, waking: bool = False) -> None:
+        super().__init__(engine)
+        self._waking = waking
+        self._conn: PostgresConnection | None = None
 
     async def __aenter__(self) -> Connection:
         engine = self._engine
@@ -131,4 +158,13 @@ class Pooled(Lease):
             await engine._ensure_schema()
         pool = engine._pool
         raw = await self._take(pool if pool is not None else await engine._get_pool())
-        return PostgresConnection(raw, engine.dialect, engine.url)
+        conn = PostgresConnection(raw, engine.dialect, engine.url, set() if self._waking else None)
+        self._conn = conn
+        return conn
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        conn = self._conn
+        if conn is not None and conn.wakes:
+            # Statements before a failure committed too: a needless wake-up only re-reads.
+            self._engine.wake_readers(conn.wakes)

@@ -25,6 +25,11 @@ from dendrux.errors import (
 
 _sqlstate = sqlstate_of
 
+WAKING_QUERIES: dict[str, int] = {"insert_run_event": 1, "append_run_event": 1}
+"""The named queries that add a timeline event, and the position of their run id among
+their parameters: once such a statement committed, the engine wakes that run's streaming
+readers (``wake_run_event_readers``); the statement itself sends no NOTIFY."""
+
 
 def is_transient_pg_error(exc: BaseException) -> bool:
     """Lost connections, timeouts, shutdowns, serialization failures and deadlocks."""

@@ -15,14 +15,22 @@ unit then runs alone, so one member's conflict is never another's). Our pool
 hands connections back without asyncpg's reset query (this library leaves no
 session state behind: no SET, no session advisory locks, no LISTEN on pooled
 connections).
+
+Streaming readers of a run are woken after its events committed, by one
+``wake_run_event_readers`` statement for every run whose events committed
+meanwhile, sent by a background task and committed without waiting for its
+WAL flush: a NOTIFY inside the events' own transactions would hold the
+server's notification lock through each commit's fsync, queueing every
+writer behind it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 from urllib.parse import urlencode
@@ -41,6 +49,7 @@ from dendrux.db.postgres.connection import (
     passthrough,
 )
 from dendrux.db.postgres.dialect import (
+    WAKING_QUERIES,
     PostgresDialect,
     connect_error,
     connection_is_gone,
@@ -51,6 +60,8 @@ from dendrux.db.units import drive_unit
 from dendrux.db.urls import DatabaseURL
 from dendrux.db.writes import Outcome, UnitResult, WriteUnit, is_refusal
 from dendrux.errors import InvalidArgumentError, ReadOnlyDatabaseError
+
+logger = logging.getLogger(__name__)
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MAX_QUERIES = 10_000_000
@@ -148,6 +159,8 @@ class PostgresEngine(Engine):
         self._wakeups_lock = asyncio.Lock()
         slots = pool.get_max_size() if pool is not None else self._max_size
         self._group = GroupCommit(self._commit_group, name=self.url, slots=slots)
+        self._wakes: set[str] = set()  # runs whose readers the next wake-up wakes
+        self._waker: asyncio.Task[None] | None = None
         self._closed = False
 
     async def _init_connection(self, raw: Any) -> None:
@@ -202,7 +215,7 @@ class PostgresEngine(Engine):
         self._schema_checked = True
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[Connection]:
+    async def _transaction(self, wakes: set[str] | None = None) -> AsyncIterator[Connection]:
         async with self._acquire() as raw:
             try:
                 tx = raw.transaction()
@@ -210,7 +223,7 @@ class PostgresEngine(Engine):
             except Exception as exc:
                 raise wrap_pg_error(exc, self.url, raw) from exc
             try:
-                yield PostgresConnection(raw, self.dialect, self.url)
+                yield PostgresConnection(raw, self.dialect, self.url, wakes)
             except BaseException:
                 if not connection_is_gone(raw):
                     # If the connection dies now, the server rolls back on its own.
@@ -225,13 +238,23 @@ class PostgresEngine(Engine):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         await self._ensure_schema()
+        wakes: set[str] = set()
+        async with self._transaction(wakes) as conn:
+            yield conn
+        if wakes:  # committed
+            self.wake_readers(wakes)
+
+    @asynccontextmanager
+    async def _unit_transaction(self) -> AsyncIterator[Connection]:
+        """A write unit's block: its readers are woken by `write`, once per unit."""
+        await self._ensure_schema()
         async with self._transaction() as conn:
             yield conn
 
     def autocommit(self) -> AbstractAsyncContextManager[Connection]:
         # PostgreSQL runs a statement outside a transaction block atomically on its own.
         self._check_open()
-        return Pooled(self)
+        return Pooled(self, waking=True)
 
     @asynccontextmanager
     async def migration_transaction(self) -> AsyncIterator[Connection]:
@@ -239,12 +262,42 @@ class PostgresEngine(Engine):
             yield conn
 
     async def write(self, unit: WriteUnit) -> UnitResult:
-        """Group-committed when the unit has a one-statement form, else alone."""
+        """Group-committed when the unit has a one-statement form, else alone; once
+        it committed, the readers of the runs it added events to are woken."""
         self._check_open()
         query = unit.one_statement
         if query is not None and query in self.dialect.queries:
-            return await self._group.submit(unit)
-        return await self._write_alone(unit)
+            result = await self._group.submit(unit)
+        else:
+            result = await self._write_alone(unit)
+        for write in unit.writes:
+            at = WAKING_QUERIES.get(write.query)
+            if at is not None:
+                self.wake_readers((write.args[at],))
+        return result
+
+    def wake_readers(self, run_ids: Iterable[str]) -> None:
+        """Wake the streaming readers of these runs (whose new events committed), soon:
+        the wake-up is sent by a background task, with every run that committed events
+        while the previous one was on its way."""
+        self._wakes.update(run_ids)
+        if self._waker is None and self._wakes:
+            self._waker = asyncio.get_running_loop().create_task(self._send_wakes())
+
+    async def _send_wakes(self) -> None:
+        """One ``wake_run_event_readers`` at a time until none is owed. A failed one is
+        not retried: a reader that misses it re-reads at its next poll."""
+        try:
+            while self._wakes:
+                run_ids = sorted(self._wakes)
+                self._wakes.clear()
+                try:
+                    async with Pooled(self) as conn:
+                        await conn.execute("wake_run_event_readers", run_ids)
+                except Exception as exc:
+                    logger.debug("waking the readers of %d run(s) failed: %s", len(run_ids), exc)
+        finally:
+            self._waker = None
 
     async def _commit_group(self, units: list[WriteUnit]) -> list[Outcome]:
         """Units sharing a one-statement form go as one pipelined ``executemany``
@@ -306,7 +359,7 @@ class PostgresEngine(Engine):
             else:
                 n = len(unit.writes)
                 return UnitResult(tuple(row.values())[:n] if row is not None else (None,) * n)
-        return await drive_unit(unit, alone=self._pooled, together=self.transaction)
+        return await drive_unit(unit, alone=self._pooled, together=self._unit_transaction)
 
     def _pooled(self) -> Pooled:
         return Pooled(self)
@@ -314,8 +367,13 @@ class PostgresEngine(Engine):
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[Connection]:
         await self._ensure_schema()
-        async with self._acquire() as raw:
-            yield PostgresConnection(raw, self.dialect, self.url)
+        wakes: set[str] = set()
+        try:
+            async with self._acquire() as raw:
+                yield PostgresConnection(raw, self.dialect, self.url, wakes)
+        finally:
+            if wakes:  # autocommitted (a needless wake-up only re-reads)
+                self.wake_readers(wakes)
 
     async def run_event_wakeups(self) -> RunEventWakeups | None:
         """One LISTEN connection per engine, shared by every streaming reader; None (the
@@ -352,6 +410,8 @@ class PostgresEngine(Engine):
             return
         self._closed = True
         await self._group.drain()
+        if self._waker is not None:
+            await self._waker  # the wake-ups owed for what the drained groups wrote
         if self._wakeups is not None:
             await self._wakeups.stop()
             self._wakeups = None
