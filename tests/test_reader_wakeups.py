@@ -77,7 +77,8 @@ async def test_every_event_writing_path_wakes_the_runs_readers(
         assert await store.cancel_run("cancelled", reason="stop")
         await heard.wait_for("cancelled")
         # The sweep's event at the run's next index (append_run_event, in a transaction).
-        assert "swept" in {s.run_id for s in await store.sweep_stale_runs(timedelta(microseconds=1))}
+        swept = await store.sweep_stale_runs(timedelta(microseconds=1))
+        assert "swept" in {s.run_id for s in swept}
         await heard.wait_for("swept")
     # Woken only for runs that got events: a trace adds none.
     assert set(heard.run_ids) == {"hook", "single", "final", "swept", "cancelled"}
