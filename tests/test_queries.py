@@ -57,6 +57,8 @@ POSTGRES_ONLY = {
     "record_run_event": "hook statement",
     "record_llm_call": "hook statement",
     "record_tool_call": "hook statement",
+    # LISTEN/NOTIFY: readers woken after the events committed (SQLite readers poll).
+    "wake_run_event_readers": "reader wake-up",
 }
 
 
