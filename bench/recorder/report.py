@@ -170,6 +170,11 @@ def report_dialect(
             f"   group commit (library, {g['runs']} runs at concurrency {g['concurrency']}): "
             f"{g['units']} write units in {g['commits']} commits = "
             f"{g['units_per_commit']:.1f} units per commit (one fsync each)"
+            + (
+                f"; plus {g['wake_ups']} reader wake-ups, committed without waiting for fsync"
+                if g.get("wake_ups")
+                else ""
+            )
         )
     ok = all(x["library"]["verified"] and x["bare"]["verified"] for x in reps)
     same = all(x["same_content"] for x in reps)

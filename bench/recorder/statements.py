@@ -157,12 +157,13 @@ async def audit(dbs: Databases, specs: list[w.RunSpec], concurrency: int) -> dic
     # How many units shared each commit at the benchmark's concurrency.
     sample = specs[: 4 * concurrency]
     log = await _logged_library(dbs, sample, concurrency, "bench_audit_group")
-    commits = _transactions(log)
+    commits = _transactions([s for s in log if s != wake])
     result["group_commit"] = {
         "runs": len(sample),
         "concurrency": concurrency,
         "units": len(sample) * w.UNITS_PER_RUN,
         "commits": commits,
         "units_per_commit": len(sample) * w.UNITS_PER_RUN / commits,
+        "wake_ups": sum(s == wake for s in log),  # committed apart, without waiting for fsync
     }
     return result
