@@ -144,7 +144,10 @@ def test_a_token_from_the_fragment_is_kept_and_sent(database_url: str, browser_p
         page.goto(url)
         page.wait_for_function("() => location.hash === '#/runs/run-7'")
         assert page.evaluate("sessionStorage.getItem('dendrux.token')") == "s3cret"
-        assert page_url("127.0.0.1", 8001, None, "run-7") == "http://127.0.0.1:8001/#/runs/run-7"
+        # The run view's module is still loading: let it finish before the server stops
+        # (a fetch cut by the stop would be reported as a page error).
+        page.wait_for_load_state("networkidle")
+    assert page_url("127.0.0.1", 8001, None, "run-7") == "http://127.0.0.1:8001/#/runs/run-7"
 
 
 # -- what the page's code may not do -----------------------------------------------------
