@@ -1,5 +1,6 @@
 """Read rows straight through the driver, for tests that check what landed
-without going through the library's own readers."""
+without going through the library's own readers; and make an empty PostgreSQL
+database for a test that needs one of its own."""
 
 from __future__ import annotations
 
@@ -46,3 +47,16 @@ async def fetch_rows(
                 with contextlib.suppress(ValueError):
                     row[key] = json.loads(value)
     return rows
+
+
+async def empty_postgres_database(server: Any, name: str) -> str:
+    """The DSN of a new, empty (unmigrated) database ``name`` on ``server`` (the suite's
+    cluster), dropped first if a previous run left it."""
+    admin = await asyncpg.connect(server.dsn("postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn: str = server.dsn(name)
+    return dsn

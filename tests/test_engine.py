@@ -9,6 +9,7 @@ from pathlib import Path
 import aiosqlite
 import asyncpg
 import pytest
+from dbcheck import empty_postgres_database
 
 from dendrux.db import create_engine, default_database_url, parse_database_url, upgrade
 from dendrux.db.engine import Engine
@@ -159,13 +160,7 @@ async def test_store_from_caller_owned_aiosqlite_connection(tmp_path: Path) -> N
 
 
 async def test_store_from_caller_owned_asyncpg_pool(pg_server) -> None:  # type: ignore[no-untyped-def]
-    admin = await asyncpg.connect(pg_server.dsn("postgres"))
-    try:
-        await admin.execute("DROP DATABASE IF EXISTS owned_pool WITH (FORCE)")
-        await admin.execute("CREATE DATABASE owned_pool")
-    finally:
-        await admin.close()
-    dsn = pg_server.dsn("owned_pool")
+    dsn = await empty_postgres_database(pg_server, "owned_pool")
     await upgrade(dsn)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     try:
@@ -180,13 +175,7 @@ async def test_store_from_caller_owned_asyncpg_pool(pg_server) -> None:  # type:
 
 
 async def test_postgres_schema_option(pg_server) -> None:  # type: ignore[no-untyped-def]
-    admin = await asyncpg.connect(pg_server.dsn("postgres"))
-    try:
-        await admin.execute("DROP DATABASE IF EXISTS with_schema WITH (FORCE)")
-        await admin.execute("CREATE DATABASE with_schema")
-    finally:
-        await admin.close()
-    dsn = pg_server.dsn("with_schema")
+    dsn = await empty_postgres_database(pg_server, "with_schema")
     engine = create_engine(dsn, schema="Audit_Trail")
     try:
         assert await upgrade(engine) == [1, 2, 3, 4, 5, 6, 7]

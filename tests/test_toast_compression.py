@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 from conftest import _unavailable
+from dbcheck import empty_postgres_database
 
 from dendrux.db import create_engine, upgrade
 from dendrux.db.queries import load_migrations
@@ -164,13 +165,7 @@ async def test_a_big_llm_call_is_stored_lz4_and_reads_back(postgres_url: str) ->
 
 async def test_the_schema_option(pg_server: Any) -> None:
     """With ``schema=``, 0007 alters the tables in that namespace (search_path pinned)."""
-    admin = await asyncpg.connect(pg_server.dsn("postgres"))
-    try:
-        await admin.execute("DROP DATABASE IF EXISTS lz4_schema WITH (FORCE)")
-        await admin.execute("CREATE DATABASE lz4_schema")
-    finally:
-        await admin.close()
-    dsn = pg_server.dsn("lz4_schema")
+    dsn = await empty_postgres_database(pg_server, "lz4_schema")
     engine = create_engine(dsn, schema="Audit_Trail")
     try:
         assert await upgrade(engine) == [1, 2, 3, 4, 5, 6, 7]
